@@ -1,0 +1,154 @@
+"""The agent's TOML config, validated by pydantic. A wrong field gives a message that names the field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from protocols.errors import ConfigError
+from protocols.topics import is_station_id
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StationConfig(_Section):
+    id: str
+    mn: str = Field(default="", max_length=24)  # HJ 212 MN, where the station reports to a platform
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not is_station_id(value):
+            raise ValueError("must be 1-32 lower-case ASCII letters, digits, '_' or '-'")
+        return value
+
+
+class MqttConfig(_Section):
+    url: str = "mqtt://127.0.0.1:1883"  # mqtts:// for TLS
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    heartbeat_s: float = Field(default=30.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        return value
+
+
+class OutboxConfig(_Section):
+    path: str = "var/outbox.db"
+    max_bytes: int = Field(default=2_000_000_000, ge=1_000_000)   # disk quota for the outbox file
+    max_age_days: float = Field(default=400.0, gt=0)              # unsent readings older than this are dropped
+    history_days: float = Field(default=90.0, ge=0)               # sent readings kept to answer re-send requests
+    full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
+    reserve_bytes: int = Field(default=5_000_000, ge=0)           # kept free for health and alarm events
+    batch_max_readings: int = Field(default=500, ge=1, le=2000)
+    batch_max_bytes: int = Field(default=128 * 1024, ge=1024, le=256 * 1024)
+    inflight: int = Field(default=16, ge=1, le=1000)              # messages awaiting PUBACK at once
+    live_window_s: float = Field(default=600.0, gt=0)             # readings younger than this go in the live lane
+    backfill_rate: float = Field(default=5000.0, gt=0)            # readings/s at most in the backfill lane
+
+
+class SerialBus(_Section):
+    name: str
+    type: Literal["rtu", "ascii"]
+    port: str
+    baudrate: int = Field(default=9600, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
+    bytesize: Literal[7, 8] = 8
+    stopbits: Literal[1, 2] = 1
+    timeout_s: float = Field(default=0.5, gt=0)
+    gap_ms: float = Field(default=5.0, ge=0)   # inter-frame gap between requests on the line
+
+
+class TcpBus(_Section):
+    name: str
+    type: Literal["tcp"]
+    timeout_s: float = Field(default=1.0, gt=0)
+
+
+Bus = Annotated[SerialBus | TcpBus, Field(discriminator="type")]
+
+
+class DeviceConfig(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    profile: str                                  # built-in profile name or a .toml path
+    bus: str
+    unit: int = Field(default=1, ge=0, le=247)    # Modbus unit (slave) id
+    host: str = ""                                # TCP devices only
+    port: int = Field(default=502, ge=1, le=65535)
+    interval_s: float | None = Field(default=None, gt=0)  # default: the profile's
+    enabled: bool = True
+    failures_before_down: int = Field(default=3, ge=1)
+    backoff_max_s: float = Field(default=300.0, gt=0)
+
+
+class FlaggingConfig(_Section):
+    stuck_after_s: float = Field(default=6 * 3600.0, gt=0)   # same value this long → stuck
+    clock_jump_s: float = Field(default=120.0, gt=0)         # forward jump beyond this is reported
+
+
+class AgentConfig(_Section):
+    station: StationConfig
+    mqtt: MqttConfig = MqttConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    flagging: FlaggingConfig = FlaggingConfig()
+    bus: list[Bus] = Field(default_factory=list)
+    devices: list[DeviceConfig] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _references(self) -> AgentConfig:
+        buses = {b.name: b for b in self.bus}
+        if len(buses) != len(self.bus):
+            raise ValueError("bus names must be unique")
+        names = [d.name for d in self.devices]
+        if len(set(names)) != len(names):
+            raise ValueError("device names must be unique")
+        for device in self.devices:
+            bus = buses.get(device.bus)
+            if bus is None:
+                raise ValueError(f"device {device.name!r} names unknown bus {device.bus!r}")
+            if isinstance(bus, TcpBus) and not device.host:
+                raise ValueError(f"device {device.name!r} is on TCP bus {bus.name!r} and needs 'host'")
+        return self
+
+
+def parse_config(text: str, *, source: str = "<config>") -> AgentConfig:
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return AgentConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:8]:
+            where = ".".join(str(p) for p in error["loc"]) or "(root)"
+            problems.append(f"  {where}: {error['msg']}")
+        raise ConfigError(f"{source}: invalid agent config:\n" + "\n".join(problems)) from None
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read agent config {path}: {exc.strerror}") from None
+    return parse_config(text, source=str(path))

@@ -1,0 +1,129 @@
+"""Declarative analyser register-map profiles, shipped as TOML in this package and validated here.
+
+A profile says where each parameter lives in a device's registers, how to decode it (type, byte/word order,
+scale, offset, missing-value sentinel), its measurement range, and which status/alarm register values map to
+which HJ 212 flag. The agent decodes with it; the simulators encode with it, so both ends read one truth.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from protocols import catalogue
+from protocols.errors import ConfigError
+from protocols.flags import Flag
+from protocols.registers import WIDTH, DataType, WordOrder
+
+RegisterTable = Literal["holding", "input"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMap(_Strict):
+    """One value: a catalogue parameter (``param``) or a named station signal (``signal``)."""
+
+    param: str | None = None
+    signal: str | None = None
+    address: int = Field(ge=0, le=0xFFFF)
+    type: DataType = "float32"
+    order: WordOrder = "ABCD"
+    scale: float = 1.0
+    offset: float = 0.0
+    missing: float | None = None   # raw value the device sends when it has nothing (e.g. -9999 or 0xFFFF)
+    range: tuple[float, float] | None = None  # measurement range; beyond it the value is flagged T
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> FieldMap:
+        if (self.param is None) == (self.signal is None):
+            raise ValueError("a field names exactly one of 'param' or 'signal'")
+        if self.param is not None and not catalogue.is_known(self.param):
+            raise ValueError(f"unknown parameter code {self.param!r}")
+        if self.range is not None and self.range[0] >= self.range[1]:
+            raise ValueError(f"range {self.range} must be (low, high) with low < high")
+        return self
+
+    @property
+    def width(self) -> int:
+        return WIDTH[self.type]
+
+
+class StatusMap(_Strict):
+    """A status/alarm register. ``values`` maps a whole register value, ``bits`` a set bit, to a flag."""
+
+    address: int = Field(ge=0, le=0xFFFF)
+    values: dict[int, Flag] = Field(default_factory=dict)
+    bits: dict[int, Flag] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bits_in_range(self) -> StatusMap:
+        for bit in self.bits:
+            if not 0 <= bit <= 15:
+                raise ValueError(f"status bit {bit} is outside 0-15")
+        return self
+
+
+class Profile(_Strict):
+    name: str
+    vendor: str = "generic"
+    kind: Literal["probe", "nutrient", "cod", "controller", "other"]
+    description: str = ""
+    table: RegisterTable = "holding"
+    max_registers_per_request: int = Field(default=125, ge=1, le=125)
+    fields: list[FieldMap] = Field(min_length=1)
+    status: StatusMap | None = None
+    # Nutrient/COD analysers hold their last result; a new result time means a new sample.
+    result_time: FieldMap | None = None
+    default_interval_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Profile:
+        taken: dict[int, str] = {}
+        spans = [(f.address, f.width, f.param or f.signal or "?") for f in self.fields]
+        if self.status is not None:
+            spans.append((self.status.address, 1, "status"))
+        if self.result_time is not None:
+            spans.append((self.result_time.address, self.result_time.width, "result_time"))
+        for address, width, name in spans:
+            for reg in range(address, address + width):
+                if reg in taken:
+                    raise ValueError(f"register {reg} is used by both {taken[reg]!r} and {name!r}")
+                taken[reg] = name
+        return self
+
+
+def parse_profile(text: str, *, source: str = "<profile>") -> Profile:
+    """Validate a profile document; ConfigError names the file and the field that is wrong."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Profile.model_validate(document)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ConfigError(f"{source}: invalid profile: {details}") from None
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files(__package__).iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A built-in profile by name, or a profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        return parse_profile(path.read_text(encoding="utf-8"), source=str(path))
+    resource = resources.files(__package__) / f"{name_or_path}.toml"
+    if not resource.is_file():
+        raise ConfigError(f"unknown analyser profile {name_or_path!r}; built-in: {', '.join(builtin_names())}")
+    return parse_profile(resource.read_text(encoding="utf-8"), source=f"profile {name_or_path}")
