@@ -77,7 +77,8 @@ class Profile(_Strict):
     table: RegisterTable = "holding"
     max_registers_per_request: int = Field(default=125, ge=1, le=125)
     fields: list[FieldMap] = Field(min_length=1)
-    status: StatusMap | None = None
+    status: StatusMap | None = None   # operating state register (whole values → flag)
+    alarm: StatusMap | None = None    # alarm bits register (set bits → flag)
     # Nutrient/COD analysers hold their last result; a new result time means a new sample.
     result_time: FieldMap | None = None
     default_interval_s: float = Field(default=60.0, gt=0)
@@ -86,8 +87,9 @@ class Profile(_Strict):
     def _no_overlap(self) -> Profile:
         taken: dict[int, str] = {}
         spans = [(f.address, f.width, f.param or f.signal or "?") for f in self.fields]
-        if self.status is not None:
-            spans.append((self.status.address, 1, "status"))
+        for label, reg_map in (("status", self.status), ("alarm", self.alarm)):
+            if reg_map is not None:
+                spans.append((reg_map.address, 1, label))
         if self.result_time is not None:
             spans.append((self.result_time.address, self.result_time.width, "result_time"))
         for address, width, name in spans:

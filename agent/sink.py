@@ -1,0 +1,62 @@
+"""The seam between acquisition and the rest of the agent.
+
+Acquisition produces readings, events and device/controller state and hands them to a Sink. The runtime's
+sink writes readings to the outbox (durable when ``add_readings`` returns: invariant 1) and keeps the state
+that goes into the retained status message. Unit tests use ``MemorySink``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from protocols.messages import DeviceStatus, EventKind, Reading, Severity
+
+
+class Sink(Protocol):
+    def add_readings(self, readings: Sequence[Reading]) -> None:
+        """Store readings durably; when this returns they are on disk."""
+
+    def add_event(self, kind: EventKind, severity: Severity, message: str, *, device: str | None = None,
+                  param: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Record a station event (device down/up, stuck value, logic violation, controller condition...)."""
+
+    def set_device_status(self, device: str, status: DeviceStatus) -> None:
+        """The current state of one device, for the retained status message."""
+
+    def set_controller_signals(self, signals: dict[str, float | bool | str]) -> None:
+        """The latest station-controller signals (pump, water present, mains power, door...)."""
+
+
+@dataclass
+class RecordedEvent:
+    kind: EventKind
+    severity: Severity
+    message: str
+    device: str | None = None
+    param: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MemorySink:
+    """An in-memory Sink for unit tests of acquisition and flagging."""
+
+    readings: list[Reading] = field(default_factory=list)
+    events: list[RecordedEvent] = field(default_factory=list)
+    devices: dict[str, DeviceStatus] = field(default_factory=dict)
+    controller: dict[str, float | bool | str] = field(default_factory=dict)
+
+    def add_readings(self, readings: Sequence[Reading]) -> None:
+        self.readings.extend(readings)
+
+    def add_event(self, kind: EventKind, severity: Severity, message: str, *, device: str | None = None,
+                  param: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        self.events.append(RecordedEvent(kind, severity, message, device, param, dict(detail or {})))
+
+    def set_device_status(self, device: str, status: DeviceStatus) -> None:
+        self.devices[device] = status
+
+    def set_controller_signals(self, signals: dict[str, float | bool | str]) -> None:
+        self.controller.update(signals)
