@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up a development/test machine (Debian 12): the system tools the tests use, and the qingliu package with
+# its dev extras in ./.venv. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_passwd >/dev/null 2>&1 || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "dev-setup: installing ${need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's mosquitto package starts a system broker on 1883; tests start their own on free ports, so it may stay.
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import agent, collector, protocols, simulators, pymodbus, paho.mqtt, fastapi" \
+    || { echo "dev-setup: the package did not install" >&2; exit 1; }
+echo "dev-setup: ready (.venv)"

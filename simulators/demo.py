@@ -1,0 +1,221 @@
+"""``qingliu demo``: the whole system on one machine — broker, eight simulated stations, their agents, the collector.
+
+Every part runs as its own process, as in production (the embedded broker, when no broker is given, runs in
+this process). Ctrl-C stops everything this command started. Agents and the collector are started as
+``qingliu agent`` / ``qingliu collector`` commands, so this module imports neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+log = logging.getLogger("qingliu.demo")
+
+DEMO_INTERVALS = {"probe": 5.0, "controller": 5.0}  # seconds; analysers with a result time poll every 15 s
+ANALYSER_INTERVAL_S = 15.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def agent_config(station: dict[str, Any], broker_url: str, var_dir: Path) -> str:
+    """The TOML config of one demo agent, from a station entry of the simulator fleet manifest."""
+    lines = [
+        "[station]",
+        f'id = "{station["id"]}"',
+        "",
+        "[mqtt]",
+        f'url = "{broker_url}"',
+        "heartbeat_s = 5.0",
+        "",
+        "[outbox]",
+        f'path = "{var_dir / (station["id"] + ".outbox.db")}"',
+        "",
+        "[[bus]]",
+        'name = "lan"',
+        'type = "tcp"',
+        "timeout_s = 1.0",
+    ]
+    for device in station["devices"]:
+        interval = DEMO_INTERVALS.get(device["name"], ANALYSER_INTERVAL_S)
+        lines += [
+            "",
+            "[[devices]]",
+            f'name = "{device["name"]}"',
+            f'profile = "{device["profile"]}"',
+            'bus = "lan"',
+            f'host = "{station.get("host", "127.0.0.1")}"',
+            f"port = {int(station['port'])}",
+            f"unit = {int(device['unit'])}",
+            f"interval_s = {interval}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def collector_config(broker_url: str, var_dir: Path, port: int) -> str:
+    return "\n".join([
+        "[mqtt]",
+        f'url = "{broker_url}"',
+        'client_id = "qingliu-demo-collector"',
+        "",
+        "[store]",
+        f'url = "sqlite:///{var_dir / "collector.db"}"',
+        "",
+        "[api]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        'admin_token = "demo-admin-token"',
+        "",
+    ])
+
+
+class _Children:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log_file = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.procs.append((name, proc))
+        return proc
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.procs if proc.poll() is not None]
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for _, proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+async def _embedded_broker(port: int) -> Any:
+    from amqtt.broker import Broker  # only the demo needs it
+
+    broker = Broker({
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    })
+    await broker.start()
+    return broker
+
+
+async def _run(args: argparse.Namespace) -> int:
+    var_dir = Path(args.var_dir).resolve()
+    if var_dir.exists() and not args.keep:
+        shutil.rmtree(var_dir)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    exe = [sys.executable, "-m", "qingliu_cli"]
+
+    broker = None
+    if args.broker:
+        broker_url = args.broker
+        parsed = urlparse(broker_url)
+        if not _wait_port(parsed.hostname or "127.0.0.1", parsed.port or 1883, 5):
+            print(f"demo: no MQTT broker answers at {broker_url}", file=sys.stderr)
+            return 1
+    else:
+        port = _free_port()
+        broker = await _embedded_broker(port)
+        broker_url = f"mqtt://127.0.0.1:{port}"
+        print(f"demo: embedded MQTT broker (amqtt) on {broker_url}")
+
+    children = _Children(var_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        manifest_path = var_dir / "fleet.json"
+        children.start("simulators", [*exe, "sim", "fleet", "--base-port", "0", "--manifest", str(manifest_path),
+                                      "--nutrient-cycle-min", str(args.nutrient_cycle_min)])
+        deadline = time.monotonic() + 20
+        while not manifest_path.exists():
+            if time.monotonic() > deadline or children.dead():
+                print(f"demo: the simulator fleet did not start; see {var_dir / 'simulators.log'}", file=sys.stderr)
+                return 1
+            await asyncio.sleep(0.1)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+
+        collector_conf = var_dir / "collector.toml"
+        collector_conf.write_text(collector_config(broker_url, var_dir, args.port), encoding="utf-8")
+        children.start("collector", [*exe, "collector", "run", "--config", str(collector_conf)])
+        for station in manifest["stations"]:
+            conf = var_dir / f"{station['id']}.agent.toml"
+            conf.write_text(agent_config(station, broker_url, var_dir), encoding="utf-8")
+            children.start(f"agent-{station['id']}", [*exe, "agent", "run", "--config", str(conf)])
+
+        if _wait_port("127.0.0.1", args.port, 20):
+            print(f"demo: {len(manifest['stations'])} stations running; dashboard http://127.0.0.1:{args.port}/ "
+                  f"(logs and data in {var_dir}); Ctrl-C stops everything")
+        else:
+            print(f"demo: the collector did not start; see {var_dir / 'collector.log'}", file=sys.stderr)
+            return 1
+        while not stop.is_set():
+            dead = children.dead()
+            if dead:
+                print(f"demo: {', '.join(dead)} stopped unexpectedly; see the logs in {var_dir}", file=sys.stderr)
+                return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        print("demo: stopping")
+        return 0
+    finally:
+        children.stop_all()
+        if broker is not None:
+            await broker.shutdown()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="qingliu demo",
+                                     description="Run the eight simulated stations, their agents and the collector.")
+    parser.add_argument("--port", type=int, default=8000, help="collector HTTP port (default 8000)")
+    parser.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of an embedded one")
+    parser.add_argument("--var-dir", default="var/demo", help="where configs, data and logs go (default var/demo)")
+    parser.add_argument("--keep", action="store_true", help="keep data from an earlier demo run")
+    parser.add_argument("--nutrient-cycle-min", type=float, default=2.0,
+                        help="minutes between nutrient analyser results in the demo (real ones: 240)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 0

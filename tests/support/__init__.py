@@ -1,0 +1,1 @@
+"""Shared test support: real brokers on free ports, processes that are always cleaned up."""

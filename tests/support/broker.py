@@ -1,0 +1,96 @@
+"""A real Mosquitto broker per test, on a free port, with its own config (users, ACL, TLS when asked)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.ports import free_port, wait_for_port
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+@dataclass
+class Mosquitto:
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    users: dict[str, str] = field(default_factory=dict)   # name → password; empty = anonymous allowed
+    acl: str | None = None                                # acl_file text
+    persistence: bool = True
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "user root",  # started as root in CI: keep file ownership simple for the test's own files
+            f"listener {self.port} 127.0.0.1",
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.workdir}/",
+            "autosave_interval 1",
+            "max_queued_messages 1000000",
+            "max_inflight_messages 100",
+            f"log_dest file {self.workdir}/mosquitto.log",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+        ]
+        if self.users:
+            passwd = self.workdir / "passwd"
+            passwd.write_text("")
+            for name, password in self.users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwd), name, password], check=True)
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.acl is not None:
+            acl_path = self.workdir / "acl"
+            acl_path.write_text(self.acl)
+            lines.append(f"acl_file {acl_path}")
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        return conf
+
+    def start(self) -> Mosquitto:
+        conf = self._write_config()
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(self.port, timeout=10)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start; log:\n{self.log()}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        self.stop()
+        if down_for:
+            time.sleep(down_for)
+        self.start()
+
+    def log(self) -> str:
+        path = self.workdir / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
