@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -69,7 +70,8 @@ class Reading(_Wire):
 
     param: ParamCode
     t: UtcDatetime
-    value: float | None  # None only with a non-N flag: the analyser gave nothing to report
+    # Strict: JSON true or "7.5" must not silently become a number (values are never rewritten).
+    value: Annotated[float, Strict()] | None = None  # None only with a non-valid flag: nothing to report
     flag: Flag = Flag.NORMAL
     device: str | None = Field(default=None, max_length=64)
 
@@ -99,7 +101,7 @@ class ReadingBatch(_Wire):
     v: Literal[1] = 1
     type: Literal["readings"] = "readings"
     station: StationId
-    seq: int = Field(ge=0)
+    seq: Annotated[int, Strict()] = Field(ge=0)
     lane: Lane = Lane.LIVE
     sent_at: UtcDatetime
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
@@ -231,7 +233,7 @@ def decode(payload: bytes, *, expected_station: str | None = None, max_bytes: in
     if model is None:
         raise PayloadError(f"unknown message type {kind!r}", reason="unknown_type")
     version = document.get("v")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise PayloadError(f"unsupported schema version {version!r} (this end speaks {SCHEMA_VERSION})",
                            reason="version")
     try:

@@ -56,7 +56,7 @@ def encode(value: int | float, data_type: DataType, order: WordOrder = "ABCD") -
     fmt = _STRUCT[data_type]
     try:
         raw = struct.pack(fmt, int(round(value)) if data_type.startswith(("int", "uint")) else float(value))
-    except struct.error as exc:
+    except (struct.error, OverflowError, ValueError) as exc:
         raise RegisterError(f"{value!r} does not fit {data_type}: {exc}", reason="range") from None
     width = WIDTH[data_type]
     if width == 1 and order in ("BADC", "DCBA"):

@@ -24,8 +24,12 @@ UPLINK_KINDS: tuple[Kind, ...] = ("readings", "status", "events", "reply")
 STATION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
+# Words that name topic levels of their own and so cannot be station ids.
+RESERVED_IDS = frozenset({"alerts"})
+
+
 def is_station_id(value: str) -> bool:
-    return bool(STATION_ID_RE.match(value))
+    return bool(STATION_ID_RE.fullmatch(value)) and value not in RESERVED_IDS
 
 
 def topic(station: str, kind: Kind) -> str:
