@@ -53,16 +53,17 @@ class MqttConfig(_Section):
 
 class OutboxConfig(_Section):
     path: str = "var/outbox.db"
-    max_bytes: int = Field(default=2_000_000_000, ge=1_000_000)   # disk quota for the outbox file
-    max_age_days: float = Field(default=400.0, gt=0)              # unsent readings older than this are dropped
-    history_days: float = Field(default=90.0, ge=0)               # sent readings kept to answer re-send requests
+    max_bytes: int = Field(default=2_000_000_000, ge=1_000_000)  # disk quota for the outbox file
+    max_age_days: float = Field(default=400.0, gt=0)  # unsent readings older than this are dropped
+    history_days: float = Field(default=90.0, ge=0)  # sent readings kept to answer re-send requests
     full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
-    reserve_bytes: int = Field(default=5_000_000, ge=0)           # kept free for health and alarm events
+    reserve_bytes: int = Field(default=5_000_000, ge=0)  # kept free for health and alarm events
     batch_max_readings: int = Field(default=500, ge=1, le=2000)
     batch_max_bytes: int = Field(default=128 * 1024, ge=1024, le=256 * 1024)
-    inflight: int = Field(default=16, ge=1, le=1000)              # messages awaiting PUBACK at once
-    live_window_s: float = Field(default=600.0, gt=0)             # readings younger than this go in the live lane
-    backfill_rate: float = Field(default=5000.0, gt=0)            # readings/s at most in the backfill lane
+    inflight: int = Field(default=16, ge=1, le=1000)  # messages awaiting PUBACK at once
+    live_window_s: float = Field(default=600.0, gt=0)  # readings younger than this go in the live lane
+    backfill_rate: float = Field(default=5000.0, gt=0)  # readings/s at most in the backfill lane
+    housekeeping_s: float = Field(default=60.0, gt=0)  # how often history and age limits run
 
 
 class SerialBus(_Section):
@@ -74,7 +75,7 @@ class SerialBus(_Section):
     bytesize: Literal[7, 8] = 8
     stopbits: Literal[1, 2] = 1
     timeout_s: float = Field(default=0.5, gt=0)
-    gap_ms: float = Field(default=5.0, ge=0)   # inter-frame gap between requests on the line
+    gap_ms: float = Field(default=5.0, ge=0)  # inter-frame gap between requests on the line
 
 
 class TcpBus(_Section):
@@ -88,10 +89,10 @@ Bus = Annotated[SerialBus | TcpBus, Field(discriminator="type")]
 
 class DeviceConfig(_Section):
     name: str = Field(min_length=1, max_length=64)
-    profile: str                                  # built-in profile name or a .toml path
+    profile: str  # built-in profile name or a .toml path
     bus: str
-    unit: int = Field(default=1, ge=0, le=247)    # Modbus unit (slave) id
-    host: str = ""                                # TCP devices only
+    unit: int = Field(default=1, ge=0, le=247)  # Modbus unit (slave) id
+    host: str = ""  # TCP devices only
     port: int = Field(default=502, ge=1, le=65535)
     interval_s: float | None = Field(default=None, gt=0)  # default: the profile's
     enabled: bool = True
@@ -100,8 +101,9 @@ class DeviceConfig(_Section):
 
 
 class FlaggingConfig(_Section):
-    stuck_after_s: float = Field(default=6 * 3600.0, gt=0)   # same value this long → stuck
-    clock_jump_s: float = Field(default=120.0, gt=0)         # forward jump beyond this is reported
+    stuck_after_s: float = Field(default=6 * 3600.0, gt=0)  # same value this long → stuck
+    clock_jump_s: float = Field(default=120.0, gt=0)  # forward jump beyond this is reported
+    clock_back_tolerance_s: float = Field(default=1.0, ge=0)  # backward steps up to this are NTP noise
 
 
 class AgentConfig(_Section):

@@ -18,8 +18,16 @@ class Sink(Protocol):
     def add_readings(self, readings: Sequence[Reading]) -> None:
         """Store readings durably; when this returns they are on disk."""
 
-    def add_event(self, kind: EventKind, severity: Severity, message: str, *, device: str | None = None,
-                  param: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    def add_event(
+        self,
+        kind: EventKind,
+        severity: Severity,
+        message: str,
+        *,
+        device: str | None = None,
+        param: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         """Record a station event (device down/up, stuck value, logic violation, controller condition...)."""
 
     def set_device_status(self, device: str, status: DeviceStatus) -> None:
@@ -51,8 +59,16 @@ class MemorySink:
     def add_readings(self, readings: Sequence[Reading]) -> None:
         self.readings.extend(readings)
 
-    def add_event(self, kind: EventKind, severity: Severity, message: str, *, device: str | None = None,
-                  param: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    def add_event(
+        self,
+        kind: EventKind,
+        severity: Severity,
+        message: str,
+        *,
+        device: str | None = None,
+        param: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         self.events.append(RecordedEvent(kind, severity, message, device, param, dict(detail or {})))
 
     def set_device_status(self, device: str, status: DeviceStatus) -> None:

@@ -23,8 +23,13 @@ from protocols.flags import Flag
 TERMINATOR = b"\r"
 MAX_LINE = 512
 
-STATES: dict[int, Flag] = {0: Flag.NORMAL, 1: Flag.CALIBRATION, 2: Flag.MAINTENANCE, 3: Flag.FAULT,
-                           4: Flag.STOPPED}
+STATES: dict[int, Flag] = {
+    0: Flag.NORMAL,
+    1: Flag.CALIBRATION,
+    2: Flag.MAINTENANCE,
+    3: Flag.FAULT,
+    4: Flag.STOPPED,
+}
 
 
 @dataclass(frozen=True)

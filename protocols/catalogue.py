@@ -39,7 +39,16 @@ PARAMETERS: dict[str, Parameter] = {
 
 # The nine basic items of a national station plus COD, in display order.
 BASIC_PARAMETERS: tuple[str, ...] = (
-    "w01010", "w01001", "w01009", "w01014", "w01003", "w01019", "w21003", "w21011", "w21001", "w01018",
+    "w01010",
+    "w01001",
+    "w01009",
+    "w01014",
+    "w01003",
+    "w01019",
+    "w21003",
+    "w21011",
+    "w21001",
+    "w01018",
 )
 
 

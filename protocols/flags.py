@@ -31,8 +31,16 @@ FLAG_NAMES: dict[Flag, tuple[str, str]] = {
 VALID_FLAGS: frozenset[Flag] = frozenset({Flag.NORMAL, Flag.OVER_RANGE})
 
 # When several reasons for doubt apply at once, the most telling one wins.
-_PRECEDENCE = [Flag.COMM_FAILED, Flag.FAULT, Flag.STOPPED, Flag.MAINTENANCE, Flag.CALIBRATION,
-               Flag.MANUAL, Flag.OVER_RANGE, Flag.NORMAL]
+_PRECEDENCE = [
+    Flag.COMM_FAILED,
+    Flag.FAULT,
+    Flag.STOPPED,
+    Flag.MAINTENANCE,
+    Flag.CALIBRATION,
+    Flag.MANUAL,
+    Flag.OVER_RANGE,
+    Flag.NORMAL,
+]
 
 
 def worst(*flags: Flag) -> Flag:

@@ -132,10 +132,10 @@ class Status(_Wire):
     agent_version: str = ""
     started_at: UtcDatetime | None = None
     next_seq: int = Field(default=0, ge=0)
-    backlog: int = Field(default=0, ge=0)        # readings not yet acknowledged by the broker
+    backlog: int = Field(default=0, ge=0)  # readings not yet acknowledged by the broker
     oldest_unsent: UtcDatetime | None = None
-    dropped: int = Field(default=0, ge=0)        # readings dropped by the disk quota, ever
-    clock_offset_s: float | None = None          # station clock minus reference, where known
+    dropped: int = Field(default=0, ge=0)  # readings dropped by the disk quota, ever
+    clock_offset_s: float | None = None  # station clock minus reference, where known
     devices: dict[str, DeviceStatus] = Field(default_factory=dict)
     # Station controller signals (pump, water present, mains power, door...), by name.
     controller: dict[str, float | bool | str] = Field(default_factory=dict)
@@ -147,13 +147,13 @@ class EventKind(StrEnum):
     AGENT_STARTED = "agent_started"
     DEVICE_DOWN = "device_down"
     DEVICE_UP = "device_up"
-    DEVICE_STATE = "device_state"          # analyser entered fault / calibration / maintenance
+    DEVICE_STATE = "device_state"  # analyser entered fault / calibration / maintenance
     STUCK_VALUE = "stuck_value"
     LOGIC_VIOLATION = "logic_violation"
     CLOCK_JUMP = "clock_jump"
     READINGS_DROPPED = "readings_dropped"
     OUTBOX_RECOVERED = "outbox_recovered"
-    CONTROLLER = "controller"              # ice / no water / mains lost / door open
+    CONTROLLER = "controller"  # ice / no water / mains lost / door open
     CONFIG_CHANGED = "config_changed"
 
 
@@ -167,7 +167,7 @@ class Event(_Wire):
     v: Literal[1] = 1
     type: Literal["event"] = "event"
     station: StationId
-    id: str = Field(min_length=1, max_length=64)   # unique per station: duplicates are dropped
+    id: str = Field(min_length=1, max_length=64)  # unique per station: duplicates are dropped
     at: UtcDatetime
     kind: EventKind
     severity: Severity = Severity.INFO
@@ -178,17 +178,17 @@ class Event(_Wire):
 
 
 class CommandKind(StrEnum):
-    RESEND = "resend"              # re-send readings of [from, to) from the station's history
+    RESEND = "resend"  # re-send readings of [from, to) from the station's history
     SET_INTERVAL = "set_interval"  # change a device's poll interval
-    SYNC_CLOCK = "sync_clock"      # tell the agent the reference time; it reports its offset
-    GET_CONFIG = "get_config"      # the agent's effective config (secrets removed)
+    SYNC_CLOCK = "sync_clock"  # tell the agent the reference time; it reports its offset
+    GET_CONFIG = "get_config"  # the agent's effective config (secrets removed)
 
 
 class Command(_Wire):
     v: Literal[1] = 1
     type: Literal["cmd"] = "cmd"
     station: StationId
-    id: str = Field(min_length=1, max_length=64)   # replies echo it; re-delivery is idempotent
+    id: str = Field(min_length=1, max_length=64)  # replies echo it; re-delivery is idempotent
     kind: CommandKind
     issued_at: UtcDatetime
     args: dict[str, Any] = Field(default_factory=dict)
@@ -207,7 +207,11 @@ class CommandReply(_Wire):
 
 Message = ReadingBatch | Status | Event | Command | CommandReply
 _BY_TYPE: dict[str, type[_Wire]] = {
-    "readings": ReadingBatch, "status": Status, "event": Event, "cmd": Command, "reply": CommandReply,
+    "readings": ReadingBatch,
+    "status": Status,
+    "event": Event,
+    "cmd": Command,
+    "reply": CommandReply,
 }
 
 
@@ -221,7 +225,9 @@ def decode(payload: bytes, *, expected_station: str | None = None, max_bytes: in
     ``expected_station`` is the station named by the topic: a payload for another station is refused.
     """
     if len(payload) > max_bytes:
-        raise PayloadError(f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}", reason="oversized")
+        raise PayloadError(
+            f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}", reason="oversized"
+        )
     try:
         document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -234,16 +240,19 @@ def decode(payload: bytes, *, expected_station: str | None = None, max_bytes: in
         raise PayloadError(f"unknown message type {kind!r}", reason="unknown_type")
     version = document.get("v")
     if type(version) is not int or version != SCHEMA_VERSION:
-        raise PayloadError(f"unsupported schema version {version!r} (this end speaks {SCHEMA_VERSION})",
-                           reason="version")
+        raise PayloadError(
+            f"unsupported schema version {version!r} (this end speaks {SCHEMA_VERSION})", reason="version"
+        )
     try:
         message = model.model_validate(document)
     except ValidationError as exc:
         raise PayloadError(f"invalid {kind} message: {_summarise(exc)}", reason="schema") from None
     station = getattr(message, "station", None)
     if expected_station is not None and station != expected_station:
-        raise PayloadError(f"payload for station {station!r} arrived on the topic of {expected_station!r}",
-                           reason="wrong_station")
+        raise PayloadError(
+            f"payload for station {station!r} arrived on the topic of {expected_station!r}",
+            reason="wrong_station",
+        )
     return message
 
 
@@ -254,4 +263,3 @@ def _summarise(exc: ValidationError, limit: int = 3) -> str:
         parts.append(f"{where}: {error['msg']}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-

@@ -54,8 +54,10 @@ def plan(spans: Iterable[Span], max_registers: int, *, max_gap: int | None = Non
     start = end = -1
     for span in ordered:
         if span.width > max_registers:
-            raise ConfigError(f"a value of {span.width} registers at {span.address} does not fit in a "
-                              f"request of at most {max_registers}")
+            raise ConfigError(
+                f"a value of {span.width} registers at {span.address} does not fit in a "
+                f"request of at most {max_registers}"
+            )
         if start >= 0 and span.address < end:
             raise ConfigError(f"register spans overlap at {span.address}")
         fits = start >= 0 and span.end - start <= max_registers
@@ -95,8 +97,9 @@ class RegisterImage:
 
     def add(self, request: ReadRequest, words: Sequence[int]) -> None:
         if len(words) != request.count:
-            raise RegisterError(f"asked for {request.count} registers at {request.address}, got {len(words)}",
-                                reason="count")
+            raise RegisterError(
+                f"asked for {request.count} registers at {request.address}, got {len(words)}", reason="count"
+            )
         for i, word in enumerate(words):
             self._words[request.address + i] = word
 

@@ -18,13 +18,19 @@ DataType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64"]
 WordOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 
 WIDTH: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4}
-_STRUCT: dict[str, str] = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I",
-                           "float32": ">f", "float64": ">d"}
+_STRUCT: dict[str, str] = {
+    "int16": ">h",
+    "uint16": ">H",
+    "int32": ">i",
+    "uint32": ">I",
+    "float32": ">f",
+    "float64": ">d",
+}
 
 
 def _to_big_endian(raw: bytes, order: WordOrder) -> bytes:
     """Reorder wire bytes (registers as sent, each big-endian) into one big-endian value."""
-    words = [raw[i:i + 2] for i in range(0, len(raw), 2)]
+    words = [raw[i : i + 2] for i in range(0, len(raw), 2)]
     if order == "ABCD":
         return raw
     if order == "CDAB":
@@ -55,7 +61,7 @@ def encode(value: int | float, data_type: DataType, order: WordOrder = "ABCD") -
     """The registers that carry ``value`` (the inverse of decode). Raises RegisterError if it does not fit."""
     fmt = _STRUCT[data_type]
     try:
-        raw = struct.pack(fmt, int(round(value)) if data_type.startswith(("int", "uint")) else float(value))
+        raw = struct.pack(fmt, round(value) if data_type.startswith(("int", "uint")) else float(value))
     except (struct.error, OverflowError, ValueError) as exc:
         raise RegisterError(f"{value!r} does not fit {data_type}: {exc}", reason="range") from None
     width = WIDTH[data_type]
@@ -63,4 +69,4 @@ def encode(value: int | float, data_type: DataType, order: WordOrder = "ABCD") -
         raw = raw[::-1]
     elif width > 1:
         raw = _to_big_endian(raw, order)  # each reordering is its own inverse
-    return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+    return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]

@@ -34,8 +34,10 @@ class Section:
     lon: float
 
 
-BASIN_NAMES: dict[Basin, tuple[str, str]] = {"yellow": ("黄河流域", "Yellow River basin"),
-                                              "hai": ("海河流域", "Hai River basin")}
+BASIN_NAMES: dict[Basin, tuple[str, str]] = {
+    "yellow": ("黄河流域", "Yellow River basin"),
+    "hai": ("海河流域", "Hai River basin"),
+}
 
 RIVERS: dict[str, River] = {
     r.id: r
@@ -67,4 +69,4 @@ def downstream_of(station: str) -> tuple[str, ...]:
     """Stations below ``station`` on the same river, nearest first."""
     river = RIVERS[SECTIONS[station].river]
     index = river.stations.index(station)
-    return river.stations[index + 1:]
+    return river.stations[index + 1 :]

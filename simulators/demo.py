@@ -81,20 +81,22 @@ def agent_config(station: dict[str, Any], broker_url: str, var_dir: Path) -> str
 
 
 def collector_config(broker_url: str, var_dir: Path, port: int) -> str:
-    return "\n".join([
-        "[mqtt]",
-        f'url = "{broker_url}"',
-        'client_id = "qingliu-demo-collector"',
-        "",
-        "[store]",
-        f'url = "sqlite:///{var_dir / "collector.db"}"',
-        "",
-        "[api]",
-        'host = "127.0.0.1"',
-        f"port = {port}",
-        'admin_token = "demo-admin-token"',
-        "",
-    ])
+    return "\n".join(
+        [
+            "[mqtt]",
+            f'url = "{broker_url}"',
+            'client_id = "qingliu-demo-collector"',
+            "",
+            "[store]",
+            f'url = "sqlite:///{var_dir / "collector.db"}"',
+            "",
+            "[api]",
+            'host = "127.0.0.1"',
+            f"port = {port}",
+            'admin_token = "demo-admin-token"',
+            "",
+        ]
+    )
 
 
 class _Children:
@@ -104,8 +106,13 @@ class _Children:
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log_file = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            args,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.procs.append((name, proc))
         return proc
 
@@ -130,10 +137,12 @@ class _Children:
 async def _embedded_broker(port: int) -> Any:
     from amqtt.broker import Broker  # only the demo needs it
 
-    broker = Broker({
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    })
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+    )
     await broker.start()
     return broker
 
@@ -165,12 +174,27 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         manifest_path = var_dir / "fleet.json"
-        children.start("simulators", [*exe, "sim", "fleet", "--base-port", "0", "--manifest", str(manifest_path),
-                                      "--nutrient-cycle-min", str(args.nutrient_cycle_min)])
+        children.start(
+            "simulators",
+            [
+                *exe,
+                "sim",
+                "fleet",
+                "--base-port",
+                "0",
+                "--manifest",
+                str(manifest_path),
+                "--nutrient-cycle-min",
+                str(args.nutrient_cycle_min),
+            ],
+        )
         deadline = time.monotonic() + 20
         while not manifest_path.exists():
             if time.monotonic() > deadline or children.dead():
-                print(f"demo: the simulator fleet did not start; see {var_dir / 'simulators.log'}", file=sys.stderr)
+                print(
+                    f"demo: the simulator fleet did not start; see {var_dir / 'simulators.log'}",
+                    file=sys.stderr,
+                )
                 return 1
             await asyncio.sleep(0.1)
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -184,15 +208,20 @@ async def _run(args: argparse.Namespace) -> int:
             children.start(f"agent-{station['id']}", [*exe, "agent", "run", "--config", str(conf)])
 
         if _wait_port("127.0.0.1", args.port, 20):
-            print(f"demo: {len(manifest['stations'])} stations running; dashboard http://127.0.0.1:{args.port}/ "
-                  f"(logs and data in {var_dir}); Ctrl-C stops everything")
+            print(
+                f"demo: {len(manifest['stations'])} stations running; dashboard http://127.0.0.1:{args.port}/ "
+                f"(logs and data in {var_dir}); Ctrl-C stops everything"
+            )
         else:
             print(f"demo: the collector did not start; see {var_dir / 'collector.log'}", file=sys.stderr)
             return 1
         while not stop.is_set():
             dead = children.dead()
             if dead:
-                print(f"demo: {', '.join(dead)} stopped unexpectedly; see the logs in {var_dir}", file=sys.stderr)
+                print(
+                    f"demo: {', '.join(dead)} stopped unexpectedly; see the logs in {var_dir}",
+                    file=sys.stderr,
+                )
                 return 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
@@ -205,14 +234,21 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="qingliu demo",
-                                     description="Run the eight simulated stations, their agents and the collector.")
+    parser = argparse.ArgumentParser(
+        prog="qingliu demo", description="Run the eight simulated stations, their agents and the collector."
+    )
     parser.add_argument("--port", type=int, default=8000, help="collector HTTP port (default 8000)")
     parser.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of an embedded one")
-    parser.add_argument("--var-dir", default="var/demo", help="where configs, data and logs go (default var/demo)")
+    parser.add_argument(
+        "--var-dir", default="var/demo", help="where configs, data and logs go (default var/demo)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep data from an earlier demo run")
-    parser.add_argument("--nutrient-cycle-min", type=float, default=2.0,
-                        help="minutes between nutrient analyser results in the demo (real ones: 240)")
+    parser.add_argument(
+        "--nutrient-cycle-min",
+        type=float,
+        default=2.0,
+        help="minutes between nutrient analyser results in the demo (real ones: 240)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:

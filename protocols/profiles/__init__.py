@@ -36,7 +36,7 @@ class FieldMap(_Strict):
     order: WordOrder = "ABCD"
     scale: float = 1.0
     offset: float = 0.0
-    missing: float | None = None   # raw value the device sends when it has nothing (e.g. -9999 or 0xFFFF)
+    missing: float | None = None  # raw value the device sends when it has nothing (e.g. -9999 or 0xFFFF)
     range: tuple[float, float] | None = None  # measurement range; beyond it the value is flagged T
 
     @model_validator(mode="after")
@@ -77,8 +77,8 @@ class Profile(_Strict):
     table: RegisterTable = "holding"
     max_registers_per_request: int = Field(default=125, ge=1, le=125)
     fields: list[FieldMap] = Field(min_length=1)
-    status: StatusMap | None = None   # operating state register (whole values → flag)
-    alarm: StatusMap | None = None    # alarm bits register (set bits → flag)
+    status: StatusMap | None = None  # operating state register (whole values → flag)
+    alarm: StatusMap | None = None  # alarm bits register (set bits → flag)
     # Nutrient/COD analysers hold their last result; a new result time means a new sample.
     result_time: FieldMap | None = None
     default_interval_s: float = Field(default=60.0, gt=0)
@@ -116,8 +116,11 @@ def parse_profile(text: str, *, source: str = "<profile>") -> Profile:
 
 
 def builtin_names() -> list[str]:
-    return sorted(p.name.removesuffix(".toml") for p in resources.files(__package__).iterdir()
-                  if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in resources.files(__package__).iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -127,5 +130,7 @@ def load_profile(name_or_path: str) -> Profile:
         return parse_profile(path.read_text(encoding="utf-8"), source=str(path))
     resource = resources.files(__package__) / f"{name_or_path}.toml"
     if not resource.is_file():
-        raise ConfigError(f"unknown analyser profile {name_or_path!r}; built-in: {', '.join(builtin_names())}")
+        raise ConfigError(
+            f"unknown analyser profile {name_or_path!r}; built-in: {', '.join(builtin_names())}"
+        )
     return parse_profile(resource.read_text(encoding="utf-8"), source=f"profile {name_or_path}")

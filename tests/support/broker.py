@@ -17,8 +17,8 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 class Mosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
-    users: dict[str, str] = field(default_factory=dict)   # name → password; empty = anonymous allowed
-    acl: str | None = None                                # acl_file text
+    users: dict[str, str] = field(default_factory=dict)  # name → password; empty = anonymous allowed
+    acl: str | None = None  # acl_file text
     persistence: bool = True
     proc: subprocess.Popen[bytes] | None = None
 
@@ -60,8 +60,9 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         conf = self._write_config()
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             wait_for_port(self.port, timeout=10)
         except TimeoutError:

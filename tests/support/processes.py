@@ -20,8 +20,9 @@ class Proc:
         merged = dict(os.environ)
         merged.update(env or {})
         merged.setdefault("PYTHONUNBUFFERED", "1")
-        self.popen = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=merged,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, env=merged, start_new_session=True
+        )
 
     @property
     def pid(self) -> int:

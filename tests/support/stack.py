@@ -1,0 +1,247 @@
+"""A whole qingliu path as real processes: simulated station → agent → Mosquitto → collector (→ API).
+
+End-to-end and fault tests build on this: each part is its own OS process that the test can kill -9, stop or
+restart, and the result is read back through the collector's HTTP API and the agent's own outbox file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.broker import Mosquitto
+from tests.support.ports import free_port, wait_for_port
+from tests.support.processes import Proc, ProcessGroup, qingliu
+
+ADMIN_TOKEN = "test-admin-token"
+
+# The devices of one simulated station (units as the simulator fleet serves them).
+STATION_DEVICES = [
+    ("probe", "multiparam_probe", 1),
+    ("nh3n", "nutrient_nh3n", 2),
+    ("codmn", "nutrient_codmn", 3),
+    ("tp", "nutrient_tp", 4),
+    ("tn", "nutrient_tn", 5),
+    ("cod", "cod_analyser", 6),
+    ("controller", "station_controller", 7),
+]
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.25, what: str = "condition"
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached within {timeout} s (last: {last!r})")
+
+
+def http_json(
+    url: str, *, method: str = "GET", body: Any = None, token: str | None = None, timeout: float = 10.0
+) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw)
+        except json.JSONDecodeError:
+            return exc.code, raw.decode(errors="replace")
+
+
+@dataclass
+class Stack:
+    root: Path
+    broker: Mosquitto
+    processes: ProcessGroup
+    station: str = "hexicun"
+    probe_interval_s: float = 0.5
+    analyser_interval_s: float = 0.5
+    nutrient_cycle_min: float = 0.05  # a new nutrient/COD result every 3 s
+    sim_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    agent_extra: str = ""
+    sim: Proc | None = None
+    agent: Proc | None = None
+    collector: Proc | None = None
+    agent_starts: int = 0
+
+    # --- paths -----------------------------------------------------------------------------------
+    @property
+    def journal(self) -> Path:
+        return self.root / "sim-journal.jsonl"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.root / "agent" / "outbox.db"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    # --- configs ---------------------------------------------------------------------------------
+    def agent_config(self) -> Path:
+        lines = [
+            "[station]",
+            f'id = "{self.station}"',
+            "",
+            "[mqtt]",
+            f'url = "{self.broker.url}"',
+            "heartbeat_s = 2.0",
+            "reconnect_min_s = 0.2",
+            "reconnect_max_s = 2.0",
+            "",
+            "[outbox]",
+            f'path = "{self.outbox_path}"',
+            "",
+            "[[bus]]",
+            'name = "lan"',
+            'type = "tcp"',
+            "timeout_s = 1.0",
+        ]
+        for name, profile, unit in STATION_DEVICES:
+            interval = self.probe_interval_s if name in ("probe", "controller") else self.analyser_interval_s
+            lines += [
+                "",
+                "[[devices]]",
+                f'name = "{name}"',
+                f'profile = "{profile}"',
+                'bus = "lan"',
+                'host = "127.0.0.1"',
+                f"port = {self.sim_port}",
+                f"unit = {unit}",
+                f"interval_s = {interval}",
+            ]
+        path = self.root / "agent.toml"
+        path.write_text("\n".join(lines) + "\n" + self.agent_extra)
+        return path
+
+    def collector_config(self) -> Path:
+        path = self.root / "collector.toml"
+        path.write_text(
+            "\n".join(
+                [
+                    "[mqtt]",
+                    f'url = "{self.broker.url}"',
+                    'client_id = "qingliu-collector-test"',
+                    "",
+                    "[store]",
+                    f'url = "sqlite:///{self.root / "collector.db"}"',
+                    "",
+                    "[api]",
+                    'host = "127.0.0.1"',
+                    f"port = {self.api_port}",
+                    f'admin_token = "{ADMIN_TOKEN}"',
+                    "",
+                ]
+            )
+            + "\n"
+        )
+        return path
+
+    # --- processes -------------------------------------------------------------------------------
+    def start_sim(self, *extra: str) -> Proc:
+        self.sim = self.processes.start(
+            "sim",
+            qingliu(
+                "sim",
+                "station",
+                "--station",
+                self.station,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.sim_port),
+                "--journal",
+                str(self.journal),
+                "--nutrient-cycle-min",
+                str(self.nutrient_cycle_min),
+                "--seed",
+                "7",
+                *extra,
+            ),
+        )
+        wait_for_port(self.sim_port, timeout=20)
+        return self.sim
+
+    def start_collector(self) -> Proc:
+        self.collector = self.processes.start(
+            "collector", qingliu("collector", "run", "--config", str(self.collector_config()))
+        )
+        wait_for_port(self.api_port, timeout=30)
+        return self.collector
+
+    def start_agent(self) -> Proc:
+        (self.root / "agent").mkdir(exist_ok=True)
+        self.agent_starts += 1
+        self.agent = self.processes.start(
+            f"agent-{self.agent_starts}", qingliu("agent", "run", "--config", str(self.agent_config()))
+        )
+        return self.agent
+
+    def start_all(self) -> Stack:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.start_sim()
+        self.start_collector()
+        self.start_agent()
+        return self
+
+    # --- what each end has -----------------------------------------------------------------------
+    def agent_readings(self) -> list[tuple[str, str, float | None, str]]:
+        """Every reading the agent ever committed (its outbox keeps sent ones as history)."""
+        uri = f"file:{self.outbox_path}?mode=ro"
+        with sqlite3.connect(uri, uri=True, timeout=10) as db:
+            rows = db.execute("SELECT param, t, value, flag FROM readings ORDER BY id").fetchall()
+        return [(str(p), _iso(t), v, str(f)) for p, t, v, f in rows]
+
+    def agent_unsent(self) -> int:
+        uri = f"file:{self.outbox_path}?mode=ro"
+        with sqlite3.connect(uri, uri=True, timeout=10) as db:
+            return int(db.execute("SELECT count(*) FROM readings WHERE sent = 0").fetchone()[0])
+
+    def collector_readings(self, param: str) -> list[dict[str, Any]]:
+        status, body = http_json(
+            f"{self.api}/api/stations/{self.station}/readings?param={param}&limit=1000000"
+            "&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+        )
+        assert status == 200, body
+        return list(body["readings"])
+
+    def journal_results(self) -> list[dict[str, Any]]:
+        if not self.journal.exists():
+            return []
+        return [json.loads(line) for line in self.journal.read_text().splitlines() if line.strip()]
+
+
+def _iso(value: Any) -> str:
+    """Normalise a stored timestamp (ISO text or epoch ms) to ISO 8601 UTC with Z, millisecond precision."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+    else:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso(value: Any) -> str:
+    return _iso(value)
