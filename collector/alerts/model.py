@@ -1,0 +1,104 @@
+"""Alert records, their transitions, and the engine's serialisable state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocols.messages import Severity, UtcDatetime
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class TransitionKind(StrEnum):
+    OPENED = "opened"
+    ESCALATED = "escalated"  # severity rose while the alert stayed active
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(BaseModel):
+    """One alert. Key (station, rule, subject): at most one is active (open or acknowledged) per key.
+    ``subject`` is the parameter code, device name or controller condition; "" for the station itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    station: str
+    rule: str
+    rule_type: str
+    subject: str = ""
+    param: str | None = None
+    severity: Severity
+    status: AlertStatus = AlertStatus.OPEN
+    opened_at: UtcDatetime
+    last_bad_at: UtcDatetime
+    acknowledged_at: UtcDatetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: UtcDatetime | None = None
+    value: float | None = None
+    title_zh: str
+    title_en: str
+    message_zh: str
+    message_en: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return alert_key(self.station, self.rule, self.subject)
+
+
+def alert_key(station: str, rule: str, subject: str) -> str:
+    return f"{station}|{rule}|{subject}"
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: TransitionKind
+    at: UtcDatetime
+    alert: Alert  # a snapshot after the transition
+
+
+class Counter(BaseModel):
+    """Debounce / hysteresis memory of one key."""
+
+    bad: int = 0
+    good: int = 0
+    bad_since: UtcDatetime | None = None
+    good_since: UtcDatetime | None = None
+
+
+class StationMemo(BaseModel):
+    last_heard: UtcDatetime | None = None
+    offline_since: UtcDatetime | None = None
+    backlog: int | None = None
+    dropped: int | None = None
+    no_water: bool = False  # the controller last said: no sample water (ice or a dry river)
+
+
+class ParamMemo(BaseModel):
+    first_seen: UtcDatetime | None = None
+    last_t: UtcDatetime | None = None  # newest sample time seen, any flag
+    last_calibration: UtcDatetime | None = None  # newest C-flagged sample time
+    last_exceedance_t: UtcDatetime | None = None  # newest valid value judged for exceedance
+    history: list[tuple[datetime, float]] = Field(default_factory=list)  # valid values for the rise rule
+
+
+class EngineState(BaseModel):
+    """Everything the engine remembers; ``model_dump_json()`` / ``model_validate_json()`` to persist."""
+
+    v: int = 1
+    active: dict[str, Alert] = Field(default_factory=dict)  # key → open or acknowledged alert
+    counters: dict[str, Counter] = Field(default_factory=dict)
+    stations: dict[str, StationMemo] = Field(default_factory=dict)
+    params: dict[str, ParamMemo] = Field(default_factory=dict)  # "station|param" → memo
