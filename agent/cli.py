@@ -1,0 +1,118 @@
+"""``qingliu agent run|check|outbox --config FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from agent.config import AgentConfig, load_config
+from agent.outbox import Outbox
+from protocols.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qingliu agent", description="station agent / 站点采集代理")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("run", "run the agent until SIGINT/SIGTERM"),
+        ("check", "validate the config and print a summary"),
+        ("outbox", "what is queued: backlog, oldest unsent, dropped, next seq"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--config", required=True, metavar="FILE", help="agent TOML config")
+    return parser
+
+
+def _outbox_path(config: AgentConfig, config_file: Path) -> Path:
+    path = Path(config.outbox.path)
+    return path if path.is_absolute() else config_file.parent / path
+
+
+def summary(config: AgentConfig, config_file: Path) -> str:
+    lines = [
+        f"station   {config.station.id}" + (f"  (MN {config.station.mn})" if config.station.mn else ""),
+        f"broker    {config.mqtt.url}" + (f"  user {config.mqtt.username}" if config.mqtt.username else ""),
+        f"outbox    {_outbox_path(config, config_file)}  quota {config.outbox.max_bytes:,} bytes, "
+        f"history {config.outbox.history_days:g} d, policy {config.outbox.full_policy}",
+        f"buses     {', '.join(f'{b.name} ({b.type})' for b in config.bus) or 'none'}",
+        f"devices   {len(config.devices)}",
+    ]
+    for device in config.devices:
+        where = f"{device.host}:{device.port}" if device.host else f"unit {device.unit}"
+        interval = f"{device.interval_s:g} s" if device.interval_s else "profile default"
+        lines.append(
+            f"  {device.name:<16} {device.profile:<20} bus {device.bus:<8} {where:<22} "
+            f"every {interval}{'' if device.enabled else '  (disabled)'}"
+        )
+    return "\n".join(lines)
+
+
+def outbox_report(config: AgentConfig, config_file: Path) -> str:
+    path = _outbox_path(config, config_file)
+    if not path.exists():
+        return f"outbox {path} does not exist yet (the agent has not run)"
+    outbox = Outbox(path, config.outbox, config.station.id)
+    try:
+        stats = outbox.stats(detail=True)
+        resends = outbox.pending_resends()
+    finally:
+        outbox.close()
+    oldest = stats.oldest_unsent.isoformat() if stats.oldest_unsent else "-"
+    lines = [
+        f"outbox          {path}",
+        f"backlog         {stats.backlog} readings not yet acknowledged by the broker",
+        f"oldest unsent   {oldest}",
+        f"dropped         {stats.dropped} readings (quota or age), ever",
+        f"next seq        {stats.next_seq}",
+        f"unacked msgs    {stats.unacked_messages}",
+        f"unsent events   {stats.unsent_events}",
+        f"resend queued   {resends}",
+        f"stored          {stats.stored_readings} readings, {stats.used_bytes:,} bytes in use",
+    ]
+    lines += [f"count {name:<14} {value}" for name, value in sorted(stats.counters.items())]
+    return "\n".join(lines)
+
+
+def _check_devices(config: AgentConfig) -> None:
+    """Load every device's profile the way acquisition will, so that a wrong profile fails here."""
+    from agent.acquisition import Acquisition
+    from agent.sink import MemorySink
+
+    Acquisition(config, MemorySink())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config_file = Path(args.config)
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        print(f"qingliu agent: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        try:
+            _check_devices(config)
+        except ConfigError as exc:
+            print(f"qingliu agent: {config_file}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{config_file}: ok\n{summary(config, config_file)}")
+        return 0
+    if args.command == "outbox":
+        print(outbox_report(config, config_file))
+        return 0
+    logging.basicConfig(
+        level=config.log_level, format=f"%(asctime)s {config.station.id} %(levelname)s %(name)s: %(message)s"
+    )
+    from agent.runtime import run_agent  # paho and asyncio only when running
+
+    try:
+        asyncio.run(run_agent(config, base_dir=config_file.parent))
+    except ConfigError as exc:
+        logging.getLogger("agent").error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

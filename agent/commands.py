@@ -1,0 +1,198 @@
+"""Commands from the collector on ``qingliu/v1/<station>/cmd``: validate, execute once, reply.
+
+A command is idempotent by its id: the reply is stored in the outbox with the id, and a re-delivered command
+(QoS 1 delivers at least once) gets the stored reply again instead of a second execution. A payload that does
+not validate is counted and, when an id can be read from it, answered with ok=false and the reason; a command
+for another station is refused and counted. Nothing here steps the OS clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.outbox import Outbox
+from protocols.errors import CommandError, PayloadError
+from protocols.messages import Command, CommandKind, CommandReply, EventKind, Severity, decode, encode
+
+log = logging.getLogger(__name__)
+
+SECRET_WORDS = ("password", "secret", "token", "pw")
+MIN_INTERVAL_S = 1.0
+MAX_INTERVAL_S = 86_400.0
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every secret-looking field replaced (non-empty ones by '***')."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if any(word in str(key).lower() for word in SECRET_WORDS) and not isinstance(item, dict | list):
+                out[key] = "***" if item else item
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def _utc_arg(args: dict[str, Any], name: str) -> datetime:
+    raw = args.get(name)
+    if not isinstance(raw, str):
+        raise CommandError(f"argument {name!r} is required: an ISO 8601 UTC time", reason="malformed")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(
+            f"argument {name!r} is not an ISO 8601 time: {raw!r}", reason="malformed"
+        ) from None
+    if value.tzinfo is None:
+        raise CommandError(f"argument {name!r} must carry a time zone (UTC): {raw!r}", reason="malformed")
+    return value.astimezone(UTC)
+
+
+class CommandHandler:
+    """Turns a cmd payload into the reply payload to publish (or None when there is nobody to answer)."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        outbox: Outbox,
+        *,
+        apply_interval: Callable[[str, float], None] | None = None,
+        on_clock_offset: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.station = config.station.id
+        self.outbox = outbox
+        self.apply_interval = apply_interval
+        self.on_clock_offset = on_clock_offset
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _reply(self, command_id: str, ok: bool, message: str, result: dict[str, Any] | None = None) -> bytes:
+        return encode(
+            CommandReply(
+                station=self.station,
+                id=command_id,
+                ok=ok,
+                at=self._now(),
+                message=message[:1000],
+                result=result or {},
+            )
+        )
+
+    def handle(self, payload: bytes) -> bytes | None:
+        try:
+            message = decode(payload, expected_station=self.station)
+            if not isinstance(message, Command):
+                raise PayloadError(f"a {message.type!r} message is not a command", reason="malformed")
+        except PayloadError as exc:
+            return self._reject(payload, exc)
+        stored = self.outbox.command_reply(message.id)
+        if stored is not None:
+            self.outbox.count("commands_repeated")
+            log.info(
+                "station %s: command %s was already answered; sending the same reply",
+                self.station,
+                message.id,
+            )
+            return stored
+        try:
+            result = self._execute(message)
+            reply = self._reply(message.id, True, f"{message.kind} done", result)
+            self.outbox.count("commands_executed")
+        except CommandError as exc:
+            self.outbox.count("commands_failed")
+            log.warning("station %s: command %s (%s) failed: %s", self.station, message.id, message.kind, exc)
+            reply = self._reply(message.id, False, str(exc))
+        self.outbox.save_command_reply(message.id, str(message.kind), reply)
+        return reply
+
+    def _reject(self, payload: bytes, exc: PayloadError) -> bytes | None:
+        refused = exc.reason == "wrong_station"
+        self.outbox.count("commands_refused" if refused else "commands_malformed")
+        command_id = _readable_id(payload)
+        log.warning(
+            "station %s: %s command%s: %s",
+            self.station,
+            "refused" if refused else "malformed",
+            f" {command_id}" if command_id else "",
+            exc,
+        )
+        if command_id is None:
+            return None
+        return self._reply(command_id, False, f"{'refused' if refused else 'malformed'} command: {exc}")
+
+    def _execute(self, command: Command) -> dict[str, Any]:
+        args = command.args
+        if command.kind is CommandKind.RESEND:
+            start, end = _utc_arg(args, "from"), _utc_arg(args, "to")
+            if not start < end:
+                raise CommandError("'from' must be before 'to'", reason="malformed")
+            queued = self.outbox.queue_resend(start, end)
+            return {"queued": queued, "from": start.isoformat(), "to": end.isoformat()}
+        if command.kind is CommandKind.SET_INTERVAL:
+            device, seconds = args.get("device"), args.get("seconds")
+            known = {d.name for d in self.config.devices}
+            if not isinstance(device, str) or device not in known:
+                raise CommandError(
+                    f"unknown device {device!r}; this station has {sorted(known)}", reason="malformed"
+                )
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not math.isfinite(seconds)
+                or not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S
+            ):
+                raise CommandError(
+                    f"'seconds' must be a number from {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g}",
+                    reason="malformed",
+                )
+            if self.apply_interval is not None:
+                try:
+                    self.apply_interval(device, float(seconds))
+                except (KeyError, ValueError) as exc:  # e.g. a device disabled in the config
+                    raise CommandError(
+                        f"cannot set the interval of {device!r}: {exc}", reason="rejected"
+                    ) from None
+            self.outbox.set_interval(device, float(seconds))
+            self.outbox.add_event(
+                EventKind.CONFIG_CHANGED,
+                Severity.INFO,
+                f"poll interval of {device} set to {seconds:g} s by command {command.id}",
+                device=device,
+                detail={"interval_s": float(seconds), "command": command.id},
+            )
+            return {"device": device, "seconds": float(seconds)}
+        if command.kind is CommandKind.SYNC_CLOCK:
+            reference = _utc_arg(args, "reference_time")
+            offset = (self._now() - reference).total_seconds()
+            if self.on_clock_offset is not None:
+                self.on_clock_offset(offset)
+            return {"offset_s": offset, "station_time": self._now().isoformat(), "stepped": False}
+        if command.kind is CommandKind.GET_CONFIG:
+            return {"config": redact(self.config.model_dump(mode="json"))}
+        raise CommandError(f"unsupported command kind {command.kind!r}", reason="unsupported")
+
+
+def _readable_id(payload: bytes) -> str | None:
+    try:
+        document = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if isinstance(document, dict):
+        value = document.get("id")
+        if isinstance(value, str) and 1 <= len(value) <= 64:
+            return value
+    return None
