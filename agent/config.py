@@ -32,6 +32,9 @@ class StationConfig(_Section):
 
 class MqttConfig(_Section):
     url: str = "mqtt://127.0.0.1:1883"  # mqtts:// for TLS
+    # MQTT v5 by default: its PUBACK says "not authorized" where 3.1.1 acknowledges a denied publish silently.
+    # 3.1.1 only for brokers without v5, such as the embedded demo broker (amqtt 0.12).
+    protocol: Literal["5", "3.1.1"] = "5"
     username: str = ""
     password: str = ""
     ca_file: str = ""

@@ -70,7 +70,8 @@ class MqttUplink:
         self._host = url.hostname or "127.0.0.1"
         self._tls = url.scheme == "mqtts"
         self._port = url.port or (8883 if self._tls else 1883)
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        protocol = mqtt.MQTTv5 if config.protocol == "5" else mqtt.MQTTv311
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if config.username:
             client.username_pw_set(config.username, config.password or None)
         if self._tls:

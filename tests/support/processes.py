@@ -50,7 +50,8 @@ class Proc:
         return self.popen.returncode
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 

@@ -1,0 +1,281 @@
+"""``qingliu sim``: run simulated stations (Modbus TCP per station, or one station on RTU), list profiles/scenarios.
+
+    qingliu sim station --station ID [--host H] [--port N] [--rtu PTY --baud 9600 --parity N --wire-time]
+                        [--scenario NAME_OR_FILE] [--speed X] [--start ISO] [--seed N] [--journal PATH]
+                        [--nutrient-cycle-min M] [--manifest PATH] [--duration S]
+    qingliu sim fleet [--host H] [--base-port N] [--manifest PATH] [--stations a,b,...] [--scenario ...]
+                      [--speed X] [--start ISO] [--seed N] [--journal PATH] [--nutrient-cycle-min M] [--duration S]
+    qingliu sim profiles
+    qingliu sim scenarios
+
+Port 0 picks free ports; the manifest records where each station listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from protocols.errors import ConfigError
+from protocols.profiles import builtin_names, load_profile
+from protocols.sections import SECTIONS
+from simulators.analysers.nutrient import Schedule
+from simulators.clock import SimClock
+from simulators.fleet import Fleet, Station, build_fleet, station_entry, utc_iso, write_manifest
+from simulators.journal import Journal
+from simulators.scenarios import ScenarioRunner, builtin_scenarios, load_scenario
+from simulators.scenarios.schema import Scenario
+
+log = logging.getLogger("qingliu.sim")
+
+TICK_S = 0.5  # real seconds between scenario/station ticks
+
+
+def _schedule(args: argparse.Namespace) -> Schedule:
+    if args.nutrient_cycle_min is not None:
+        if not args.nutrient_cycle_min > 0:
+            raise ConfigError("--nutrient-cycle-min must be > 0")
+        return Schedule.every(args.nutrient_cycle_min)
+    return Schedule()
+
+
+def _start(text: str | None) -> datetime | None:
+    if text is None or text == "now":
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--start {text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _attach(fleet: Fleet, runner: ScenarioRunner | None) -> None:
+    """Every read first applies due scenario steps, then advances the station."""
+    if runner is None:
+        return
+    for station in fleet.stations.values():
+
+        def before(now: datetime, station: Station = station) -> None:
+            runner.tick(now)
+            station.tick(now)
+
+        for device in station.devices.values():
+            device.on_refresh = before
+
+
+def _scenario_entry(runner: ScenarioRunner | None) -> dict[str, Any] | None:
+    if runner is None:
+        return None
+    return {
+        "name": runner.scenario.name,
+        "begin": utc_iso(runner.begin),
+        "network_drops": [
+            {"station": d["station"], "start": utc_iso(d["start"]), "end": utc_iso(d["end"])}
+            for d in runner.network_drops()
+            if d["station"] in runner.stations
+        ],
+    }
+
+
+async def _serve(args: argparse.Namespace, station_ids: list[str]) -> int:
+    from simulators.modbus import rtu_server, tcp_server  # I/O only when serving
+
+    scenario: Scenario | None = load_scenario(args.scenario) if args.scenario else None
+    speed = args.speed if args.speed is not None else (scenario.speed if scenario and scenario.speed else 1.0)
+    clock = SimClock(_start(args.start), speed=speed)
+    journal = Journal(args.journal, keep=False) if args.journal else None
+    fleet = build_fleet(clock, station_ids, seed=args.seed, schedule=_schedule(args), journal=journal)
+    runner = ScenarioRunner(scenario, fleet.stations, clock.now()) if scenario else None
+    _attach(fleet, runner)
+    fleet.tick()
+
+    servers: list[Any] = []
+    entries: list[dict[str, Any]] = []
+    try:
+        for i, (station_id, station) in enumerate(fleet.stations.items()):
+            if getattr(args, "rtu", None):
+                rtu = await rtu_server.start_rtu_server(
+                    station.by_unit(),
+                    args.rtu,
+                    baudrate=args.baud,
+                    parity=args.parity,
+                    emulate_wire_time=args.wire_time,
+                )
+                servers.append(rtu)
+                entries.append(
+                    station_entry(
+                        station,
+                        args.host,
+                        None,
+                        transport="rtu",
+                        serial={"port": args.rtu, "baudrate": args.baud, "parity": args.parity},
+                    )
+                )
+                print(
+                    f"sim: {station_id} ({station.name_zh}) Modbus RTU on {args.rtu} at {args.baud} baud, "
+                    f"units 1-7",
+                    flush=True,
+                )
+                continue
+            port = args.port if hasattr(args, "port") else (0 if args.base_port == 0 else args.base_port + i)
+            server = await tcp_server.start_tcp_server(station.by_unit(), args.host, port)
+            servers.append(server)
+            entries.append(station_entry(station, args.host, server.port))
+            print(
+                f"sim: {station_id} ({station.name_zh}) Modbus TCP on {args.host}:{server.port}, units 1-7",
+                flush=True,
+            )
+        manifest = {
+            "stations": entries,
+            "clock": {"start": utc_iso(clock.start), "speed": clock.speed},
+            "scenario": _scenario_entry(runner),
+            "journal": args.journal,
+        }
+        if args.manifest:
+            write_manifest(args.manifest, manifest)
+            print(f"sim: manifest written to {args.manifest}", flush=True)
+        if scenario and not set(scenario.stations) & set(fleet.stations):
+            print(
+                f"sim: warning: scenario {scenario.name} concerns {', '.join(scenario.stations)}, "
+                "none of which runs here",
+                file=sys.stderr,
+                flush=True,
+            )
+        if scenario:
+            print(
+                f"sim: scenario {scenario.name} at speed {speed:g}, {runner.pending if runner else 0} steps",
+                flush=True,
+            )
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        deadline = loop.time() + args.duration if args.duration else None
+        printed = 0
+        while not stop.is_set():
+            now = clock.now()
+            if runner is not None:
+                runner.tick(now)
+                # Reads apply due steps too, so report from the runner's record, not from this tick.
+                for at, station_id, describe in runner.applied[printed:]:
+                    print(f"sim: {utc_iso(at)} {station_id}: {describe}", flush=True)
+                printed = len(runner.applied)
+            fleet.tick(now)
+            if deadline is not None and loop.time() >= deadline:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=TICK_S)
+        print("sim: stopping", flush=True)
+        return 0
+    finally:
+        for server in servers:
+            with contextlib.suppress(Exception):
+                await server.close()
+        if journal is not None:
+            journal.close()
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--scenario", help="built-in scenario name or a scenario .toml file")
+    parser.add_argument(
+        "--speed", type=float, help="sim seconds per real second (default: scenario's, else 1)"
+    )
+    parser.add_argument("--start", help="sim clock start, ISO 8601 (default: now)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--journal", help="append every analyser result to this JSON-lines file")
+    parser.add_argument(
+        "--nutrient-cycle-min",
+        type=float,
+        default=None,
+        help="a result every M sim minutes instead of at 0/4/8/12/16/20 h",
+    )
+    parser.add_argument("--manifest", help="write where each station listens to this JSON file")
+    parser.add_argument("--duration", type=float, default=None, help="stop after S real seconds")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qingliu sim", description="Simulated station hardware / 站点模拟器"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    station = sub.add_parser(
+        "station", help="run one station (units 1-7 behind one Modbus TCP port or RTU line)"
+    )
+    station.add_argument("--station", required=True, help=f"station id: {', '.join(SECTIONS)}")
+    station.add_argument("--port", type=int, default=5020, help="TCP port (default 5020; 0 = any free port)")
+    station.add_argument(
+        "--rtu", metavar="PTY_PATH", help="serve Modbus RTU on this serial device instead of TCP"
+    )
+    station.add_argument("--baud", type=int, default=9600)
+    station.add_argument("--parity", choices=["N", "E", "O"], default="N")
+    station.add_argument(
+        "--wire-time", action="store_true", help="answer RTU as slowly as the baud rate would"
+    )
+    _add_run_options(station)
+    fleet = sub.add_parser("fleet", help="run stations, one Modbus TCP port each")
+    fleet.add_argument(
+        "--base-port",
+        type=int,
+        default=5020,
+        help="first station's port, the next ones follow (default 5020; 0 = free ports)",
+    )
+    fleet.add_argument("--stations", help="comma-separated station ids (default: all eight)")
+    _add_run_options(fleet)
+    sub.add_parser("profiles", help="list the built-in analyser profiles")
+    sub.add_parser("scenarios", help="list the built-in scenarios")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        if args.command == "profiles":
+            for name in builtin_names():
+                profile = load_profile(name)
+                params = ", ".join(f.param or f.signal or "?" for f in profile.fields)
+                print(f"{name:<20} {profile.kind:<10} {profile.table:<8} {profile.description}  [{params}]")
+            return 0
+        if args.command == "scenarios":
+            for name in builtin_scenarios():
+                scenario = load_scenario(name)
+                print(f"{name:<20} {', '.join(scenario.stations)}\n    {scenario.description}")
+            return 0
+        if args.command == "station":
+            if args.station not in SECTIONS:
+                raise ConfigError(f"unknown station {args.station!r}; known: {', '.join(SECTIONS)}")
+            ids = [args.station]
+        else:
+            ids = (
+                [s.strip() for s in args.stations.split(",") if s.strip()]
+                if args.stations
+                else list(SECTIONS)
+            )
+            unknown = [s for s in ids if s not in SECTIONS]
+            if unknown:
+                raise ConfigError(f"unknown station(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+        if args.duration is not None and not args.duration > 0:
+            raise ConfigError("--duration must be > 0")
+        if args.speed is not None and not args.speed > 0:
+            raise ConfigError("--speed must be > 0")
+        _start(args.start)
+        _schedule(args)
+        if args.scenario:
+            load_scenario(args.scenario)  # fail before any port is opened
+        return asyncio.run(_serve(args, ids))
+    except ConfigError as exc:
+        print(f"qingliu sim: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"qingliu sim: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
