@@ -1,0 +1,269 @@
+// The dashboard shell: shared state, header, client-side routes (/, /station/ID, /alerts), live updates.
+
+import { ApiError, getOverview, getOperator, getParameters, getToken, login, logout } from "./api.js";
+import { clear, h } from "./dom.js";
+import { getLang, setLang, t, tl } from "./i18n.js";
+import { startLive } from "./live.js";
+import { alertsView } from "./view-alerts.js";
+import { fleetView } from "./view-fleet.js";
+import { stationView } from "./view-station.js";
+import { message, refreshAge } from "./widgets.js";
+
+const COLOUR_KEY = "qingliu.colour";
+
+const state = {
+  overview: null,
+  receivedAt: new Map(), // station id → Date.now() when its summary arrived (for ages)
+  liveStatus: "connecting",
+  colourMode: "state",
+  params: null,
+};
+try {
+  state.colourMode = localStorage.getItem(COLOUR_KEY) === "class" ? "class" : "state";
+} catch {
+  /* default */
+}
+
+const top = document.getElementById("top");
+const root = document.getElementById("view");
+let view = null;
+let paramsPromise = null;
+
+// ---- state updates -------------------------------------------------------------------------------------------
+
+function recount() {
+  const counts = { online: 0, degraded: 0, offline: 0, open_alerts: 0, off_target: 0 };
+  for (const st of state.overview.stations) {
+    if (st.state in counts) counts[st.state] += 1;
+    counts.open_alerts += st.open_alerts || 0;
+    if (st.off_target) counts.off_target += 1;
+  }
+  state.overview.counts = { ...state.overview.counts, ...counts };
+}
+
+function applyOverview(ov) {
+  const now = Date.now();
+  state.overview = ov;
+  for (const st of ov.stations || []) state.receivedAt.set(st.id, now);
+  refreshHeader();
+  if (view) view.update("overview", ov);
+}
+
+function applyStation(st) {
+  if (!state.overview) return;
+  const list = state.overview.stations;
+  const i = list.findIndex((x) => x.id === st.id);
+  if (i >= 0) list[i] = st;
+  else list.push(st);
+  state.receivedAt.set(st.id, Date.now());
+  recount();
+  refreshHeader();
+  if (view) view.update("station", st);
+}
+
+function applyAlert(alert) {
+  if (view) view.update("alert", alert);
+}
+
+async function loadOverview() {
+  try {
+    applyOverview(await getOverview());
+  } catch (err) {
+    if (!state.overview) {
+      clear(root).append(message(`${t("load_failed")}: ${err.message}`, "error"));
+      setTimeout(loadOverview, 5000);
+    }
+  }
+}
+
+function params() {
+  // The catalogue never changes while the page is open; fetch it once.
+  if (!paramsPromise) {
+    paramsPromise = getParameters().then((list) => {
+      state.params = new Map(list.map((p) => [p.code, p]));
+      return state.params;
+    }).catch((err) => {
+      paramsPromise = null;
+      throw err;
+    });
+  }
+  return paramsPromise;
+}
+
+// ---- login dialog --------------------------------------------------------------------------------------------
+
+let loginDialog = null;
+
+/** Ask for a token; resolves true once the collector accepted it. */
+function openLogin() {
+  return new Promise((resolve) => {
+    if (loginDialog) loginDialog.remove();
+    const error = h("p", { class: "msg error", role: "alert", hidden: true });
+    const token = h("input", { type: "password", name: "token", required: true, autocomplete: "current-password",
+      "data-testid": "login-token" });
+    const operator = h("input", { type: "text", name: "operator", autocomplete: "username", value: getOperator(),
+      "data-testid": "login-operator" });
+    let done = false;
+    const finish = (ok) => {
+      if (done) return;
+      done = true;
+      if (loginDialog.open) loginDialog.close();
+      renderHeader();
+      resolve(ok);
+    };
+    const form = h("form", {
+      method: "dialog",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        try {
+          await login(token.value.trim(), operator.value.trim());
+          finish(true);
+        } catch (err) {
+          error.hidden = false;
+          error.textContent = err instanceof ApiError && err.status === 401 ? t("login_failed") : err.message;
+        }
+      },
+    },
+    h("h2", null, tl("login")),
+    h("p", { class: "muted" }, t("login_needed")),
+    h("label", null, h("span", null, tl("token")), token),
+    h("label", null, h("span", null, tl("operator")), operator),
+    error,
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "btn", onclick: () => finish(false) }, t("cancel")),
+      h("button", { type: "submit", class: "btn primary", "data-testid": "login-submit" }, t("login"))));
+    loginDialog = h("dialog", { class: "login", "data-testid": "login-dialog", onclose: () => finish(false) }, form);
+    document.body.append(loginDialog);
+    loginDialog.showModal();
+    token.focus();
+  });
+}
+
+// ---- header --------------------------------------------------------------------------------------------------
+
+const LIVE_KEYS = { connecting: "connecting", live: "live", reconnecting: "reconnecting", polling: "polling" };
+
+let liveEl = null;
+let badgeEl = null;
+
+/** Cheap in-place refresh of the parts that change with live data; keeps keyboard focus where it is. */
+function refreshHeader() {
+  if (!liveEl) return renderHeader();
+  liveEl.className = `live live-${state.liveStatus}`;
+  liveEl.dataset.status = state.liveStatus;
+  liveEl.lastChild.textContent = t(LIVE_KEYS[state.liveStatus]);
+  const n = state.overview && state.overview.counts ? state.overview.counts.open_alerts || 0 : 0;
+  badgeEl.textContent = String(n);
+  badgeEl.hidden = !n;
+}
+
+function renderHeader() {
+  const path = location.pathname;
+  const token = getToken();
+  badgeEl = h("span", { class: "badge", "data-testid": "open-alerts-badge" });
+  liveEl = h("span", { "data-testid": "live-indicator", role: "status", "aria-live": "polite" },
+    h("span", { class: "dot", "aria-hidden": "true" }), h("span", null));
+  const navLink = (href, key, active, extra) =>
+    h("a", { href, class: active ? "active" : "", "aria-current": active ? "page" : null }, tl(key), extra);
+  top.replaceChildren(
+    h("a", { href: "/", class: "brand" }, h("strong", null, "清流"), h("span", null, t("title"))),
+    h("nav", { "aria-label": "main" },
+      navLink("/", "fleet", path === "/" || path.startsWith("/station/")),
+      navLink("/alerts", "alerts", path === "/alerts", badgeEl)),
+    h("div", { class: "tools" },
+      liveEl,
+      h("button", {
+        type: "button", class: "btn small", "data-testid": "lang-toggle", lang: getLang() === "zh" ? "en" : "zh",
+        onclick: () => {
+          setLang(getLang() === "zh" ? "en" : "zh");
+          renderHeader();
+          render();
+        },
+      }, getLang() === "zh" ? "EN" : "中文"),
+      token
+        ? h("button", {
+          type: "button", class: "btn small", "data-testid": "logout",
+          onclick: () => {
+            logout();
+            renderHeader();
+          },
+        }, `${getOperator() || t("logged_in")} · ${t("logout")}`)
+        : h("button", { type: "button", class: "btn small", "data-testid": "login", onclick: () => openLogin() },
+          t("login"))));
+  refreshHeader();
+}
+
+// ---- routing -------------------------------------------------------------------------------------------------
+
+function match(pathname) {
+  if (pathname === "/" || pathname === "/index.html") return { name: "fleet" };
+  if (pathname === "/alerts") return { name: "alerts" };
+  const m = /^\/station\/([^/]+)$/.exec(pathname);
+  if (m) return { name: "station", id: decodeURIComponent(m[1]) };
+  return null;
+}
+
+const ctx = {
+  state,
+  navigate,
+  params,
+  login: openLogin,
+  applyAlert,
+  applyStation,
+  setColourMode(mode) {
+    state.colourMode = mode;
+    try {
+      localStorage.setItem(COLOUR_KEY, mode);
+    } catch {
+      /* not remembered */
+    }
+  },
+};
+
+function render() {
+  if (view) view.destroy();
+  view = null;
+  clear(root);
+  const r = match(location.pathname) || { name: "fleet" };
+  const query = new URLSearchParams(location.search);
+  if (r.name === "fleet") view = fleetView(root, ctx);
+  else if (r.name === "alerts") view = alertsView(root, ctx, query);
+  else view = stationView(root, ctx, r.id, query);
+  document.title = `${t(r.name === "station" ? "station" : r.name)} · 清流`;
+  renderHeader();
+}
+
+function navigate(href, replace) {
+  if (replace) history.replaceState(null, "", href);
+  else history.pushState(null, "", href);
+  render();
+  if (!replace) window.scrollTo(0, 0);
+}
+
+document.addEventListener("click", (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target.closest("a");
+  // getAttribute: on an SVG <a> (schematic nodes) .target and .href are objects, not strings.
+  if (!a || a.getAttribute("target") || (a.getAttribute("href") || "").startsWith("#")) return;
+  const url = new URL(a.getAttribute("href") || "", location.href);
+  if (url.origin !== location.origin || !match(url.pathname)) return;
+  ev.preventDefault();
+  navigate(url.pathname + url.search);
+});
+window.addEventListener("popstate", render);
+
+// Ages tick locally between updates.
+setInterval(() => document.querySelectorAll("[data-age-base]").forEach(refreshAge), 5000);
+
+setLang(getLang());
+render();
+loadOverview();
+startLive({
+  onStation: applyStation,
+  onAlert: applyAlert,
+  onOverview: applyOverview,
+  onStatus: (status) => {
+    state.liveStatus = status;
+    refreshHeader();
+  },
+});

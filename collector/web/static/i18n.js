@@ -1,0 +1,260 @@
+// Labels in Chinese and English, times in Asia/Shanghai, ages as "3 分钟前 / 3 min ago".
+// Station and section names are never translated: they are the names on the official lists.
+
+const KEY = "qingliu.lang";
+export const TIME_ZONE = "Asia/Shanghai";
+
+const S = {
+  title: ["清流 · 水质自动站运行监控", "qingliu · water station health"],
+  fleet: ["站点总览", "Fleet"],
+  alerts: ["告警", "Alerts"],
+  station: ["站点", "Station"],
+  stations: ["站点列表", "Stations"],
+  online: ["在线", "online"],
+  degraded: ["降级", "degraded"],
+  offline: ["离线", "offline"],
+  unknown: ["未知", "unknown"],
+  open_alerts: ["未处理告警", "open alerts"],
+  off_target: ["未达目标断面", "sections off target"],
+  not_on_target: ["未达标", "off target"],
+  live: ["实时", "live"],
+  connecting: ["连接中", "connecting"],
+  reconnecting: ["重连中", "reconnecting"],
+  polling: ["轮询 (10 秒)", "polling (10 s)"],
+  schematic: ["流域示意图", "Basin schematic"],
+  colour_by: ["着色", "Colour by"],
+  by_state: ["运行状态", "state"],
+  by_class: ["水质类别", "water class"],
+  river: ["河流", "River"],
+  state: ["状态", "State"],
+  data_age: ["数据时效", "Data age"],
+  backlog: ["积压", "Backlog"],
+  current_class: ["当前类别", "Class"],
+  target_class: ["目标", "Target"],
+  no_data: ["无数据", "no data"],
+  upstream_downstream: ["上游 → 下游", "upstream → downstream"],
+  ring_legend: ["红圈：有未处理告警", "red ring: open alerts"],
+  county: ["区县", "County"],
+  level: ["级别", "Level"],
+  national: ["国考", "national"],
+  provincial: ["省考", "provincial"],
+  latest: ["最新数据", "Latest values"],
+  parameter: ["参数", "Parameter"],
+  value: ["数值", "Value"],
+  flag: ["标记", "Flag"],
+  time: ["时间", "Time"],
+  limit: ["目标限值", "Target limit"],
+  trend: ["趋势", "Trend"],
+  range_24h: ["24 小时", "24 h"],
+  range_7d: ["7 天", "7 d"],
+  range_30d: ["30 天", "30 d"],
+  range_custom: ["自定义", "custom"],
+  from: ["从", "from"],
+  to: ["到", "to"],
+  apply: ["确定", "Apply"],
+  no_readings: ["该时段无数据", "no readings in this range"],
+  loading: ["加载中…", "loading…"],
+  load_failed: ["加载失败", "failed to load"],
+  devices: ["分析仪状态", "Analysers"],
+  device: ["设备", "Device"],
+  up: ["正常", "up"],
+  down: ["故障", "down"],
+  failures: ["失败次数", "Failures"],
+  last_ok: ["最近正常", "Last OK"],
+  error: ["错误", "Error"],
+  controller: ["控制器信号", "Controller signals"],
+  pump_running: ["采水泵", "Pump"],
+  water_present: ["有水", "Water"],
+  mains_power: ["市电", "Mains"],
+  on_battery: ["UPS 供电", "On UPS"],
+  battery_pct: ["电池", "Battery"],
+  door_open: ["站房门", "Door"],
+  yes: ["是", "yes"],
+  no: ["否", "no"],
+  running: ["运行", "running"],
+  stopped: ["停止", "stopped"],
+  present: ["有水", "present"],
+  absent: ["无水", "absent"],
+  power_ok: ["正常", "on"],
+  power_off: ["断电", "off"],
+  door_is_open: ["打开", "open"],
+  door_is_closed: ["关闭", "closed"],
+  health: ["运行率与数据捕获", "Uptime and data capture"],
+  uptime: ["运行率", "Uptime"],
+  capture_rate: ["捕获率", "Capture"],
+  valid_rate: ["有效率", "Valid"],
+  expected: ["应测", "Expected"],
+  received: ["实测", "Received"],
+  valid: ["有效", "Valid"],
+  excluded: ["剔除时段", "Excluded"],
+  ice: ["结冰", "ice"],
+  no_water: ["断流", "no water"],
+  agent: ["采集端", "Station agent"],
+  oldest_unsent: ["最早未发送", "Oldest unsent"],
+  dropped: ["丢弃", "Dropped"],
+  clock_offset: ["时钟偏差", "Clock offset"],
+  agent_version: ["版本", "Version"],
+  heartbeat: ["心跳", "Heartbeat"],
+  next_seq: ["下一序号", "Next seq"],
+  last_status: ["最近状态", "Last status"],
+  last_reading: ["最近数据", "Last reading"],
+  transitions: ["状态变化", "State changes"],
+  reason: ["原因", "Reason"],
+  alert_history: ["告警记录", "Alert history"],
+  tab_open: ["未处理", "Open"],
+  tab_acknowledged: ["已确认", "Acknowledged"],
+  tab_resolved: ["已恢复", "Resolved"],
+  severity: ["级别", "Severity"],
+  critical: ["严重", "critical"],
+  warning: ["警告", "warning"],
+  info: ["提示", "info"],
+  all: ["全部", "all"],
+  alert: ["告警", "Alert"],
+  opened_at: ["发生时间", "Opened"],
+  acked: ["确认", "Acknowledged"],
+  resolved_at: ["恢复时间", "Resolved"],
+  last_value: ["最近值", "Last value"],
+  ack: ["确认", "Acknowledge"],
+  ack_failed: ["确认失败", "acknowledge failed"],
+  no_alerts: ["没有告警", "no alerts"],
+  login: ["登录", "Log in"],
+  logout: ["退出", "Log out"],
+  token: ["令牌", "Token"],
+  operator: ["操作员", "Operator"],
+  note: ["备注", "Note"],
+  cancel: ["取消", "Cancel"],
+  login_needed: ["确认告警需要登录", "Log in to acknowledge alerts"],
+  login_failed: ["令牌无效", "invalid token"],
+  logged_in: ["已登录", "logged in"],
+  unknown_station: ["未知站点", "unknown station"],
+  back: ["返回总览", "Back to fleet"],
+  updated: ["更新于", "updated"],
+};
+
+const FLAGS = {
+  N: ["正常", "normal"], F: ["停运", "analyser stopped"], M: ["维护", "maintenance"], S: ["手工输入", "set by hand"],
+  D: ["故障", "analyser fault"], C: ["校准", "calibration"], T: ["超测量上限", "over measurement range"],
+  B: ["通讯异常", "communication failed"],
+};
+
+let lang = "zh";
+try {
+  lang = localStorage.getItem(KEY) === "en" ? "en" : "zh";
+} catch {
+  /* storage blocked: keep the default */
+}
+
+export function getLang() {
+  return lang;
+}
+
+export function setLang(next) {
+  lang = next === "en" ? "en" : "zh";
+  try {
+    localStorage.setItem(KEY, lang);
+  } catch {
+    /* not remembered, still switched */
+  }
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+}
+
+function pick(pair, key) {
+  if (!pair) return key;
+  return lang === "zh" ? pair[0] : pair[1];
+}
+
+/** The label in the current language. */
+export function t(key) {
+  return pick(S[key], key);
+}
+
+/** The label as DOM: in Chinese mode with the English in a secondary span (hidden on narrow screens by CSS). */
+export function tl(key) {
+  const pair = S[key];
+  const frag = document.createDocumentFragment();
+  frag.append(pick(pair, key));
+  if (lang === "zh" && pair) {
+    const en = document.createElement("span");
+    en.className = "en";
+    en.textContent = pair[1];
+    frag.append(en);
+  }
+  return frag;
+}
+
+/** Pick the zh or en field of an API object, falling back to the other. */
+export function field(obj, name) {
+  if (!obj) return "";
+  const zh = obj[name + "_zh"];
+  const en = obj[name + "_en"];
+  return (lang === "zh" ? zh || en : en || zh) || "";
+}
+
+export function flagName(letter) {
+  return pick(FLAGS[letter], letter || "?");
+}
+
+const parts = new Intl.DateTimeFormat("en-GB", {
+  timeZone: TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+function shanghaiParts(date) {
+  const out = {};
+  for (const p of parts.formatToParts(date)) out[p.type] = p.value;
+  return out;
+}
+
+/** "2026-11-28 22:13" in Asia/Shanghai; "—" for null. */
+export function fmtTime(iso, withSeconds = false) {
+  if (!iso) return "—";
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const p = shanghaiParts(d);
+  const base = `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  return withSeconds ? `${base}:${p.second}` : base;
+}
+
+/** Short axis label: "11-28 22:00" or "22:00". */
+export function fmtAxis(ms, withDate) {
+  const p = shanghaiParts(new Date(ms));
+  return withDate ? `${p.month}-${p.day} ${p.hour}:${p.minute}` : `${p.hour}:${p.minute}`;
+}
+
+/** A Date from an <input type="datetime-local"> value read as Asia/Shanghai wall time (UTC+8, no DST). */
+export function fromShanghaiLocal(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  if (!m) return null;
+  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4] - 8, +m[5]));
+}
+
+/** The datetime-local value for a Date, as Asia/Shanghai wall time. */
+export function toShanghaiLocal(date) {
+  const p = shanghaiParts(date);
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+/** "3 分钟前" / "3 min ago". */
+export function fmtAge(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return t("no_data");
+  const s = Math.max(0, seconds);
+  const units = lang === "zh"
+    ? [[86400, " 天前"], [3600, " 小时前"], [60, " 分钟前"], [1, " 秒前"]]
+    : [[86400, " d ago"], [3600, " h ago"], [60, " min ago"], [1, " s ago"]];
+  for (const [size, suffix] of units) {
+    if (s >= size || size === 1) return Math.floor(s / size) + suffix;
+  }
+  return "";
+}
+
+/** "1.2 s" style durations for clock offsets. */
+export function fmtSeconds(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return "—";
+  const sign = seconds > 0 ? "+" : "";
+  return Math.abs(seconds) < 100 ? `${sign}${seconds.toFixed(1)} s` : `${sign}${Math.round(seconds)} s`;
+}
+
+export function fmtPct(x, isFraction) {
+  if (x == null || !Number.isFinite(x)) return "—";
+  return (isFraction ? x * 100 : x).toFixed(1) + " %";
+}
