@@ -1,0 +1,341 @@
+"""JSON shapes of the API, as pure functions of stored values. Times are UTC ISO 8601 with a Z."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.alerts.model import Alert
+from collector.api import quality
+from collector.config import StationConfig
+from collector.stations import StationRecord
+from collector.store.base import SeqSummary, StoredCommand, StoredEvent, StoredReading, Transition
+from protocols import catalogue
+from protocols.flags import FLAG_NAMES, VALID_FLAGS
+from protocols.messages import StationState
+from protocols.sections import BASIN_NAMES, RIVERS
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def latest_value(reading: StoredReading, site: StationConfig) -> dict[str, Any]:
+    param = catalogue.PARAMETERS.get(reading.param)
+    return {
+        "value": reading.value,
+        "flag": reading.flag,
+        "t": iso(reading.t),
+        "unit": param.unit if param else "",
+        "name_zh": param.name_zh if param else reading.param,
+        "name_en": param.name_en if param else reading.param,
+        "class": quality.value_class(reading.param, reading.value, site.water_type),
+        "limit_target": quality.limit_for(reading.param, site.target_class, site.water_type),
+    }
+
+
+def _order(code: str) -> tuple[int, str]:
+    basic = catalogue.BASIC_PARAMETERS
+    return (basic.index(code) if code in basic else len(basic), code)
+
+
+def api_state(record: StationRecord | None) -> str:
+    """online / degraded / offline, or unknown for a station never heard since the store began."""
+    if record is None or record.last_heard_at is None:
+        return "unknown"
+    return record.state.value
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSummary:
+    open_alerts: int = 0
+    worst_severity: str | None = None
+
+
+def station_summary(
+    site: StationConfig,
+    record: StationRecord | None,
+    latest: dict[str, StoredReading],
+    now: datetime,
+    alerts: AlertSummary | None = None,
+) -> dict[str, Any]:
+    """StationSummary of the API contract (/work/helpers/API.md), plus a few extra keys."""
+    river = RIVERS.get(site.river)
+    basin = BASIN_NAMES.get(site.basin)  # type: ignore[call-overload]
+    status = record.status if record else None
+    state = record.state if record else StationState.OFFLINE
+    last_reading = record.last_reading_at if record else None
+    current = quality.current_class(latest, site.water_type, site.target_class)
+    alerts = alerts or AlertSummary()
+    return {
+        "id": site.id,
+        "name_zh": site.name_zh,
+        "river": site.river,
+        "river_zh": river.name_zh if river else site.river,
+        "river_en": river.name_en if river else site.river,
+        "basin": site.basin,
+        "basin_zh": basin[0] if basin else site.basin,
+        "basin_en": basin[1] if basin else site.basin,
+        "level": site.level,
+        "county": site.county,
+        "target_class": quality.ROMAN[site.target_class - 1],
+        "water_type": site.water_type,
+        "state": api_state(record),
+        "state_reasons": list(record.reasons) if record else ["never heard"],
+        "state_since": iso(record.since) if record else None,
+        "online": state is not StationState.OFFLINE,
+        "last_reading_at": iso(last_reading),
+        "last_status_at": iso(record.status_received_at) if record else None,
+        "last_heard_at": iso(record.last_heard_at) if record else None,
+        "data_age_s": round((now - last_reading).total_seconds(), 1) if last_reading else None,
+        "backlog": status.backlog if status else None,
+        "dropped": status.dropped if status else None,
+        "clock_offset_s": status.clock_offset_s if status else None,
+        "current_class": current.water_class,
+        "off_target": current.off_target,
+        "open_alerts": alerts.open_alerts,
+        "worst_alert_severity": alerts.worst_severity,
+        "latest": {code: latest_value(latest[code], site) for code in sorted(latest, key=_order)},
+    }
+
+
+def transition(t: Transition) -> dict[str, Any]:
+    return {
+        "at": iso(t.at),
+        "from": t.old.value if t.old else None,
+        "to": t.new.value,
+        "reason": "; ".join(t.reasons) or "ok",
+        "reasons": list(t.reasons),
+    }
+
+
+def station_detail(
+    site: StationConfig,
+    record: StationRecord | None,
+    latest: dict[str, StoredReading],
+    transitions: list[Transition],
+    events: list[StoredEvent],
+    now: datetime,
+    alerts: AlertSummary | None = None,
+) -> dict[str, Any]:
+    body = station_summary(site, record, latest, now, alerts)
+    status = record.status if record else None
+    body.update(
+        {
+            "expected_params": site.expected_params,
+            "agent_version": status.agent_version if status else None,
+            "heartbeat_s": status.heartbeat_s if status else None,
+            "next_seq": status.next_seq if status else None,
+            "oldest_unsent": iso(status.oldest_unsent) if status else None,
+            "status_at": iso(status.at) if status else None,
+            "devices": {
+                name: {
+                    "up": d.up,
+                    "flag": d.flag.value,
+                    "failures": d.failures,
+                    "last_ok": iso(d.last_ok),
+                    "error": d.error,
+                }
+                for name, d in (status.devices.items() if status else [])
+            },
+            "controller": dict(status.controller) if status else {},
+            "intervals": dict(status.intervals) if status else {},
+            "transitions": [transition(t) for t in transitions],
+            "events": [event(e) for e in events],
+        }
+    )
+    return body
+
+
+def event(stored: StoredEvent) -> dict[str, Any]:
+    e = stored.event
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "kind": e.kind.value,
+        "severity": e.severity.value,
+        "device": e.device,
+        "param": e.param,
+        "message": e.message,
+        "detail": e.detail,
+        "received_at": iso(stored.received_at),
+    }
+
+
+def reading(r: StoredReading) -> dict[str, Any]:
+    return {
+        "param": r.param,
+        "t": iso(r.t),
+        "value": r.value,
+        "flag": r.flag,
+        "device": r.device,
+        "received_at": iso(r.received_at),
+    }
+
+
+def command(stored: StoredCommand) -> dict[str, Any]:
+    c, r = stored.command, stored.reply
+    return {
+        "id": c.id,
+        "station": c.station,
+        "kind": c.kind.value,
+        "args": c.args,
+        "issued_at": iso(c.issued_at),
+        "reply": None
+        if r is None
+        else {
+            "ok": r.ok,
+            "at": iso(r.at),
+            "message": r.message,
+            "result": r.result,
+            "received_at": iso(stored.reply_received_at),
+        },
+    }
+
+
+def gaps(station: str, summary: SeqSummary, next_seq: int | None) -> dict[str, Any]:
+    return {
+        "station": station,
+        "ranges": [list(r) for r in summary.ranges],
+        "missing": [list(m) for m in summary.missing],
+        "missing_count": summary.missing_count,
+        "next_seq": next_seq,
+    }
+
+
+def parameters() -> list[dict[str, Any]]:
+    return [
+        {
+            "code": p.code,
+            "name_zh": p.name_zh,
+            "name_en": p.name_en,
+            "unit": p.unit,
+            "decimals": p.decimals,
+            "range_min": p.range_min,
+            "range_max": p.range_max,
+            "basic": p.code in catalogue.BASIC_PARAMETERS,
+        }
+        for p in sorted(catalogue.PARAMETERS.values(), key=lambda p: _order(p.code))
+    ]
+
+
+def flags() -> list[dict[str, Any]]:
+    return [
+        {"flag": f.value, "name_zh": zh, "name_en": en, "valid": f in VALID_FLAGS}
+        for f, (zh, en) in FLAG_NAMES.items()
+    ]
+
+
+def readings(
+    site: StationConfig,
+    param: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    rows: list[StoredReading],
+) -> dict[str, Any]:
+    entry = catalogue.PARAMETERS.get(param) if param else None
+    limits, direction = quality.limits_table(param, site.water_type) if param else (None, None)
+    return {
+        "station": site.id,
+        "param": param,
+        "unit": entry.unit if entry else None,
+        "limits": limits,
+        "target_class": quality.ROMAN[site.target_class - 1],
+        "direction": direction,
+        "from": iso(start),
+        "to": iso(end),
+        "limit": limit,
+        "count": len(rows),
+        "readings": [reading(r) for r in rows],
+    }
+
+
+def overview(sites: list[StationConfig], summaries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """GET /api/overview: every station, rivers (upstream → downstream) and basins, and counts."""
+    configured = {s.id for s in sites}
+    rivers: list[dict[str, Any]] = []
+    for river in RIVERS.values():
+        members = [s for s in river.stations if s in configured]
+        if members:
+            rivers.append(
+                {
+                    "id": river.id,
+                    "name_zh": river.name_zh,
+                    "name_en": river.name_en,
+                    "basin": river.basin,
+                    "stations": members,
+                }
+            )
+    known = {s for r in rivers for s in r["stations"]}
+    for site in sites:  # rivers that only the config knows, in config order
+        if site.id in known:
+            continue
+        entry = next((r for r in rivers if r["id"] == site.river), None)
+        if entry is None:
+            entry = {
+                "id": site.river,
+                "name_zh": site.river,
+                "name_en": site.river,
+                "basin": site.basin,
+                "stations": [],
+            }
+            rivers.append(entry)
+        entry["stations"].append(site.id)
+    basins: list[dict[str, Any]] = []
+    for basin_id in dict.fromkeys(r["basin"] for r in rivers):
+        names = BASIN_NAMES.get(basin_id, (basin_id, basin_id))
+        basins.append(
+            {
+                "id": basin_id,
+                "name_zh": names[0],
+                "name_en": names[1],
+                "rivers": [r["id"] for r in rivers if r["basin"] == basin_id],
+            }
+        )
+    counts = {state: sum(1 for s in summaries if s["state"] == state) for state in STATES}
+    counts["open_alerts"] = sum(int(s["open_alerts"]) for s in summaries)
+    counts["off_target"] = sum(1 for s in summaries if s["off_target"])
+    return {
+        "generated_at": iso(now),
+        "stations": summaries,
+        "rivers": rivers,
+        "basins": basins,
+        "counts": counts,
+    }
+
+
+STATES = ("online", "degraded", "offline", "unknown")
+
+
+def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
+    """An alert in the shape of the API contract."""
+    device = a.detail.get("device")
+    if device is None and a.rule_type == "device_down":
+        device = a.subject or None
+    return {
+        "id": a.id,
+        "station": a.station,
+        "station_zh": site.name_zh if site else a.station,
+        "rule": a.rule,
+        "rule_type": a.rule_type,
+        "param": a.param,
+        "device": device,
+        "severity": a.severity.value,
+        "state": a.status.value,
+        "title_zh": a.title_zh,
+        "title_en": a.title_en,
+        "message_zh": a.message_zh,
+        "message_en": a.message_en,
+        "opened_at": iso(a.opened_at),
+        "acked_at": iso(a.acknowledged_at),
+        "acked_by": a.acknowledged_by,
+        "resolved_at": iso(a.resolved_at),
+        "last_value": a.value,
+        "last_bad_at": iso(a.last_bad_at),
+    }

@@ -1,0 +1,81 @@
+"""The collector's commands.
+
+qingliu collector run --config FILE [--host H] [--port N]
+qingliu collector check --config FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+from collector.config import CollectorConfig, load_config
+from protocols.errors import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qingliu collector", description="the central collector / 中心采集服务"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="ingest from MQTT and serve the API and dashboard")
+    run.add_argument("--config", required=True, help="collector TOML file")
+    run.add_argument("--host", help="API listen address (default: api.host)")
+    run.add_argument("--port", type=int, help="API port (default: api.port)")
+    check = sub.add_parser("check", help="validate the config and print what it means")
+    check.add_argument("--config", required=True, help="collector TOML file")
+    return parser
+
+
+def _redact(url: str) -> str:
+    """A store URL without its password."""
+    parsed = urlsplit(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return urlunsplit(parsed._replace(netloc=netloc))
+    return url
+
+
+def describe(config: CollectorConfig) -> str:
+    mqtt, store, api = config.mqtt, config.store, config.api
+    lines = [
+        f"mqtt:   {mqtt.url} as {mqtt.client_id!r}"
+        + (f", shared group {mqtt.shared_group!r}" if mqtt.shared_group else "")
+        + f", session expiry {mqtt.session_expiry_s} s",
+        f"store:  {_redact(store.url)}",
+        f"api:    http://{api.host}:{api.port}/ "
+        + ("(commands enabled)" if api.admin_token else "(read-only: no admin_token)"),
+        f"stations ({len(config.stations)}"
+        + (", unknown stations accepted" if config.accept_unknown_stations else "")
+        + "):",
+    ]
+    lines += [
+        f"  {s.id:<16} {s.name_zh}  river={s.river} level={s.level} county={s.county} "
+        f"target={s.target_class} {s.water_type}"
+        for s in config.stations
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"qingliu collector: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        print(describe(config))
+        return 0
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from collector.service import CollectorService  # FastAPI/uvicorn only when running
+
+    try:
+        service = CollectorService(config)
+    except Exception as exc:  # any engine's connection error: report it plainly, no traceback
+        print(f"qingliu collector: cannot open the store {_redact(config.store.url)}: {exc}", file=sys.stderr)
+        return 2
+    service.serve(host=args.host, port=args.port)
+    return 0

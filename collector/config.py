@@ -1,0 +1,236 @@
+"""The collector's TOML config, validated by pydantic. A wrong field gives a ConfigError that names the field.
+
+    [mqtt]      url, username, password, ca_file, client_id, protocol, shared_group, session_expiry_s,
+                keepalive_s, receive_maximum
+    [store]     url ("sqlite:///path" or "postgresql://user@host/db"), batch_max, batch_wait_s
+    [api]       host, port, admin_token (needed for changes; reading needs none)
+    [state]     offline_after_heartbeats, clock_offset_max_s, default_heartbeat_s
+    [schedule]  every_s {param = seconds}, slot_params, slot_hours, timezone (expected values, for capture)
+    [[stations]] id, name_zh, river, basin, level, county, target_class, water_type, expected_params
+    accept_unknown_stations, log_level
+
+With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from protocols import catalogue
+from protocols.errors import ConfigError
+from protocols.sections import RIVERS, SECTIONS
+from protocols.topics import is_station_id
+
+SEVEN_DAYS_S = 7 * 24 * 3600
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(_Section):
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    client_id: str = Field(default="qingliu-collector", min_length=1, max_length=128)
+    # "5" (default: PUBACK reason codes, session expiry, receive maximum); "3.1.1" for brokers without v5.
+    protocol: Literal["5", "3.1.1"] = "5"
+    # Several collectors share the load through $share/<group>/...; None = one collector sees everything.
+    shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    session_expiry_s: int = Field(default=SEVEN_DAYS_S, ge=0, le=0xFFFFFFFF)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    # How many unacknowledged QoS 1 messages the broker may have in flight to us: bounds a commit batch.
+    receive_maximum: int = Field(default=1000, ge=1, le=65535)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parsed = urlparse(self.url)
+        return parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlparse(self.url).scheme == "mqtts"
+
+
+class StoreConfig(_Section):
+    url: str = "sqlite:///var/collector.db"
+    batch_max: int = Field(default=500, ge=1, le=100_000)  # messages per transaction at most
+    batch_wait_s: float = Field(default=0.02, ge=0, le=5)  # wait this long for more work before committing
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+            return value
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError("must be sqlite:///path/to/file.db or postgresql://user@host/db")
+
+    @property
+    def kind(self) -> Literal["sqlite", "postgresql"]:
+        return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
+
+    @property
+    def sqlite_path(self) -> str:
+        return self.url[len("sqlite:///") :]
+
+
+class ApiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_token: str = ""  # empty: changes (commands) are refused; reading needs no token
+
+
+class StateConfig(_Section):
+    offline_after_heartbeats: float = Field(default=3.0, gt=0)  # silent this many heartbeats → offline
+    clock_offset_max_s: float = Field(default=60.0, gt=0)  # larger station clock offset → degraded
+    default_heartbeat_s: float = Field(default=30.0, gt=0)  # before a station has told us its own
+
+
+BASIC_FIVE = ("w01010", "w01001", "w01009", "w01014", "w01003")
+NUTRIENTS = ("w01019", "w21003", "w21011", "w21001")
+
+
+class ScheduleConfig(_Section):
+    """When values are expected, for capture rates (STANDARDS.md §2, §7): probes every ``every_s`` seconds,
+    wet-chemistry analysers at ``slot_hours`` local time. A station's ``expected_params`` picks among them."""
+
+    every_s: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(BASIC_FIVE, 3600.0))
+    slot_params: list[str] = Field(default_factory=lambda: list(NUTRIENTS))
+    slot_hours: list[int] = Field(default_factory=lambda: [0, 4, 8, 12, 16, 20])
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("every_s")
+    @classmethod
+    def _every(cls, value: dict[str, float]) -> dict[str, float]:
+        for code, interval in value.items():
+            if not catalogue.is_known(code):
+                raise ValueError(f"unknown parameter code {code!r}")
+            if interval <= 0:
+                raise ValueError(f"{code}: interval must be > 0 s")
+        return value
+
+    @field_validator("slot_params")
+    @classmethod
+    def _slots(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not catalogue.is_known(code):
+                raise ValueError(f"unknown parameter code {code!r}")
+        return value
+
+    @field_validator("slot_hours")
+    @classmethod
+    def _hours(cls, value: list[int]) -> list[int]:
+        if not value or any(h < 0 or h > 23 for h in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct hours 0-23")
+        return value
+
+
+class StationConfig(_Section):
+    id: str
+    name_zh: str = ""
+    river: str = ""
+    basin: str = ""
+    level: str = ""
+    county: str = ""
+    target_class: int = Field(default=3, ge=1, le=5)
+    water_type: Literal["river", "lake"] = "river"
+    expected_params: list[str] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not is_station_id(value):
+            raise ValueError("must be 1-32 lower-case ASCII letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("expected_params")
+    @classmethod
+    def _known_params(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not catalogue.is_known(code):
+                raise ValueError(f"unknown parameter code {code!r}")
+        return value
+
+
+def default_stations() -> list[StationConfig]:
+    """The eight sections of the city plan, target class III (STANDARDS.md §1)."""
+    return [
+        StationConfig(
+            id=s.station,
+            name_zh=s.name_zh,
+            river=s.river,
+            basin=RIVERS[s.river].basin,
+            level=s.level,
+            county=s.county,
+        )
+        for s in SECTIONS.values()
+    ]
+
+
+class CollectorConfig(_Section):
+    mqtt: MqttConfig = MqttConfig()
+    store: StoreConfig = StoreConfig()
+    api: ApiConfig = ApiConfig()
+    state: StateConfig = StateConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    stations: list[StationConfig] = Field(default_factory=list)
+    accept_unknown_stations: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _defaults(self) -> CollectorConfig:
+        ids = [s.id for s in self.stations]
+        if len(set(ids)) != len(ids):
+            raise ValueError("station ids must be unique")
+        if not self.stations:
+            self.stations = default_stations()
+        return self
+
+    def station(self, station_id: str) -> StationConfig | None:
+        for station in self.stations:
+            if station.id == station_id:
+                return station
+        return None
+
+
+def parse_config(text: str, *, source: str = "<config>") -> CollectorConfig:
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return CollectorConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:8]:
+            where = ".".join(str(p) for p in error["loc"]) or "(root)"
+            problems.append(f"  {where}: {error['msg']}")
+        raise ConfigError(f"{source}: invalid collector config:\n" + "\n".join(problems)) from None
+
+
+def load_config(path: str | Path) -> CollectorConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read collector config {path}: {exc.strerror}") from None
+    return parse_config(text, source=str(path))

@@ -1,0 +1,174 @@
+"""Ingest counters and their Prometheus text rendering (exposition format 0.0.4, no client library needed)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from collector.store.base import ApplyResult
+from protocols.messages import StationState
+
+
+@dataclass
+class IngestCounters:
+    """Thread-safe counters: the paho thread counts arrivals, the writer thread counts commits."""
+
+    received: Counter[str] = field(default_factory=Counter)  # valid messages by type
+    payload_errors: Counter[str] = field(default_factory=Counter)  # rejected payloads by reason
+    stored: ApplyResult = field(default_factory=ApplyResult)
+    commits: int = 0
+    commit_errors: int = 0
+    acks: int = 0
+    acks_skipped: int = 0  # connection lost before commit: the broker will redeliver
+    last_commit_at: datetime | None = None
+    ingest_lag_s: float | None = None  # commit time − sent_at of the newest live batch in the last commit
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count_received(self, kind: str) -> None:
+        with self._lock:
+            self.received[kind] += 1
+
+    def count_error(self, reason: str) -> None:
+        with self._lock:
+            self.payload_errors[reason] += 1
+
+    def count_commit(self, result: ApplyResult, at: datetime, lag_s: float | None) -> None:
+        with self._lock:
+            self.stored.add(result)
+            self.commits += 1
+            self.last_commit_at = at
+            if lag_s is not None:
+                self.ingest_lag_s = lag_s
+
+    def count_commit_error(self) -> None:
+        with self._lock:
+            self.commit_errors += 1
+
+    def count_acks(self, sent: int, skipped: int) -> None:
+        with self._lock:
+            self.acks += sent
+            self.acks_skipped += skipped
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            stored = self.stored
+            return {
+                "received": dict(self.received),
+                "payload_errors": dict(self.payload_errors),
+                "readings_inserted": stored.readings_inserted,
+                "readings_duplicate": stored.readings_duplicate,
+                "messages_inserted": stored.messages_inserted,
+                "messages_duplicate": stored.messages_duplicate,
+                "events_inserted": stored.events_inserted,
+                "events_duplicate": stored.events_duplicate,
+                "replies_inserted": stored.replies_inserted,
+                "replies_duplicate": stored.replies_duplicate,
+                "statuses_saved": stored.statuses_saved,
+                "statuses_stale": stored.statuses_stale,
+                "commits": self.commits,
+                "commit_errors": self.commit_errors,
+                "acks": self.acks,
+                "acks_skipped": self.acks_skipped,
+                "ingest_lag_s": self.ingest_lag_s,
+                "last_commit_at": self.last_commit_at,
+            }
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def render(
+    counters: IngestCounters, states: dict[StationState, int], *, mqtt_connected: bool, queue_depth: int
+) -> str:
+    """The /metrics page."""
+    snap = counters.snapshot()
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            number = str(value) if isinstance(value, int) else repr(float(value))
+            lines.append(f"{name}{{{label_text}}} {number}" if label_text else f"{name} {number}")
+
+    metric(
+        "qingliu_collector_stations_online",
+        "gauge",
+        "Stations online or degraded (heard recently).",
+        [({}, states.get(StationState.ONLINE, 0) + states.get(StationState.DEGRADED, 0))],
+    )
+    metric(
+        "qingliu_collector_stations",
+        "gauge",
+        "Stations by state.",
+        [({"state": s.value}, states.get(s, 0)) for s in StationState],
+    )
+    metric(
+        "qingliu_collector_readings_ingested_total",
+        "counter",
+        "Readings stored (first arrival).",
+        [({}, int(snap["readings_inserted"]))],
+    )
+    metric(
+        "qingliu_collector_readings_duplicate_total",
+        "counter",
+        "Readings that were already stored.",
+        [({}, int(snap["readings_duplicate"]))],
+    )
+    metric(
+        "qingliu_collector_messages_duplicate_total",
+        "counter",
+        "Readings batches whose seq was stored.",
+        [({}, int(snap["messages_duplicate"]))],
+    )
+    received: dict[str, int] = snap["received"]
+    metric(
+        "qingliu_collector_messages_received_total",
+        "counter",
+        "Valid messages received, by type.",
+        [({"type": k}, v) for k, v in sorted(received.items())],
+    )
+    errors: dict[str, int] = snap["payload_errors"]
+    metric(
+        "qingliu_collector_payload_errors_total",
+        "counter",
+        "Rejected payloads, by reason.",
+        [({"reason": k}, v) for k, v in sorted(errors.items())],
+    )
+    metric(
+        "qingliu_collector_commits_total",
+        "counter",
+        "Store transactions committed.",
+        [({}, int(snap["commits"]))],
+    )
+    metric(
+        "qingliu_collector_commit_errors_total",
+        "counter",
+        "Store transactions that failed.",
+        [({}, int(snap["commit_errors"]))],
+    )
+    lag = snap["ingest_lag_s"]
+    metric(
+        "qingliu_collector_ingest_lag_seconds",
+        "gauge",
+        "Commit time minus sent_at of the newest live batch in the last commit.",
+        [({}, float(lag))] if lag is not None else [],
+    )
+    metric(
+        "qingliu_collector_ingest_queue_depth",
+        "gauge",
+        "Messages waiting for the writer.",
+        [({}, queue_depth)],
+    )
+    metric(
+        "qingliu_collector_mqtt_connected",
+        "gauge",
+        "1 when connected to the broker.",
+        [({}, 1 if mqtt_connected else 0)],
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,322 @@
+"""The collector process: store, writer, MQTT, station tracker and the API, wired together.
+
+``CollectorService(config)`` builds everything; ``start()`` opens the store, restores station state, starts
+the writer, the state ticker and the MQTT connection; ``stop()`` undoes it in reverse order (the writer
+commits and acknowledges what is queued before the connection closes). ``serve()`` runs uvicorn in this
+process until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.alerts import AlertEngine, AlertsConfig, Site
+from collector.alerts.model import SEVERITY_RANK, Alert
+from collector.alerts.model import Transition as AlertTransition
+from collector.api import views
+from collector.config import CollectorConfig, StationConfig
+from collector.ingest import Ingestor, IngestWriter, utcnow
+from collector.live import LiveHub
+from collector.metrics import IngestCounters
+from collector.mqtt_client import CollectorMqtt
+from collector.stations import StationTracker, Thresholds
+from collector.store import open_store
+from collector.store.base import ApplyResult, Received, Store
+from protocols import messages, topics
+from protocols.errors import CommandError
+from protocols.messages import Command, CommandKind, CommandReply, Event, Lane, ReadingBatch, Status
+
+log = logging.getLogger("qingliu.collector")
+
+ALERT_STATE_KEY = "alert_engine"
+ALERT_SAVE_EVERY_S = 10.0
+
+
+class CollectorService:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        tick_s: float = 1.0,
+        drain_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.tick_s = tick_s
+        self.drain_s = drain_s  # at stop, how long to wait for queued messages to commit and be acknowledged
+        self.store: Store = store if store is not None else open_store(config.store.url)
+        self.counters = IngestCounters()
+        state = config.state
+        self.tracker = StationTracker(
+            Thresholds(state.offline_after_heartbeats, state.clock_offset_max_s, state.default_heartbeat_s)
+        )
+        self.stations: dict[str, StationConfig] = {s.id: s for s in config.stations}
+        known = None if config.accept_unknown_stations else frozenset(self.stations)
+        self.writer = IngestWriter(
+            self.store,
+            self.counters,
+            batch_max=config.store.batch_max,
+            batch_wait_s=config.store.batch_wait_s,
+            on_committed=self._committed,
+            clock=clock,
+        )
+        self.ingestor = Ingestor(self.writer, self.counters, known_stations=known, clock=clock)
+        self.mqtt: CollectorMqtt | None = None
+        self.live = LiveHub()  # StationSummary updates for the dashboard's event stream
+        self._alert_lock = threading.Lock()  # the engine is fed by the writer, the ticker and the API
+        self.alert_engine = self._load_alert_engine()
+        self._stop = threading.Event()
+        self._tick_lock = threading.Lock()  # transitions are computed and written in one order
+        self._ticker: threading.Thread | None = None
+        self.started_at: datetime | None = None
+        self._restore()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        statuses = self.store.statuses()
+        last = self.store.last_transitions()
+        for station in self.stations:
+            self.tracker.add(station)
+        for station in set(self.stations) | (set(statuses) if self.config.accept_unknown_stations else set()):
+            stored = statuses.get(station)
+            self.tracker.restore(
+                station,
+                status=stored.status if stored else None,
+                status_received_at=stored.received_at if stored else None,
+                last_reading_at=self.store.last_reading_at(station),
+                last=last.get(station),
+            )
+
+    def _load_alert_engine(self) -> AlertEngine:
+        sites = {
+            s.id: Site(water_type=s.water_type, target_class=s.target_class) for s in self.config.stations
+        }
+        alerts_config = AlertsConfig(sites=sites)
+        saved = self.store.load_blob(ALERT_STATE_KEY)
+        if saved:
+            try:
+                return AlertEngine.load(alerts_config, saved)
+            except ValueError as exc:  # an older or damaged memory: start afresh, the alerts table stays
+                log.warning("alert engine memory not restored: %s", exc)
+        return AlertEngine(alerts_config)
+
+    def _save_alert_engine(self) -> None:
+        with self._alert_lock:
+            text = self.alert_engine.dump()
+        self.store.save_blob(ALERT_STATE_KEY, text)
+
+    def _alert_transitions(self, transitions: list[AlertTransition]) -> None:
+        """Persist and announce what the alert engine changed."""
+        if not transitions:
+            return
+        self.store.save_alerts([t.alert for t in transitions])
+        for t in transitions:
+            log.info("alert %s %s: %s %s", t.kind.value, t.alert.id, t.alert.station, t.alert.title_en)
+            if self.live.subscriber_count:
+                self.live.publish("alert", views.alert(t.alert, self.site(t.alert.station)))
+
+    def alert_summary(self, station: str) -> views.AlertSummary:
+        with self._alert_lock:
+            active = [a for a in self.alert_engine.active() if a.station == station]
+        if not active:
+            return views.AlertSummary()
+        worst = max(active, key=lambda a: SEVERITY_RANK[a.severity]).severity
+        return views.AlertSummary(len(active), worst.value)
+
+    def acknowledge_alert(self, alert_id: str, by: str) -> Alert | None:
+        """The acknowledged alert; None when it is not active (unknown or already resolved)."""
+        with self._alert_lock:
+            try:
+                transition = self.alert_engine.acknowledge(alert_id, self.clock(), by)
+            except KeyError:
+                return None
+            current = next((a for a in self.alert_engine.active() if a.id == alert_id), None)
+        if transition is not None:
+            self._alert_transitions([transition])
+        return current
+
+    def start(self, *, mqtt: bool = True) -> None:
+        self.started_at = self.clock()
+        self._stop.clear()
+        self.writer.start()
+        self.tick()
+        self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
+        self._ticker.start()
+        if mqtt:
+            self.mqtt = CollectorMqtt(self.config.mqtt, self.ingestor.handle)
+            self.mqtt.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        # Commit and acknowledge what is queued while the connection is still up, then disconnect.
+        self.writer.wait_idle(timeout=self.drain_s)
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        self.writer.stop()
+        if self._ticker is not None:
+            self._ticker.join(5)
+            self._ticker = None
+        self._save_alert_engine()
+        self.store.close()
+
+    def serve(self, *, host: str | None = None, port: int | None = None) -> None:
+        """Run the API with uvicorn in this process until SIGINT/SIGTERM, with ingest running alongside."""
+        import uvicorn
+
+        from collector.api import create_app
+
+        app = create_app(self)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host or self.config.api.host,
+                port=port or self.config.api.port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+
+        # uvicorn captures SIGINT/SIGTERM while it runs and re-raises them to the previous handlers when it
+        # returns: make those handlers ours so that the signal ends in a clean stop(), not a kill.
+        def _on_signal(signum: int, frame: object) -> None:
+            server.should_exit = True
+
+        previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.start()
+        try:
+            server.run()
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    # -- state -----------------------------------------------------------------------------------------------
+
+    @property
+    def mqtt_connected(self) -> bool:
+        return self.mqtt is not None and self.mqtt.connected
+
+    def _committed(self, items: Sequence[Received], result: ApplyResult) -> None:
+        for item in items:
+            message = item.message
+            if isinstance(message, Status):
+                self.tracker.on_status(message, item.received_at)
+            elif isinstance(message, ReadingBatch):
+                self.tracker.on_message(message.station, item.received_at, max(r.t for r in message.readings))
+            elif isinstance(message, Event | CommandReply):
+                self.tracker.on_message(message.station, item.received_at)
+        alert_changes: list[AlertTransition] = []
+        with self._alert_lock:
+            for item in items:
+                message = item.message
+                # Alert rules count readings: feed each batch once (a QoS 1 redelivery is not new evidence),
+                # and not re-sent history (a resend repeats readings already judged).
+                if (
+                    isinstance(message, ReadingBatch)
+                    and (message.station, message.seq) in result.new_batches
+                    and message.lane is not Lane.RESEND
+                ):
+                    alert_changes += self.alert_engine.on_readings(message.station, message.readings)
+                elif isinstance(message, Status):
+                    alert_changes += self.alert_engine.on_status(message)
+        self._alert_transitions(alert_changes)
+        self.tick()
+        self._publish_live({item.message.station for item in items})
+
+    def _publish_live(self, stations: set[str]) -> None:
+        if not self.live.subscriber_count:
+            return
+        for station in sorted(stations):
+            summary = self.summary(station)
+            if summary is not None:
+                self.live.publish("station", summary)
+
+    def tick(self) -> None:
+        with self._tick_lock:
+            changes = self.tracker.tick(self.clock())
+            if not changes:
+                return
+            for change in changes:
+                if change.old is not None:
+                    log.info(
+                        "station %s: %s → %s (%s)",
+                        change.station,
+                        change.old.value,
+                        change.new.value,
+                        "; ".join(change.reasons) or "ok",
+                    )
+            self.store.add_transitions(changes)
+        self._publish_live({change.station for change in changes})
+
+    def _tick_loop(self) -> None:
+        last_save = time.monotonic()
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+                with self._alert_lock:
+                    changes = self.alert_engine.tick(self.clock())
+                self._alert_transitions(changes)
+                if time.monotonic() - last_save >= ALERT_SAVE_EVERY_S:
+                    self._save_alert_engine()
+                    last_save = time.monotonic()
+            except Exception:
+                log.exception("station state tick failed")
+
+    def site(self, station_id: str) -> StationConfig | None:
+        """The configured site, or a bare one for an accepted unknown station; None when not known at all."""
+        config = self.stations.get(station_id)
+        if config is None and self.is_known(station_id):
+            config = StationConfig(id=station_id, name_zh=station_id)
+        return config
+
+    def summary(self, station_id: str) -> dict[str, Any] | None:
+        """The API's StationSummary of one station (None when unknown)."""
+        config = self.site(station_id)
+        if config is None:
+            return None
+        return views.station_summary(
+            config,
+            self.tracker.get(station_id),
+            self.store.latest(station_id),
+            self.clock(),
+            self.alert_summary(station_id),
+        )
+
+    def station_ids(self) -> list[str]:
+        ids = list(self.stations)
+        if self.config.accept_unknown_stations:
+            ids += sorted(set(self.tracker.all()) - set(ids))
+        return ids
+
+    def is_known(self, station: str) -> bool:
+        return station in self.stations or (
+            self.config.accept_unknown_stations and self.tracker.get(station) is not None
+        )
+
+    # -- commands --------------------------------------------------------------------------------------------
+
+    def send_command(self, station: str, kind: CommandKind, args: dict[str, Any]) -> Command:
+        """Store and publish a command (QoS 1, waiting for PUBACK); CommandError when it cannot be sent."""
+        if self.mqtt is None or not self.mqtt.connected:
+            raise CommandError("not connected to the broker", reason="not_connected")
+        command = Command(
+            station=station,
+            id=secrets.token_hex(8),
+            kind=kind,
+            issued_at=self.clock().astimezone(UTC),
+            args=args,
+        )
+        self.store.save_command(command)
+        if not self.mqtt.publish(topics.topic(station, "cmd"), messages.encode(command), qos=1):
+            raise CommandError("the broker did not acknowledge the command", reason="not_acknowledged")
+        return command

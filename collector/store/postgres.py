@@ -1,0 +1,407 @@
+"""The PostgreSQL store (psycopg 3): the same tables and identities as the SQLite store, for a province or more.
+
+Times are ``timestamptz`` (the session runs in UTC); message bodies are ``jsonb``. Readings go in with one
+``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` per batch, whose row count is the number of new
+readings. One connection guarded by a lock, like the SQLite store: the collector has a single writer thread.
+Install with ``pip install 'qingliu[postgres]'``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from collector.alerts.model import Alert
+from collector.store.base import (
+    ApplyResult,
+    Received,
+    SeqSummary,
+    StoredCommand,
+    StoredEvent,
+    StoredReading,
+    StoredStatus,
+    Transition,
+    summary_from_ranges,
+    supersedes,
+    utc,
+)
+from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    station text NOT NULL, param text NOT NULL, t timestamptz NOT NULL,
+    value double precision, flag text NOT NULL, device text, seq bigint, received_at timestamptz NOT NULL,
+    PRIMARY KEY (station, param, t)
+);
+CREATE INDEX IF NOT EXISTS readings_by_time ON readings (station, t);
+CREATE TABLE IF NOT EXISTS latest (
+    station text NOT NULL, param text NOT NULL, t timestamptz NOT NULL,
+    value double precision, flag text NOT NULL, device text, received_at timestamptz NOT NULL,
+    PRIMARY KEY (station, param)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    station text NOT NULL, seq bigint NOT NULL, lane text NOT NULL, sent_at timestamptz NOT NULL,
+    received_at timestamptz NOT NULL, n integer NOT NULL,
+    PRIMARY KEY (station, seq)
+);
+CREATE TABLE IF NOT EXISTS events (
+    station text NOT NULL, id text NOT NULL, at timestamptz NOT NULL, kind text NOT NULL, severity text NOT NULL,
+    body jsonb NOT NULL, received_at timestamptz NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (station, at);
+CREATE TABLE IF NOT EXISTS statuses (
+    station text PRIMARY KEY, at timestamptz NOT NULL, body jsonb NOT NULL, received_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, station text NOT NULL, at timestamptz NOT NULL,
+    old text, new text NOT NULL, reasons jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_station ON transitions (station, id);
+CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (station, at);
+CREATE TABLE IF NOT EXISTS commands (
+    station text NOT NULL, id text NOT NULL, issued_at timestamptz NOT NULL, body jsonb NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id text PRIMARY KEY, station text NOT NULL, status text NOT NULL, severity text NOT NULL,
+    opened_at timestamptz NOT NULL, body jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (opened_at);
+CREATE TABLE IF NOT EXISTS blobs (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (
+    station text NOT NULL, id text NOT NULL, body jsonb NOT NULL, received_at timestamptz NOT NULL,
+    PRIMARY KEY (station, id)
+);
+"""
+
+TABLES = ("readings", "messages", "events", "statuses", "transitions", "commands", "replies", "alerts")
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        import psycopg  # optional dependency: only a PostgreSQL deployment needs it
+
+        self._psycopg = psycopg
+        self._lock = threading.RLock()
+        self._db = psycopg.connect(url, autocommit=True)
+        self._db.execute("SET TIME ZONE 'UTC'")
+        if schema is not None:
+            self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self._db.execute(f'SET search_path TO "{schema}"')
+        with self._db.transaction():
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._lock, self._db.transaction():
+            yield self._db
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def apply(self, items: Sequence[Received]) -> ApplyResult:
+        result = ApplyResult()
+        with self._transaction() as db:
+            for item in items:
+                message, received = item.message, utc(item.received_at)
+                if isinstance(message, ReadingBatch):
+                    self._apply_batch(db, message, received, result)
+                elif isinstance(message, Status):
+                    row = db.execute(
+                        "SELECT body FROM statuses WHERE station = %s FOR UPDATE", (message.station,)
+                    ).fetchone()
+                    held = Status.model_validate(row[0]) if row is not None else None
+                    if supersedes(message, held):
+                        db.execute(
+                            "INSERT INTO statuses VALUES (%s, %s, %s, %s) ON CONFLICT (station) DO UPDATE SET"
+                            " at = excluded.at, body = excluded.body, received_at = excluded.received_at",
+                            (message.station, message.at, message.model_dump_json(), received),
+                        )
+                        result.statuses_saved += 1
+                    else:
+                        result.statuses_stale += 1
+                elif isinstance(message, Event):
+                    cur = db.execute(
+                        "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (
+                            message.station,
+                            message.id,
+                            message.at,
+                            message.kind.value,
+                            message.severity.value,
+                            message.model_dump_json(),
+                            received,
+                        ),
+                    )
+                    if cur.rowcount:
+                        result.events_inserted += 1
+                    else:
+                        result.events_duplicate += 1
+                elif isinstance(message, CommandReply):
+                    cur = db.execute(
+                        "INSERT INTO replies VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (message.station, message.id, message.model_dump_json(), received),
+                    )
+                    if cur.rowcount:
+                        result.replies_inserted += 1
+                    else:
+                        result.replies_duplicate += 1
+        return result
+
+    @staticmethod
+    def _apply_batch(db: Any, batch: ReadingBatch, received: datetime, result: ApplyResult) -> None:
+        cur = db.execute(
+            "INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (batch.station, batch.seq, batch.lane.value, batch.sent_at, received, len(batch.readings)),
+        )
+        if cur.rowcount:
+            result.messages_inserted += 1
+            result.new_batches.add((batch.station, batch.seq))
+        else:
+            result.messages_duplicate += 1
+        rs = batch.readings
+        cur = db.execute(
+            "INSERT INTO readings SELECT %s, p, t, v, f, d, %s, %s"
+            " FROM unnest(%s::text[], %s::timestamptz[], %s::float8[], %s::text[], %s::text[]) AS x(p, t, v, f, d)"
+            " ON CONFLICT DO NOTHING",
+            (
+                batch.station,
+                batch.seq,
+                received,
+                [r.param for r in rs],
+                [r.t for r in rs],
+                [r.value for r in rs],
+                [r.flag.value for r in rs],
+                [r.device for r in rs],
+            ),
+        )
+        result.readings_inserted += cur.rowcount
+        result.readings_duplicate += len(rs) - cur.rowcount
+        newest: dict[str, Reading] = {}
+        for r in rs:
+            if r.param not in newest or r.t > newest[r.param].t:
+                newest[r.param] = r
+        for r in newest.values():
+            db.execute(
+                "INSERT INTO latest VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (station, param) DO UPDATE SET"
+                " t = excluded.t, value = excluded.value, flag = excluded.flag, device = excluded.device,"
+                " received_at = excluded.received_at WHERE excluded.t > latest.t",
+                (batch.station, r.param, r.t, r.value, r.flag.value, r.device, received),
+            )
+
+    def add_transitions(self, transitions: Sequence[Transition]) -> None:
+        if not transitions:
+            return
+        with self._transaction() as db:
+            for t in transitions:
+                db.execute(
+                    "INSERT INTO transitions (station, at, old, new, reasons) VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        t.station,
+                        t.at,
+                        t.old.value if t.old else None,
+                        t.new.value,
+                        json.dumps(list(t.reasons)),
+                    ),
+                )
+
+    def save_command(self, command: Command) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO commands VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (command.station, command.id, command.issued_at, command.model_dump_json()),
+            )
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
+    def readings(
+        self,
+        station: str,
+        *,
+        param: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+        newest: bool = False,
+    ) -> list[StoredReading]:
+        sql = "SELECT station, param, t, value, flag, device, received_at FROM readings WHERE station = %s"
+        args: list[Any] = [station]
+        if param is not None:
+            sql += " AND param = %s"
+            args.append(param)
+        if start is not None:
+            sql += " AND t >= %s"
+            args.append(utc(start))
+        if end is not None:
+            sql += " AND t < %s"
+            args.append(utc(end))
+        sql += f" ORDER BY t {'DESC' if newest else 'ASC'}, param LIMIT %s"
+        args.append(limit)
+        found = [self._reading(row) for row in self._rows(sql, args)]
+        return found[::-1] if newest else found
+
+    @staticmethod
+    def _reading(row: tuple[Any, ...]) -> StoredReading:
+        station, param, t, value, flag, device, received = row
+        return StoredReading(station, param, utc(t), value, flag, device, utc(received))
+
+    def latest(self, station: str) -> dict[str, StoredReading]:
+        rows = self._rows(
+            "SELECT station, param, t, value, flag, device, received_at FROM latest WHERE station = %s",
+            (station,),
+        )
+        return {row[1]: self._reading(row) for row in rows}
+
+    def last_reading_at(self, station: str) -> datetime | None:
+        rows = self._rows("SELECT MAX(t) FROM latest WHERE station = %s", (station,))
+        return utc(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def statuses(self) -> dict[str, StoredStatus]:
+        rows = self._rows("SELECT station, body, received_at FROM statuses")
+        return {
+            station: StoredStatus(Status.model_validate(body), utc(received))
+            for station, body, received in rows
+        }
+
+    def transitions(self, station: str, *, limit: int = 50) -> list[Transition]:
+        rows = self._rows(
+            "SELECT station, at, old, new, reasons FROM transitions WHERE station = %s ORDER BY id DESC LIMIT %s",
+            (station, limit),
+        )
+        return [self._transition(row) for row in rows]
+
+    def transitions_between(
+        self, station: str, start: datetime, end: datetime
+    ) -> tuple[Transition | None, list[Transition]]:
+        before = self._rows(
+            "SELECT station, at, old, new, reasons FROM transitions WHERE station = %s AND at <= %s"
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (station, utc(start)),
+        )
+        rows = self._rows(
+            "SELECT station, at, old, new, reasons FROM transitions WHERE station = %s AND at > %s AND at < %s"
+            " ORDER BY at, id",
+            (station, utc(start), utc(end)),
+        )
+        return (self._transition(before[0]) if before else None), [self._transition(r) for r in rows]
+
+    def last_transitions(self) -> dict[str, Transition]:
+        rows = self._rows(
+            "SELECT DISTINCT ON (station) station, at, old, new, reasons FROM transitions ORDER BY station, id DESC"
+        )
+        return {row[0]: self._transition(row) for row in rows}
+
+    @staticmethod
+    def _transition(row: tuple[Any, ...]) -> Transition:
+        station, at, old, new, reasons = row
+        return Transition(
+            station, utc(at), StationState(old) if old else None, StationState(new), tuple(reasons)
+        )
+
+    def command(self, station: str, command_id: str) -> StoredCommand | None:
+        rows = self._rows(
+            "SELECT c.body, r.body, r.received_at FROM commands c LEFT JOIN replies r"
+            " ON r.station = c.station AND r.id = c.id WHERE c.station = %s AND c.id = %s",
+            (station, command_id),
+        )
+        if not rows:
+            return None
+        command, reply, received = rows[0]
+        return StoredCommand(
+            Command.model_validate(command),
+            CommandReply.model_validate(reply) if reply is not None else None,
+            utc(received) if received is not None else None,
+        )
+
+    def events(self, station: str, *, limit: int = 50) -> list[StoredEvent]:
+        rows = self._rows(
+            "SELECT body, received_at FROM events WHERE station = %s ORDER BY at DESC LIMIT %s",
+            (station, limit),
+        )
+        return [StoredEvent(Event.model_validate(body), utc(received)) for body, received in rows]
+
+    def seq_summary(self, station: str) -> SeqSummary:
+        rows = self._rows(
+            "SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY seq) AS grp"
+            " FROM messages WHERE station = %s) AS runs GROUP BY grp ORDER BY 1",
+            (station,),
+        )
+        return summary_from_ranges([(int(lo), int(hi)) for lo, hi in rows])
+
+    # -- alerts ----------------------------------------------------------------------------------------------
+
+    def save_alerts(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        with self._transaction() as db:
+            for a in alerts:
+                db.execute(
+                    "INSERT INTO alerts VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " station = excluded.station, status = excluded.status, severity = excluded.severity,"
+                    " opened_at = excluded.opened_at, body = excluded.body",
+                    (a.id, a.station, a.status.value, a.severity.value, a.opened_at, a.model_dump_json()),
+                )
+
+    def alerts(
+        self,
+        *,
+        state: str | None = None,
+        station: str | None = None,
+        severity: str | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        sql = "SELECT body FROM alerts WHERE 1 = 1"
+        args: list[Any] = []
+        if state == "active":
+            sql += " AND status IN ('open', 'acknowledged')"
+        elif state is not None:
+            sql += " AND status = %s"
+            args.append(state)
+        if station is not None:
+            sql += " AND station = %s"
+            args.append(station)
+        if severity is not None:
+            sql += " AND severity = %s"
+            args.append(severity)
+        sql += " ORDER BY opened_at DESC, id LIMIT %s"
+        args.append(limit)
+        return [Alert.model_validate(row[0]) for row in self._rows(sql, args)]
+
+    def alert(self, alert_id: str) -> Alert | None:
+        rows = self._rows("SELECT body FROM alerts WHERE id = %s", (alert_id,))
+        return Alert.model_validate(rows[0][0]) if rows else None
+
+    def save_blob(self, key: str, text: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO blobs VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+    def load_blob(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM blobs WHERE key = %s", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        return {table: int(self._rows(f"SELECT COUNT(*) FROM {table}")[0][0]) for table in TABLES}
+
+    def ping(self) -> bool:
+        try:
+            self._rows("SELECT 1")
+            return True
+        except self._psycopg.Error:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,470 @@
+"""The SQLite store: one file, WAL, synchronous=FULL (a commit is on disk before its messages are
+acknowledged).
+
+Times are INTEGER microseconds since the epoch, UTC. One connection guarded by a lock: the writer thread
+batches many messages per transaction, so API reads wait at most one short commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from collector.alerts.model import Alert
+from collector.store.base import (
+    ApplyResult,
+    Received,
+    SeqSummary,
+    StoredCommand,
+    StoredEvent,
+    StoredReading,
+    StoredStatus,
+    Transition,
+    summary_from_ranges,
+    supersedes,
+    utc,
+)
+from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS readings (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
+    value REAL, flag TEXT NOT NULL, device TEXT, seq INTEGER, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, param, t)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_by_time ON readings (station, t);
+CREATE TABLE IF NOT EXISTS latest (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
+    value REAL, flag TEXT NOT NULL, device TEXT, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, param)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    station TEXT NOT NULL, seq INTEGER NOT NULL, lane TEXT NOT NULL, sent_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (station, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    station TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+    body TEXT NOT NULL, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (station, at);
+CREATE TABLE IF NOT EXISTS statuses (
+    station TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT NOT NULL, at INTEGER NOT NULL,
+    old TEXT, new TEXT NOT NULL, reasons TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_station ON transitions (station, id);
+CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (station, at);
+CREATE TABLE IF NOT EXISTS commands (
+    station TEXT NOT NULL, id TEXT NOT NULL, issued_at INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, station TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,
+    opened_at INTEGER NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (opened_at);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (
+    station TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, id)
+);
+"""
+
+
+def to_us(value: datetime) -> int:
+    delta = utc(value) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def apply(self, items: Sequence[Received]) -> ApplyResult:
+        result = ApplyResult()
+        with self._transaction() as db:
+            for item in items:
+                message, received = item.message, to_us(item.received_at)
+                if isinstance(message, ReadingBatch):
+                    self._apply_batch(db, message, received, result)
+                elif isinstance(message, Status):
+                    row = db.execute(
+                        "SELECT body FROM statuses WHERE station = ?", (message.station,)
+                    ).fetchone()
+                    held = Status.model_validate_json(row[0]) if row is not None else None
+                    if supersedes(message, held):
+                        db.execute(
+                            "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?)",
+                            (message.station, to_us(message.at), message.model_dump_json(), received),
+                        )
+                        result.statuses_saved += 1
+                    else:
+                        result.statuses_stale += 1
+                elif isinstance(message, Event):
+                    before = db.total_changes
+                    db.execute(
+                        "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            message.station,
+                            message.id,
+                            to_us(message.at),
+                            message.kind.value,
+                            message.severity.value,
+                            message.model_dump_json(),
+                            received,
+                        ),
+                    )
+                    if db.total_changes > before:
+                        result.events_inserted += 1
+                    else:
+                        result.events_duplicate += 1
+                elif isinstance(message, CommandReply):
+                    before = db.total_changes
+                    db.execute(
+                        "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?)",
+                        (message.station, message.id, message.model_dump_json(), received),
+                    )
+                    if db.total_changes > before:
+                        result.replies_inserted += 1
+                    else:
+                        result.replies_duplicate += 1
+        return result
+
+    @staticmethod
+    def _apply_batch(db: sqlite3.Connection, batch: ReadingBatch, received: int, result: ApplyResult) -> None:
+        before = db.total_changes
+        db.execute(
+            "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?)",
+            (batch.station, batch.seq, batch.lane.value, to_us(batch.sent_at), received, len(batch.readings)),
+        )
+        if db.total_changes > before:
+            result.messages_inserted += 1
+            result.new_batches.add((batch.station, batch.seq))
+        else:
+            result.messages_duplicate += 1
+        # Readings are deduplicated on their own identity too: a resend carries old readings under a new seq.
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (batch.station, r.param, to_us(r.t), r.value, r.flag.value, r.device, batch.seq, received)
+                for r in batch.readings
+            ],
+        )
+        inserted = db.total_changes - before
+        result.readings_inserted += inserted
+        result.readings_duplicate += len(batch.readings) - inserted
+        # The latest value per parameter is kept in its own small table so the dashboard never scans history.
+        newest: dict[str, Reading] = {}
+        for r in batch.readings:
+            if r.param not in newest or r.t > newest[r.param].t:
+                newest[r.param] = r
+        db.executemany(
+            "INSERT INTO latest VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, param) DO UPDATE SET"
+            " t = excluded.t, value = excluded.value, flag = excluded.flag, device = excluded.device,"
+            " received_at = excluded.received_at WHERE excluded.t > latest.t",
+            [
+                (batch.station, r.param, to_us(r.t), r.value, r.flag.value, r.device, received)
+                for r in newest.values()
+            ],
+        )
+
+    def add_transitions(self, transitions: Sequence[Transition]) -> None:
+        if not transitions:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO transitions (station, at, old, new, reasons) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        t.station,
+                        to_us(t.at),
+                        t.old.value if t.old else None,
+                        t.new.value,
+                        json.dumps(t.reasons),
+                    )
+                    for t in transitions
+                ],
+            )
+
+    def save_command(self, command: Command) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO commands VALUES (?, ?, ?, ?)",
+                (command.station, command.id, to_us(command.issued_at), command.model_dump_json()),
+            )
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def readings(
+        self,
+        station: str,
+        *,
+        param: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+        newest: bool = False,
+    ) -> list[StoredReading]:
+        sql = "SELECT station, param, t, value, flag, device, received_at FROM readings WHERE station = ?"
+        args: list[object] = [station]
+        if param is not None:
+            sql += " AND param = ?"
+            args.append(param)
+        if start is not None:
+            sql += " AND t >= ?"
+            args.append(to_us(start))
+        if end is not None:
+            sql += " AND t < ?"
+            args.append(to_us(end))
+        sql += f" ORDER BY t {'DESC' if newest else 'ASC'}, param LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        found = [self._reading(row) for row in rows]
+        return found[::-1] if newest else found
+
+    @staticmethod
+    def _reading(row: tuple[Any, ...]) -> StoredReading:
+        station, param, t, value, flag, device, received = row
+        return StoredReading(
+            str(station),
+            str(param),
+            from_us(int(t)),
+            None if value is None else float(value),
+            str(flag),
+            None if device is None else str(device),
+            from_us(int(received)),
+        )
+
+    def latest(self, station: str) -> dict[str, StoredReading]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT station, param, t, value, flag, device, received_at FROM latest WHERE station = ?",
+                (station,),
+            ).fetchall()
+        return {str(row[1]): self._reading(row) for row in rows}
+
+    def last_reading_at(self, station: str) -> datetime | None:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(t) FROM latest WHERE station = ?", (station,)).fetchone()
+        return None if row is None or row[0] is None else from_us(int(row[0]))
+
+    def statuses(self) -> dict[str, StoredStatus]:
+        with self._lock:
+            rows = self._db.execute("SELECT station, body, received_at FROM statuses").fetchall()
+        return {
+            str(station): StoredStatus(Status.model_validate_json(body), from_us(int(received)))
+            for station, body, received in rows
+        }
+
+    def transitions(self, station: str, *, limit: int = 50) -> list[Transition]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT station, at, old, new, reasons FROM transitions WHERE station = ? ORDER BY id DESC"
+                " LIMIT ?",
+                (station, limit),
+            ).fetchall()
+        return [self._transition(row) for row in rows]
+
+    def transitions_between(
+        self, station: str, start: datetime, end: datetime
+    ) -> tuple[Transition | None, list[Transition]]:
+        with self._lock:
+            before = self._db.execute(
+                "SELECT station, at, old, new, reasons FROM transitions WHERE station = ? AND at <= ?"
+                " ORDER BY at DESC, id DESC LIMIT 1",
+                (station, to_us(start)),
+            ).fetchone()
+            rows = self._db.execute(
+                "SELECT station, at, old, new, reasons FROM transitions WHERE station = ? AND at > ? AND at < ?"
+                " ORDER BY at, id",
+                (station, to_us(start), to_us(end)),
+            ).fetchall()
+        return (self._transition(before) if before else None), [self._transition(r) for r in rows]
+
+    def last_transitions(self) -> dict[str, Transition]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT station, at, old, new, reasons FROM transitions WHERE id IN"
+                " (SELECT MAX(id) FROM transitions GROUP BY station)"
+            ).fetchall()
+        return {str(row[0]): self._transition(row) for row in rows}
+
+    @staticmethod
+    def _transition(row: tuple[Any, ...]) -> Transition:
+        station, at, old, new, reasons = row
+        return Transition(
+            str(station),
+            from_us(int(at)),
+            StationState(old) if old else None,
+            StationState(new),
+            tuple(json.loads(str(reasons))),
+        )
+
+    def command(self, station: str, command_id: str) -> StoredCommand | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT c.body, r.body, r.received_at FROM commands c LEFT JOIN replies r"
+                " ON r.station = c.station AND r.id = c.id WHERE c.station = ? AND c.id = ?",
+                (station, command_id),
+            ).fetchone()
+        if row is None:
+            return None
+        reply = CommandReply.model_validate_json(row[1]) if row[1] is not None else None
+        return StoredCommand(
+            Command.model_validate_json(row[0]), reply, from_us(int(row[2])) if row[2] is not None else None
+        )
+
+    def events(self, station: str, *, limit: int = 50) -> list[StoredEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body, received_at FROM events WHERE station = ? ORDER BY at DESC LIMIT ?",
+                (station, limit),
+            ).fetchall()
+        return [
+            StoredEvent(Event.model_validate_json(body), from_us(int(received))) for body, received in rows
+        ]
+
+    def seq_summary(self, station: str) -> SeqSummary:
+        # Islands of consecutive seq: seq - row_number is constant within one run.
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY seq) AS grp"
+                " FROM messages WHERE station = ?) GROUP BY grp ORDER BY 1",
+                (station,),
+            ).fetchall()
+        return summary_from_ranges([(int(lo), int(hi)) for lo, hi in rows])
+
+    # -- alerts ----------------------------------------------------------------------------------------------
+
+    def save_alerts(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        with self._transaction() as db:
+            for a in alerts:
+                db.execute(
+                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                    " station = excluded.station, status = excluded.status, severity = excluded.severity,"
+                    " opened_at = excluded.opened_at, body = excluded.body",
+                    (
+                        a.id,
+                        a.station,
+                        a.status.value,
+                        a.severity.value,
+                        to_us(a.opened_at),
+                        a.model_dump_json(),
+                    ),
+                )
+
+    def alerts(
+        self,
+        *,
+        state: str | None = None,
+        station: str | None = None,
+        severity: str | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        sql = "SELECT body FROM alerts WHERE 1 = 1"
+        args: list[Any] = []
+        if state == "active":
+            sql += " AND status IN ('open', 'acknowledged')"
+        elif state is not None:
+            sql += " AND status = ?"
+            args.append(state)
+        if station is not None:
+            sql += " AND station = ?"
+            args.append(station)
+        if severity is not None:
+            sql += " AND severity = ?"
+            args.append(severity)
+        sql += " ORDER BY opened_at DESC, id LIMIT ?"
+        args.append(limit)
+        return [Alert.model_validate_json(row[0]) for row in self._select(sql, args)]
+
+    def alert(self, alert_id: str) -> Alert | None:
+        rows = self._select("SELECT body FROM alerts WHERE id = ?", (alert_id,))
+        return Alert.model_validate_json(rows[0][0]) if rows else None
+
+    def save_blob(self, key: str, text: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO blobs VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+    def load_blob(self, key: str) -> str | None:
+        rows = self._select("SELECT value FROM blobs WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def _select(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (for /api/stats)."""
+        with self._lock:
+            return {
+                table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+                for table in (
+                    "readings",
+                    "messages",
+                    "events",
+                    "statuses",
+                    "transitions",
+                    "commands",
+                    "replies",
+                    "alerts",
+                )
+            }
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

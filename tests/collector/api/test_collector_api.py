@@ -1,0 +1,425 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.api import create_app
+from collector.service import CollectorService
+from protocols import messages
+from protocols.messages import Command, Reading, ReadingBatch, StationState
+from tests.collector.factories import T0, batch, config, event, payload, reply, status
+
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+class FakeMqtt:
+    def __init__(self, connected: bool = True, acknowledged: bool = True) -> None:
+        self.connected = connected
+        self.acknowledged = acknowledged
+        self.published: list[tuple[str, bytes, int]] = []
+
+    def publish(self, topic: str, body: bytes, *, qos: int = 1, timeout: float = 5.0) -> bool:
+        self.published.append((topic, body, qos))
+        return self.acknowledged
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[CollectorService]:
+    svc = CollectorService(config(tmp_path), clock=lambda: T0 + timedelta(minutes=10))
+    svc.start(mqtt=False)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def client(service: CollectorService) -> TestClient:
+    return TestClient(create_app(service))
+
+
+def feed(service: CollectorService, topic_kind: str, message: object, station: str = "hexicun") -> None:
+    service.ingestor.handle(f"qingliu/v1/{station}/{topic_kind}", payload(message), lambda: True)
+    assert service.writer.wait_idle(5)
+
+
+def walk_times(value: object) -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if isinstance(inner, str) and (
+                key in ("t", "at") or key.endswith("_at") or key.endswith("_since")
+            ):
+                found.append(inner)
+            else:
+                found += walk_times(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found += walk_times(inner)
+    return found
+
+
+def test_station_list_shape(service: CollectorService, client: TestClient) -> None:
+    feed(service, "readings", batch(n=3, start=T0 + timedelta(minutes=5)))
+    feed(service, "readings", batch(seq=2, n=1, param="w21003", value=0.42, start=T0 + timedelta(minutes=6)))
+    feed(service, "status", status(at=T0 + timedelta(minutes=9), backlog=4, dropped=0))
+    body = client.get("/api/stations").json()
+    stations = {s["id"]: s for s in body}
+    assert len(stations) == 8
+    hexicun = stations["hexicun"]
+    for key in (
+        "id",
+        "name_zh",
+        "river",
+        "basin",
+        "level",
+        "county",
+        "state",
+        "online",
+        "last_reading_at",
+        "last_status_at",
+        "backlog",
+        "dropped",
+        "latest",
+    ):
+        assert key in hexicun
+    assert hexicun["name_zh"] == "河西村" and hexicun["river_zh"] == "汾河" and hexicun["level"] == "national"
+    assert hexicun["state"] == "online" and hexicun["online"] is True and hexicun["backlog"] == 4
+    assert hexicun["last_reading_at"] == "2026-07-01T00:07:00Z"
+    assert hexicun["latest"]["w21003"] == {
+        "value": 0.42,
+        "flag": "N",
+        "t": "2026-07-01T00:06:00Z",
+        "unit": "mg/L",
+        "name_zh": "氨氮",
+        "name_en": "ammonia nitrogen",
+        "class": "II",
+        "limit_target": 1.0,
+    }
+    assert (
+        hexicun["target_class"] == "III"
+        and hexicun["current_class"] == "II"
+        and hexicun["off_target"] is False
+    )
+    assert hexicun["data_age_s"] == 180.0  # the service clock is 00:10, the newest reading 00:07
+    assert hexicun["open_alerts"] == 0 and hexicun["worst_alert_severity"] is None
+    assert hexicun["latest"]["w01010"]["value"] == 12.0
+    assert stations["chuanhutun"]["state"] == "unknown" and stations["chuanhutun"]["online"] is False
+    times = walk_times(body)
+    assert times and all(ISO_Z.match(t) for t in times)
+
+
+def test_station_detail(service: CollectorService, client: TestClient) -> None:
+    feed(service, "status", status(at=T0 + timedelta(minutes=9), devices={"probe": True, "tp": False}))
+    feed(service, "events", event())
+    body = client.get("/api/stations/hexicun").json()
+    assert body["state"] == StationState.DEGRADED.value
+    assert body["devices"]["tp"]["up"] is False and body["devices"]["probe"]["up"] is True
+    assert body["target_class"] == "III" and body["controller"] == {}
+    assert [t["to"] for t in body["transitions"]] == ["degraded", "offline"]
+    assert body["transitions"][0]["reasons"] == ["devices down: tp"]
+    assert body["transitions"][0]["reason"] == "devices down: tp"
+    assert body["events"][0]["id"] == "e1"
+    assert all(ISO_Z.match(t) for t in walk_times(body))
+    assert client.get("/api/stations/nowhere").status_code == 404
+
+
+def test_readings_query(service: CollectorService, client: TestClient) -> None:
+    feed(service, "readings", batch(n=10))
+    feed(service, "readings", batch(seq=2, n=10, param="w01001", value=7.0))
+    r = client.get(
+        "/api/stations/hexicun/readings",
+        params={"param": "w01010", "from": "2026-07-01T00:02:00Z", "to": "2026-07-01T08:05:00+08:00"},
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert [x["t"] for x in body["readings"]] == [
+        "2026-07-01T00:02:00Z",
+        "2026-07-01T00:03:00Z",
+        "2026-07-01T00:04:00Z",
+    ]
+    assert body["count"] == 3 and body["readings"][0]["value"] == 12.0 and body["readings"][0]["flag"] == "N"
+    assert client.get("/api/stations/hexicun/readings").json()["count"] == 20
+    newest = client.get("/api/stations/hexicun/readings", params={"limit": 3, "param": "w01010"}).json()
+    assert [x["t"][11:16] for x in newest["readings"]] == ["00:07", "00:08", "00:09"]  # no 'from': the newest
+    first = client.get(
+        "/api/stations/hexicun/readings",
+        params={"limit": 3, "param": "w01010", "from": "2026-07-01T00:00:00Z"},
+    ).json()
+    assert [x["t"][11:16] for x in first["readings"]] == ["00:00", "00:01", "00:02"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"param": "w99999"},
+        {"from": "yesterday"},
+        {"from": "2026-07-01T00:00:00"},  # no zone
+        {"from": "2026-07-02T00:00:00Z", "to": "2026-07-01T00:00:00Z"},
+        {"limit": 0},
+        {"limit": "many"},
+    ],
+)
+def test_readings_bad_params_422(client: TestClient, params: dict[str, object]) -> None:
+    r = client.get("/api/stations/hexicun/readings", params=params)
+    assert r.status_code == 422, r.text
+
+
+def test_unknown_station_404(client: TestClient) -> None:
+    for path in (
+        "/api/stations/nowhere/readings",
+        "/api/stations/nowhere/gaps",
+        "/api/stations/nowhere/commands/abc",
+    ):
+        assert client.get(path).status_code == 404, path
+
+
+def test_gaps(service: CollectorService, client: TestClient) -> None:
+    for seq in (0, 1, 4, 5, 8):
+        feed(service, "readings", batch(seq=seq, n=1, start=T0 + timedelta(hours=seq)))
+    feed(service, "status", status(at=T0 + timedelta(minutes=9), next_seq=10))
+    body = client.get("/api/stations/hexicun/gaps").json()
+    assert body == {
+        "station": "hexicun",
+        "ranges": [[0, 1], [4, 5], [8, 8]],
+        "missing": [[2, 3], [6, 7]],
+        "missing_count": 4,
+        "next_seq": 10,
+    }
+
+
+def test_parameters_stats_metrics(service: CollectorService, client: TestClient) -> None:
+    feed(service, "readings", batch(n=2))
+    feed(service, "readings", batch(n=2))
+    service.ingestor.handle("qingliu/v1/hexicun/readings", b"not json", lambda: True)
+    assert service.writer.wait_idle(5)
+    params = client.get("/api/parameters").json()
+    codes = {p["code"]: p for p in params}
+    assert codes["w21011"]["name_zh"] == "总磷" and codes["w21011"]["unit"] == "mg/L"
+    assert codes["w21011"]["decimals"] == 3
+    assert {f["flag"] for f in client.get("/api/flags").json()} == set("NFMSDCTB")
+    stats = client.get("/api/stats").json()
+    assert stats["ingest"]["readings_inserted"] == 2 and stats["ingest"]["readings_duplicate"] == 2
+    assert stats["ingest"]["payload_errors"] == {"malformed": 1}
+    assert stats["store"]["readings"] == 2 and stats["mqtt_connected"] is False
+    text = client.get("/metrics").text
+    assert "qingliu_collector_readings_ingested_total 2\n" in text
+    assert "qingliu_collector_readings_duplicate_total 2\n" in text
+    assert 'qingliu_collector_payload_errors_total{reason="malformed"} 1\n' in text
+    assert "qingliu_collector_stations_online 1\n" in text
+    assert "qingliu_collector_ingest_lag_seconds " in text
+
+
+def test_healthz(service: CollectorService, client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json() == {"ok": False, "store": "ok", "mqtt": "disconnected"}
+    service.mqtt = FakeMqtt()  # type: ignore[assignment]
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"ok": True, "store": "ok", "mqtt": "connected"}
+
+
+def test_commands_need_the_admin_token(service: CollectorService, client: TestClient) -> None:
+    fake = FakeMqtt()
+    service.mqtt = fake  # type: ignore[assignment]
+    body = {"kind": "resend", "args": {"from": "2026-07-01T00:00:00Z", "to": "2026-07-01T01:00:00Z"}}
+    assert client.post("/api/stations/hexicun/commands", json=body).status_code == 401
+    wrong = client.post("/api/stations/hexicun/commands", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert fake.published == []
+    assert (
+        client.post("/api/stations/hexicun/commands", json={"kind": "reboot"}, headers=AUTH).status_code
+        == 422
+    )
+    assert (
+        client.post("/api/stations/hexicun/commands", json={**body, "x": 1}, headers=AUTH).status_code == 422
+    )
+    assert client.post("/api/stations/nowhere/commands", json=body, headers=AUTH).status_code == 404
+
+    r = client.post("/api/stations/hexicun/commands", json=body, headers=AUTH)
+    assert r.status_code == 202
+    cmd_id = r.json()["id"]
+    [(topic, raw, qos)] = fake.published
+    sent = messages.decode(raw, expected_station="hexicun")
+    assert isinstance(sent, Command) and sent.id == cmd_id and sent.kind.value == "resend"
+    assert sent.args == body["args"] and topic == "qingliu/v1/hexicun/cmd" and qos == 1
+
+    pending = client.get(f"/api/stations/hexicun/commands/{cmd_id}").json()
+    assert pending["reply"] is None and pending["kind"] == "resend" and ISO_Z.match(pending["issued_at"])
+    feed(service, "reply", reply(command_id=cmd_id, at=T0 + timedelta(minutes=9)))
+    done = client.get(f"/api/stations/hexicun/commands/{cmd_id}").json()
+    assert done["reply"]["ok"] is True and done["reply"]["result"] == {"n": 3}
+    assert client.get("/api/stations/hexicun/commands/unknown").status_code == 404
+
+
+def test_commands_when_broker_unavailable(service: CollectorService, client: TestClient) -> None:
+    service.mqtt = FakeMqtt(connected=False)  # type: ignore[assignment]
+    body = {"kind": "sync_clock"}
+    assert client.post("/api/stations/hexicun/commands", json=body, headers=AUTH).status_code == 503
+    service.mqtt = FakeMqtt(acknowledged=False)  # type: ignore[assignment]
+    assert client.post("/api/stations/hexicun/commands", json=body, headers=AUTH).status_code == 504
+
+
+def test_commands_disabled_without_token(tmp_path: Path) -> None:
+    svc = CollectorService(config(tmp_path, admin_token=""))
+    svc.mqtt = FakeMqtt()  # type: ignore[assignment]
+    r = TestClient(create_app(svc)).post(
+        "/api/stations/hexicun/commands", json={"kind": "get_config"}, headers={"Authorization": "Bearer "}
+    )
+    assert r.status_code == 403
+    svc.store.close()
+
+
+def test_basic_dashboard_is_self_contained(client: TestClient) -> None:
+    page = client.get("/basic/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "水质自动站" in page.text and "/basic/static/dashboard.js" in page.text
+    script = client.get("/basic/static/dashboard.js")
+    assert script.status_code == 200 and "/api/stations" in script.text and "Asia/Shanghai" in script.text
+    assert client.get("/basic/static/dashboard.css").status_code == 200
+    for text in (page.text, script.text):
+        assert not re.search(r"(src|href)=\"(https?:)?//", text)  # nothing from the internet
+    assert client.get("/").status_code == 200  # the full dashboard (collector.web) or a redirect here
+
+
+def test_overview(service: CollectorService, client: TestClient) -> None:
+    feed(
+        service, "readings", batch(n=1, param="w21011", value=0.25, start=T0 + timedelta(minutes=5))
+    )  # TP class IV
+    body = client.get("/api/overview").json()
+    assert ISO_Z.match(body["generated_at"]) and len(body["stations"]) == 8
+    hutuo = next(r for r in body["rivers"] if r["id"] == "hutuo")
+    assert hutuo["stations"] == ["bifengcun", "boshuicun", "jiehepucun"] and hutuo["basin"] == "hai"
+    basins = {b["id"]: b for b in body["basins"]}
+    assert basins["hai"]["rivers"] == ["hutuo", "qingyang"] and basins["yellow"]["name_zh"] == "黄河流域"
+    assert body["counts"] == {
+        "online": 1,
+        "degraded": 0,
+        "offline": 0,
+        "unknown": 7,
+        "open_alerts": 0,
+        "off_target": 1,
+    }
+    hexicun = next(s for s in body["stations"] if s["id"] == "hexicun")
+    assert hexicun["current_class"] == "IV" and hexicun["off_target"] is True
+
+
+def test_readings_carry_limits_for_one_parameter(service: CollectorService, client: TestClient) -> None:
+    feed(service, "readings", batch(n=2, param="w21003", value=0.4))
+    body = client.get("/api/stations/hexicun/readings", params={"param": "w21003"}).json()
+    assert body["unit"] == "mg/L" and body["direction"] == "max" and body["target_class"] == "III"
+    assert body["limits"] == {"I": 0.15, "II": 0.5, "III": 1.0, "IV": 1.5, "V": 2.0}
+    ph = client.get("/api/stations/hexicun/readings", params={"param": "w01001"}).json()
+    assert ph["direction"] == "range" and ph["limits"]["III"] == [6.0, 9.0]
+    temp = client.get("/api/stations/hexicun/readings", params={"param": "w01010"}).json()
+    assert temp["limits"] is None and temp["direction"] is None
+
+
+def test_login(client: TestClient) -> None:
+    assert client.post("/api/login", json={"token": "s3cret"}).json() == {"ok": True}
+    assert client.post("/api/login", json={"token": "nope"}).status_code == 401
+    assert client.post("/api/login", json={}).status_code == 422
+
+
+def test_station_health(service: CollectorService, client: TestClient) -> None:
+    readings = [
+        Reading(
+            param="w01010", t=T0 + timedelta(hours=h), value=4.0, flag="D" if h == 6 else "N", device="probe"
+        )
+        for h in range(23)
+        if h != 5
+    ]
+    feed(service, "readings", ReadingBatch(station="hexicun", seq=1, sent_at=T0, readings=readings))
+    r = client.get(
+        "/api/stations/hexicun/health", params={"from": "2026-07-01T00:00:00Z", "to": "2026-07-02T00:00:00Z"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    temp = next(p for p in body["params"] if p["param"] == "w01010")
+    assert (temp["expected"], temp["received"], temp["valid"]) == (24, 22, 21)
+    assert temp["capture_rate"] == round(22 / 24, 4) and temp["valid_rate"] == round(21 / 24, 4)
+    nh3n = next(p for p in body["params"] if p["param"] == "w21003")
+    assert (nh3n["expected"], nh3n["received"]) == (6, 0)  # 4-hourly slots, none reported
+    assert body["capture_rate"] == round(22 / (5 * 24 + 4 * 6), 4)
+    assert body["devices"] == [
+        {"device": "probe", "expected": 24, "received": 22, "capture_rate": round(22 / 24, 4)}
+    ]
+    # Unknown until the station was first heard at 00:10, online after.
+    assert body["uptime_pct"] == round(100 * (24 * 60 - 10) / (24 * 60), 2)
+    assert [d["date"] for d in body["days"]] == ["2026-07-01", "2026-07-02"]  # Beijing days 08:00 → 08:00
+    assert body["from"] == "2026-07-01T00:00:00Z" and body["excluded"] == []
+    assert (
+        client.get("/api/stations/hexicun/health", params={"from": "2026-07-01T00:00:00"}).status_code == 422
+    )
+    too_long = {"from": "2026-01-01T00:00:00Z", "to": "2026-07-01T00:00:00Z"}
+    assert client.get("/api/stations/hexicun/health", params=too_long).status_code == 422
+    assert client.get("/api/stations/nowhere/health").status_code == 404
+
+
+def nh3n(seq: int, start: datetime, values: list[float]) -> ReadingBatch:
+    """Ammonia-nitrogen results every 4 hours from ``start``."""
+    readings = [
+        Reading(param="w21003", t=start + timedelta(hours=4 * i), value=v, device="nh3n")
+        for i, v in enumerate(values)
+    ]
+    return ReadingBatch(station="hexicun", seq=seq, sent_at=start, readings=readings)
+
+
+def test_alerts_open_list_ack_and_survive_restart(tmp_path: Path) -> None:
+    clock = [T0 + timedelta(hours=3)]
+    svc = CollectorService(config(tmp_path), clock=lambda: clock[0])
+    svc.start(mqtt=False)
+    client = TestClient(create_app(svc))
+    # Two valid NH3-N values in class V (target III): the exceedance rule opens after two in a row.
+    feed(svc, "readings", nh3n(1, T0, [1.8, 1.9]))
+    body = client.get("/api/alerts", params={"state": "open"}).json()
+    [alert] = [a for a in body["alerts"] if a["rule"] == "exceedance"]
+    assert alert["station"] == "hexicun" and alert["station_zh"] == "河西村" and alert["param"] == "w21003"
+    assert alert["state"] == "open" and alert["last_value"] == 1.9 and ISO_Z.match(alert["opened_at"])
+    assert "氨氮" in alert["title_zh"]
+    summary = next(s for s in client.get("/api/stations").json() if s["id"] == "hexicun")
+    assert summary["open_alerts"] >= 1 and summary["worst_alert_severity"] in ("warning", "critical")
+
+    url = f"/api/alerts/{alert['id']}/ack"
+    assert client.post(url, json={"by": "张工"}).status_code == 401
+    acked = client.post(url, json={"by": "张工", "note": "checking"}, headers=AUTH)
+    assert (
+        acked.status_code == 200
+        and acked.json()["state"] == "acknowledged"
+        and acked.json()["acked_by"] == "张工"
+    )
+    assert client.post("/api/alerts/nope/ack", json={}, headers=AUTH).status_code == 404
+    assert client.get("/api/alerts", params={"state": "bogus"}).status_code == 422
+    svc.stop()
+
+    # A restart keeps the alert and the engine's memory: good values resolve it (after three in a row).
+    svc2 = CollectorService(config(tmp_path), clock=lambda: clock[0])
+    svc2.start(mqtt=False)
+    client2 = TestClient(create_app(svc2))
+    assert (
+        client2.get("/api/alerts", params={"state": "acknowledged"}).json()["alerts"][0]["id"] == alert["id"]
+    )
+    start = T0 + timedelta(hours=8)
+    feed(svc2, "readings", nh3n(2, start, [0.3, 0.3, 0.3]))
+    resolved = client2.get("/api/alerts", params={"state": "resolved"}).json()["alerts"]
+    assert [a["id"] for a in resolved] == [alert["id"]] and ISO_Z.match(resolved[0]["resolved_at"])
+    assert client2.post(url, json={}, headers=AUTH).status_code == 409
+    svc2.stop()
+
+
+def test_redelivered_batch_is_not_new_evidence_for_alerts(
+    service: CollectorService, client: TestClient
+) -> None:
+    once = nh3n(1, T0, [1.8])
+    feed(service, "readings", once)
+    feed(service, "readings", once)  # QoS 1 redelivery of the same batch
+    feed(service, "readings", ReadingBatch.model_validate({**once.model_dump(), "seq": 9, "lane": "resend"}))
+    assert [a for a in client.get("/api/alerts").json()["alerts"] if a["rule"] == "exceedance"] == []
+    feed(service, "readings", nh3n(2, T0 + timedelta(hours=4), [1.9]))  # a second bad value: now it opens
+    assert [a["rule"] for a in client.get("/api/alerts").json()["alerts"]].count("exceedance") == 1

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from collector.store.base import Store, Transition, seq_ranges
+from collector.store.sqlite import SqliteStore
+from protocols.messages import Command, CommandKind, ReadingBatch, StationState
+from tests.collector.factories import T0, batch, event, received, reply, status
+
+PG_URL = os.environ.get("QINGLIU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres(schema: str) -> Store:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        from collector.store.postgres import PostgresStore
+
+        return PostgresStore(PG_URL, schema=schema)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at {PG_URL}: {exc}")
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as db:
+        db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every test runs against both engines: same identities, same answers."""
+    if request.param == "sqlite":
+        s: Store = SqliteStore(tmp_path / "c.db")
+        yield s
+        s.close()
+        return
+    schema = f"qingliu_test_{uuid.uuid4().hex[:12]}"
+    s = _postgres(schema)
+    try:
+        yield s
+    finally:
+        s.close()
+        _drop_schema(schema)
+
+
+def test_readings_stored_once_and_duplicates_counted(store: Store) -> None:
+    first = store.apply([received(batch(seq=1, n=5))])
+    assert (first.readings_inserted, first.readings_duplicate, first.messages_inserted) == (5, 0, 1)
+    again = store.apply([received(batch(seq=1, n=5)), received(batch(seq=1, n=5))])
+    assert (again.readings_inserted, again.readings_duplicate) == (0, 10)
+    assert again.messages_duplicate == 2
+    # A resend carries old readings under a new seq: the message is new, the readings are not.
+    resend = store.apply([received(batch(seq=7, n=5, lane="resend"))])
+    assert (resend.messages_inserted, resend.readings_inserted, resend.readings_duplicate) == (1, 0, 5)
+    assert len(store.readings("hexicun")) == 5
+
+
+def test_value_is_never_rewritten_by_a_later_duplicate(store: Store) -> None:
+    store.apply([received(batch(seq=1, n=1, value=1.5))])
+    store.apply([received(batch(seq=2, n=1, value=99.0))])  # same (station, param, t), other value
+    assert [r.value for r in store.readings("hexicun")] == [1.5]
+
+
+def test_readings_query_range_param_and_limit(store: Store) -> None:
+    store.apply([received(batch(seq=1, n=10)), received(batch(seq=2, n=10, param="w01001", value=7.0))])
+    rows = store.readings(
+        "hexicun", param="w01010", start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=5)
+    )
+    assert [r.t for r in rows] == [T0 + timedelta(minutes=m) for m in (2, 3, 4)]  # end excluded
+    assert all(r.param == "w01010" for r in rows)
+    assert rows[0].value == 12.0 and rows[0].flag == "N" and rows[0].t.tzinfo is not None
+    assert len(store.readings("hexicun", limit=4)) == 4
+    assert len(store.readings("hexicun")) == 20
+    assert store.readings("chuanhutun") == []
+
+
+def test_latest_per_parameter_by_sample_time(store: Store) -> None:
+    store.apply([received(batch(seq=2, n=3, start=T0 + timedelta(hours=1), value=20.0))])
+    store.apply([received(batch(seq=1, n=3, value=10.0))])  # older data arriving later
+    latest = store.latest("hexicun")
+    assert set(latest) == {"w01010"}
+    assert latest["w01010"].t == T0 + timedelta(hours=1, minutes=2)
+    assert latest["w01010"].value == 22.0
+    assert store.last_reading_at("hexicun") == T0 + timedelta(hours=1, minutes=2)
+    assert store.last_reading_at("nowhere") is None
+
+
+def test_events_replies_and_commands_are_idempotent(store: Store) -> None:
+    result = store.apply([received(event()), received(event()), received(reply("hexicun", "c1"))])
+    assert (result.events_inserted, result.events_duplicate, result.replies_inserted) == (1, 1, 1)
+    assert store.apply([received(reply("hexicun", "c1"))]).replies_duplicate == 1
+    assert [e.event.id for e in store.events("hexicun")] == ["e1"]
+    assert store.command("hexicun", "c1") is None  # a reply without our command is not a command
+    command = Command(station="hexicun", id="c2", kind=CommandKind.SYNC_CLOCK, issued_at=T0)
+    store.save_command(command)
+    stored = store.command("hexicun", "c2")
+    assert stored is not None and stored.command == command and stored.reply is None
+    store.apply([received(reply("hexicun", "c2"), at=T0 + timedelta(seconds=3))])
+    stored = store.command("hexicun", "c2")
+    assert stored is not None and stored.reply is not None and stored.reply.ok
+    assert stored.reply_received_at == T0 + timedelta(seconds=3)
+
+
+def test_status_keeps_the_newest(store: Store) -> None:
+    store.apply([received(status(at=T0 + timedelta(minutes=1), backlog=5))])
+    result = store.apply([received(status(at=T0, backlog=9))])  # a stale copy
+    assert result.statuses_stale == 1
+    assert store.statuses()["hexicun"].status.backlog == 5
+
+
+def test_seq_gaps(store: Store) -> None:
+    store.apply([received(batch(seq=s, n=1, start=T0 + timedelta(hours=s))) for s in (0, 1, 2, 5, 6, 9)])
+    summary = store.seq_summary("hexicun")
+    assert summary.ranges == [(0, 2), (5, 6), (9, 9)]
+    assert summary.missing == [(3, 4), (7, 8)]
+    assert summary.missing_count == 4
+    assert store.seq_summary("chuanhutun").ranges == []
+    assert seq_ranges([1, 2, 3, 7]).missing == [(4, 6)]
+
+
+def test_transitions_and_failed_transaction_rolls_back(store: Store) -> None:
+    store.add_transitions(
+        [
+            Transition("hexicun", T0, None, StationState.OFFLINE, ("never heard",)),
+            Transition("hexicun", T0 + timedelta(seconds=5), StationState.OFFLINE, StationState.ONLINE, ()),
+        ]
+    )
+    assert [t.new for t in store.transitions("hexicun")] == [StationState.ONLINE, StationState.OFFLINE]
+    assert store.last_transitions()["hexicun"].new is StationState.ONLINE
+
+    # A batch that fails half-way through the transaction (no lane): nothing of the transaction is kept.
+    broken = ReadingBatch.model_construct(station="hexicun", seq=99, lane=None, sent_at=T0, readings=[])  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):  # the broken message, whichever engine
+        store.apply([received(batch(seq=1, n=2)), received(event()), received(broken)])
+    assert store.readings("hexicun") == [] and store.events("hexicun") == []
+    assert store.seq_summary("hexicun").ranges == []
+
+
+def test_data_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    first = SqliteStore(path)
+    first.apply([received(batch(seq=1, n=3))])
+    first.close()
+    second = SqliteStore(path)
+    assert len(second.readings("hexicun")) == 3
+    assert second.counts()["readings"] == 3
+    assert second.ping()
+    second.close()
+
+
+def test_will_status_replaces_newer_heartbeat_of_the_same_run(store: Store) -> None:
+    store.apply([received(status(at=T0 + timedelta(minutes=10), started_at=T0))])
+    will = status(at=T0 + timedelta(seconds=1), state=StationState.OFFLINE)
+    assert store.apply([received(will)]).statuses_saved == 1
+    assert store.statuses()["hexicun"].status.state is StationState.OFFLINE
+
+
+def test_latest_table_ignores_a_duplicate_with_another_value(store: Store) -> None:
+    store.apply([received(batch(seq=1, n=2, value=1.0))])
+    store.apply([received(batch(seq=2, n=2, value=50.0))])  # same times: duplicates, value never rewritten
+    assert store.latest("hexicun")["w01010"].value == 2.0
+
+
+def test_newest_readings_oldest_first(store: Store) -> None:
+    store.apply([received(batch(seq=1, n=10))])
+    rows = store.readings("hexicun", limit=3, newest=True, end=T0 + timedelta(minutes=9))
+    assert [r.t for r in rows] == [T0 + timedelta(minutes=m) for m in (6, 7, 8)]
+
+
+def test_transitions_between(store: Store) -> None:
+    at = [T0 + timedelta(minutes=m) for m in (0, 10, 20, 30)]
+    states = [StationState.OFFLINE, StationState.ONLINE, StationState.DEGRADED, StationState.OFFLINE]
+    store.add_transitions([Transition("hexicun", t, None, s) for t, s in zip(at, states, strict=True)])
+    initial, inside = store.transitions_between(
+        "hexicun", T0 + timedelta(minutes=15), T0 + timedelta(minutes=30)
+    )
+    assert initial is not None and initial.new is StationState.ONLINE
+    assert [t.new for t in inside] == [StationState.DEGRADED]
+    assert store.transitions_between("hexicun", T0 - timedelta(hours=1), T0)[0] is None
