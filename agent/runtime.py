@@ -341,7 +341,8 @@ async def run_agent(
     )
     publisher.wake = waker.event
 
-    factory = acquisition or default_acquisition(path.with_name("acquisition-state.json"))
+    # Named after the outbox file: several agents may keep their outboxes in one folder (the demo does).
+    factory = acquisition or default_acquisition(path.with_name(path.name + ".acquisition-state.json"))
     try:
         acq = factory(config, sink)  # a bad profile raises ConfigError here, before anything starts
     except BaseException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ def _wait_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-def agent_config(station: dict[str, Any], broker_url: str, var_dir: Path) -> str:
+def agent_config(station: dict[str, Any], broker_url: str, var_dir: Path, protocol: str = "5") -> str:
     """The TOML config of one demo agent, from a station entry of the simulator fleet manifest."""
     lines = [
         "[station]",
@@ -54,6 +55,7 @@ def agent_config(station: dict[str, Any], broker_url: str, var_dir: Path) -> str
         "",
         "[mqtt]",
         f'url = "{broker_url}"',
+        f'protocol = "{protocol}"',
         "heartbeat_s = 5.0",
         "",
         "[outbox]",
@@ -80,11 +82,12 @@ def agent_config(station: dict[str, Any], broker_url: str, var_dir: Path) -> str
     return "\n".join(lines) + "\n"
 
 
-def collector_config(broker_url: str, var_dir: Path, port: int) -> str:
+def collector_config(broker_url: str, var_dir: Path, port: int, protocol: str = "5") -> str:
     return "\n".join(
         [
             "[mqtt]",
             f'url = "{broker_url}"',
+            f'protocol = "{protocol}"',
             'client_id = "qingliu-demo-collector"',
             "",
             "[store]",
@@ -99,6 +102,13 @@ def collector_config(broker_url: str, var_dir: Path, port: int) -> str:
     )
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it if the demo dies, even by kill -9."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class _Children:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
@@ -111,6 +121,7 @@ class _Children:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.procs.append((name, proc))
@@ -155,6 +166,8 @@ async def _run(args: argparse.Namespace) -> int:
     exe = [sys.executable, "-m", "qingliu_cli"]
 
     broker = None
+    # amqtt 0.12 speaks MQTT 3.1.1 only; with a real broker everything runs v5 as in production.
+    protocol = "5" if args.broker else "3.1.1"
     if args.broker:
         broker_url = args.broker
         parsed = urlparse(broker_url)
@@ -200,11 +213,13 @@ async def _run(args: argparse.Namespace) -> int:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
 
         collector_conf = var_dir / "collector.toml"
-        collector_conf.write_text(collector_config(broker_url, var_dir, args.port), encoding="utf-8")
+        collector_conf.write_text(
+            collector_config(broker_url, var_dir, args.port, protocol), encoding="utf-8"
+        )
         children.start("collector", [*exe, "collector", "run", "--config", str(collector_conf)])
         for station in manifest["stations"]:
             conf = var_dir / f"{station['id']}.agent.toml"
-            conf.write_text(agent_config(station, broker_url, var_dir), encoding="utf-8")
+            conf.write_text(agent_config(station, broker_url, var_dir, protocol), encoding="utf-8")
             children.start(f"agent-{station['id']}", [*exe, "agent", "run", "--config", str(conf)])
 
         if _wait_port("127.0.0.1", args.port, 20):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -39,8 +38,15 @@ def assert_collector_matches_agent(stack: Stack) -> int:
 
 
 def wait_drained(stack: Stack, timeout: float = 60) -> None:
+    """Wait until the agent has nothing unsent and the collector holds as many readings as the agent made."""
     wait_until(lambda: stack.agent_unsent() == 0, timeout, what="agent outbox drained")
-    time.sleep(1.0)  # the collector acknowledges after its commit; give its last batch time to commit
+    produced: dict[str, int] = Counter(param for param, *_ in stack.agent_readings())
+
+    def collector_caught_up() -> bool:
+        return all(len(stack.collector_readings(param)) >= n for param, n in produced.items())
+
+    # The broker has the messages; the collector may still be reconnecting or committing its last batch.
+    wait_until(collector_caught_up, timeout, interval=0.5, what="collector holding every reading")
 
 
 def test_every_reading_arrives_exactly_once(
