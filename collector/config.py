@@ -170,6 +170,18 @@ class StationConfig(_Section):
                 raise ValueError(f"unknown parameter code {code!r}")
         return value
 
+    @model_validator(mode="after")
+    def _fill_from_city_plan(self) -> StationConfig:
+        """A known section's names, river, basin, level and county need not be typed again."""
+        section = SECTIONS.get(self.id)
+        if section is not None:
+            self.name_zh = self.name_zh or section.name_zh
+            self.river = self.river or section.river
+            self.basin = self.basin or RIVERS[section.river].basin
+            self.level = self.level or section.level
+            self.county = self.county or section.county
+        return self
+
 
 def default_stations() -> list[StationConfig]:
     """The eight sections of the city plan, target class III (STANDARDS.md §1)."""
