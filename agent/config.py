@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from protocols.errors import ConfigError
+from protocols.tomldoc import parse_toml_model, read_text
 from protocols.topics import is_station_id
 
 
@@ -136,24 +135,8 @@ class AgentConfig(_Section):
 
 
 def parse_config(text: str, *, source: str = "<config>") -> AgentConfig:
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return AgentConfig.model_validate(document)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:8]:
-            where = ".".join(str(p) for p in error["loc"]) or "(root)"
-            problems.append(f"  {where}: {error['msg']}")
-        raise ConfigError(f"{source}: invalid agent config:\n" + "\n".join(problems)) from None
+    return parse_toml_model(AgentConfig, text, source=source, what="agent config")
 
 
 def load_config(path: str | Path) -> AgentConfig:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read agent config {path}: {exc.strerror}") from None
-    return parse_config(text, source=str(path))
+    return parse_config(read_text(path, what="agent config"), source=str(path))

@@ -14,16 +14,15 @@ With no ``[[stations]]`` tables the eight sections of the city plan (protocols/s
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from protocols import catalogue
-from protocols.errors import ConfigError
 from protocols.sections import RIVERS, SECTIONS
+from protocols.tomldoc import parse_toml_model, read_text
 from protocols.topics import is_station_id
 
 SEVEN_DAYS_S = 7 * 24 * 3600
@@ -225,24 +224,8 @@ class CollectorConfig(_Section):
 
 
 def parse_config(text: str, *, source: str = "<config>") -> CollectorConfig:
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return CollectorConfig.model_validate(document)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:8]:
-            where = ".".join(str(p) for p in error["loc"]) or "(root)"
-            problems.append(f"  {where}: {error['msg']}")
-        raise ConfigError(f"{source}: invalid collector config:\n" + "\n".join(problems)) from None
+    return parse_toml_model(CollectorConfig, text, source=source, what="collector config")
 
 
 def load_config(path: str | Path) -> CollectorConfig:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read collector config {path}: {exc.strerror}") from None
-    return parse_config(text, source=str(path))
+    return parse_config(read_text(path, what="collector config"), source=str(path))

@@ -14,10 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from protocols import catalogue
+from protocols import catalogue, tomldoc
 from protocols.errors import ConfigError
 from protocols.flags import Flag
 from protocols.registers import WIDTH, DataType, WordOrder
+from protocols.tomldoc import load_builtin_or_file, parse_toml_model
 
 RegisterTable = Literal["holding", "input"]
 
@@ -102,35 +103,14 @@ class Profile(_Strict):
 
 def parse_profile(text: str, *, source: str = "<profile>") -> Profile:
     """Validate a profile document; ConfigError names the file and the field that is wrong."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return Profile.model_validate(document)
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise ConfigError(f"{source}: invalid profile: {details}") from None
+    return parse_toml_model(Profile, text, source=source, what="profile")
 
 
 def builtin_names() -> list[str]:
-    return sorted(
-        p.name.removesuffix(".toml")
-        for p in resources.files(__package__).iterdir()
-        if p.name.endswith(".toml")
-    )
+    return tomldoc.builtin_names(__package__)
 
 
 def load_profile(name_or_path: str) -> Profile:
     """A built-in profile by name, or a profile file by path."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
-        return parse_profile(path.read_text(encoding="utf-8"), source=str(path))
-    resource = resources.files(__package__) / f"{name_or_path}.toml"
-    if not resource.is_file():
-        raise ConfigError(
-            f"unknown analyser profile {name_or_path!r}; built-in: {', '.join(builtin_names())}"
-        )
-    return parse_profile(resource.read_text(encoding="utf-8"), source=f"profile {name_or_path}")
+    text, source = load_builtin_or_file(__package__, name_or_path, what="analyser profile")
+    return parse_profile(text, source=source)

@@ -25,16 +25,14 @@ A scenario is TOML::
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from protocols import catalogue
 from protocols.errors import ConfigError
 from protocols.sections import RIVERS, SECTIONS
+from protocols.tomldoc import builtin_names, load_builtin_or_file, parse_toml_model
 from simulators.analysers.base import DeviceState
 from simulators.analysers.controller import SIGNALS
 from simulators.analysers.environment import WATER_PARAMS
@@ -286,26 +284,15 @@ class Scenario(_Strict):
         return list(self.stations) if station == "*" else [station]
 
 
+def _drop_step_tag(loc: list[str]) -> list[str]:
+    """Drop the discriminator tag pydantic inserts ("steps.2.fault.plan" → "steps.2.plan")."""
+    if len(loc) >= 3 and loc[0] == "steps":
+        return [p for i, p in enumerate(loc) if not (i == 2 and p in _ACTIONS)]
+    return loc
+
+
 def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return Scenario.model_validate(document)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:8]:
-            # Drop the discriminator tag pydantic inserts ("steps.2.fault.plan" → "steps.2.plan").
-            loc = [str(p) for p in error["loc"]]
-            if len(loc) >= 3 and loc[0] == "steps":
-                loc = [
-                    p
-                    for i, p in enumerate(loc)
-                    if not (i == 2 and not p.isdigit() and p.isidentifier() and p in _ACTIONS)
-                ]
-            problems.append(f"  {'.'.join(loc) or '(root)'}: {error['msg']}")
-        raise ConfigError(f"{source}: invalid scenario:\n" + "\n".join(problems)) from None
+    return parse_toml_model(Scenario, text, source=source, what="scenario", loc_filter=_drop_step_tag)
 
 
 _ACTIONS = (
@@ -325,19 +312,10 @@ _ACTIONS = (
 
 
 def builtin_scenarios() -> list[str]:
-    return sorted(
-        p.name.removesuffix(".toml")
-        for p in resources.files(__package__).iterdir()
-        if p.name.endswith(".toml")
-    )
+    return builtin_names(__package__)
 
 
 def load_scenario(name_or_path: str) -> Scenario:
     """A built-in scenario by name, or a scenario file by path."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
-        return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
-    resource = resources.files(__package__) / f"{name_or_path}.toml"
-    if not resource.is_file():
-        raise ConfigError(f"unknown scenario {name_or_path!r}; built-in: {', '.join(builtin_scenarios())}")
-    return parse_scenario(resource.read_text(encoding="utf-8"), source=f"scenario {name_or_path}")
+    text, source = load_builtin_or_file(__package__, name_or_path, what="scenario")
+    return parse_scenario(text, source=source)
