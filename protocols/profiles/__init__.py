@@ -7,15 +7,11 @@ which HJ 212 flag. The agent decodes with it; the simulators encode with it, so 
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from protocols import catalogue, tomldoc
-from protocols.errors import ConfigError
 from protocols.flags import Flag
 from protocols.registers import WIDTH, DataType, WordOrder
 from protocols.tomldoc import load_builtin_or_file, parse_toml_model
