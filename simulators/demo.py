@@ -266,6 +266,8 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("amqtt", "transitions"):  # the embedded broker logs every state change at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:
