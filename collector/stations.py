@@ -7,7 +7,8 @@ and returns the state with the reasons for it. ``StationTracker`` keeps one reco
 Rules:
 - offline: never heard; the last status says offline (the agent's will or a clean shutdown); or nothing heard
   for ``offline_after_heartbeats`` × the station's heartbeat.
-- degraded: the status says degraded, a device is down, the backlog grew since the previous status, readings
+- degraded: the status says degraded, a device is down, the backlog is above a threshold and grew since
+  the previous status, readings
   were dropped (ever), or the station clock is off by more than ``clock_offset_max_s``.
 - online otherwise (including a station that sends readings but no status yet).
 """
@@ -27,6 +28,8 @@ class Thresholds:
     offline_after_heartbeats: float = 3.0
     clock_offset_max_s: float = 60.0
     default_heartbeat_s: float = 30.0
+    # A few batches in flight are normal traffic; a backlog above this that keeps growing is not.
+    backlog_degraded_above: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,8 @@ def evaluate(
     down = sorted(name for name, device in status.devices.items() if not device.up)
     if down:
         reasons.append("devices down: " + ", ".join(down))
-    if record.previous_backlog is not None and status.backlog > record.previous_backlog:
+    growing = record.previous_backlog is not None and status.backlog > record.previous_backlog
+    if growing and status.backlog > limits.backlog_degraded_above:
         reasons.append(f"backlog growing ({record.previous_backlog} → {status.backlog})")
     if status.dropped > 0:
         reasons.append(f"{status.dropped} readings dropped")
