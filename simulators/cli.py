@@ -7,6 +7,7 @@
                       [--speed X] [--start ISO] [--seed N] [--journal PATH] [--nutrient-cycle-min M] [--duration S]
     qingliu sim profiles
     qingliu sim scenarios
+    qingliu sim ascii --pty PTY [--station ID] [--devices probe:1,nh3n:2] [--fault DEV=SPEC] [--duration S]
 
 Port 0 picks free ports; the manifest records where each station listens.
 """
@@ -26,6 +27,8 @@ from protocols.errors import ConfigError
 from protocols.profiles import builtin_names, load_profile
 from protocols.sections import SECTIONS
 from simulators.analysers.nutrient import Schedule
+from simulators.ascii_device import add_parser as add_ascii_parser
+from simulators.ascii_device import run_cli as run_ascii
 from simulators.clock import SimClock
 from simulators.fleet import Fleet, Station, build_fleet, station_entry, utc_iso, write_manifest
 from simulators.journal import Journal
@@ -229,6 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fleet.add_argument("--stations", help="comma-separated station ids (default: all eight)")
     _add_run_options(fleet)
+    add_ascii_parser(sub)
     sub.add_parser("profiles", help="list the built-in analyser profiles")
     sub.add_parser("scenarios", help="list the built-in scenarios")
     return parser
@@ -238,6 +242,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
+        if args.command == "ascii":
+            return run_ascii(args)
         if args.command == "profiles":
             for name in builtin_names():
                 profile = load_profile(name)

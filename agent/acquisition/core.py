@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from agent.acquisition.controller import ControllerWatch
 from agent.acquisition.decoding import ParamValue, Sample, decode_sample, flag_value
@@ -29,7 +30,6 @@ from agent.acquisition.errors import FAILURE_KINDS, ILLEGAL_DATA_ADDRESS, ReadFa
 from agent.acquisition.lineprotocols import LineProtocol, load_line_protocol
 from agent.acquisition.serialline import SerialLine
 from agent.acquisition.state import MemoryStateStore, StateStore, result_time_key
-from agent.acquisition.tcp import TcpLink
 from agent.config import AgentConfig, DeviceConfig, SerialBus, TcpBus
 from agent.flagging import LogicMonitor, StuckDetector
 from agent.sink import Sink
@@ -39,6 +39,9 @@ from protocols.flags import VALID_FLAGS, Flag
 from protocols.messages import DeviceStatus, EventKind, Reading, Severity
 from protocols.planning import ReadRequest, RegisterImage, plan_profile
 from protocols.profiles import Profile, load_profile
+
+if TYPE_CHECKING:  # pymodbus costs ~6 MiB resident: imported only when a station has a TCP bus
+    from agent.acquisition.tcp import TcpLink
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +228,8 @@ class Acquisition:
             await line.close()
 
     async def _tcp_bus(self, bus: TcpBus, devices: list[_Device], stop: asyncio.Event) -> None:
+        from agent.acquisition.tcp import TcpLink
+
         for dev in devices:
             key = (dev.cfg.host, dev.cfg.port)
             if key not in self._links:
