@@ -38,6 +38,11 @@ export function limitLines(limits, target) {
   return [...byValue.values()];
 }
 
+/** "III", "I/II", or "I–V" for three or more classes sharing one limit (pH): short enough for the margin. */
+export function classSpan(classes) {
+  return classes.length > 2 ? `${classes[0]}–${classes[classes.length - 1]}` : classes.join("/");
+}
+
 /**
  * renderChart({readings, limits, target_class, unit, decimals, name, from, to}) → element (a figure).
  * `from` and `to` are epoch milliseconds of the chosen range.
@@ -59,6 +64,7 @@ export function renderChart(opts, width) {
   let x1 = opts.to;
   if (!(x1 > x0)) x1 = x0 + HOUR;
   const values = pts.map((p) => p.v).concat(targetLines.map((l) => l.value));
+  if (!pts.length) values.push(0); // nothing to plot: show the limit against zero, not a sliver around it
   let y0 = values.length ? Math.min(...values) : 0;
   let y1 = values.length ? Math.max(...values) : 1;
   if (y0 === y1) {
@@ -109,7 +115,7 @@ export function renderChart(opts, width) {
       class: line.target ? "limit target" : "limit", "data-class": line.classes.join("/"),
     }));
     limitsG.append(s("text", { x: m.l + pw + 4, y: y + 4, class: line.target ? "limit-label target" : "limit-label" },
-      line.classes.join("/")));
+      classSpan(line.classes)));
   }
   svg.append(limitsG);
 
@@ -202,10 +208,11 @@ export function renderChart(opts, width) {
     }
   });
 
-  const target = targetLines[0];
+  // One value ("≤ 1"), or a range ("6–9") when the target class has a lower and an upper limit.
+  const targetText = targetLines.map((l) => fmtValue(l.value, null)).join("–");
   const legend = h("div", { class: "legend" },
     h("span", { class: "lg-line" }, t("trend")),
-    target ? h("span", { class: "lg-target" }, `${t("limit")} ${opts.target_class} ${fmtValue(target.value, null)}`)
+    targetLines.length ? h("span", { class: "lg-target" }, `${t("limit")} ${opts.target_class} ${targetText}`)
       : null,
     h("span", { class: "lg-flag" }, `◆ ${t("flag")} ≠ N`),
   );

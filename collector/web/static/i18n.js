@@ -68,6 +68,14 @@ const S = {
   mains_power: ["市电", "Mains"],
   on_battery: ["UPS 供电", "On UPS"],
   battery_pct: ["电池", "Battery"],
+  sample_flow: ["采样流量", "Sample flow"],
+  water_level: ["水位", "Water level"],
+  enclosure_temp: ["站房温度", "Enclosure temp."],
+  sampling_state: ["采样状态", "Sampling state"],
+  sampling_idle: ["待机", "idle"],
+  sampling_active: ["采样中", "sampling"],
+  sampling_flushing: ["清洗中", "flushing"],
+  sampling_no_water: ["无水", "no water"],
   door_open: ["站房门", "Door"],
   yes: ["是", "yes"],
   no: ["否", "no"],
@@ -122,6 +130,8 @@ const S = {
   token: ["令牌", "Token"],
   operator: ["操作员", "Operator"],
   note: ["备注", "Note"],
+  offline_no_status: ["站点离线，采集端未报告", "station offline: nothing reported"],
+  note_optional: ["备注（可选）", "note (optional)"],
   cancel: ["取消", "Cancel"],
   login_needed: ["确认告警需要登录", "Log in to acknowledge alerts"],
   login_failed: ["令牌无效", "invalid token"],
@@ -213,6 +223,18 @@ export function fmtTime(iso, withSeconds = false) {
   const p = shanghaiParts(d);
   const base = `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
   return withSeconds ? `${base}:${p.second}` : base;
+}
+
+/** Compact: "22:13" when the day is today in Shanghai, "11-27 22:13" in this year, else the full time. */
+export function fmtShort(iso, now = new Date()) {
+  if (!iso) return "—";
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const p = shanghaiParts(d);
+  const n = shanghaiParts(now);
+  if (p.year !== n.year) return fmtTime(d);
+  const time = `${p.hour}:${p.minute}`;
+  return p.month === n.month && p.day === n.day ? time : `${p.month}-${p.day} ${time}`;
 }
 
 /** Short axis label: "11-28 22:00" or "22:00". */

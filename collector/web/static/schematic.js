@@ -26,6 +26,17 @@ function nodeLook(st, mode) {
   return { fill: STATE_COLOURS[state] || STATE_COLOURS.unknown, text: t(state) };
 }
 
+/** A label cut to about ``width`` px at the node font (CJK ≈ 13 px, Latin ≈ 7 px), with "…" when cut. */
+export function fitLabel(text, width) {
+  let used = 0;
+  const chars = [...(text || "")];
+  for (let i = 0; i < chars.length; i += 1) {
+    used += chars[i].charCodeAt(0) > 0x2e80 ? 13 : 7;
+    if (used > width) return chars.slice(0, Math.max(1, i - 1)).join("") + "…";
+  }
+  return text || "";
+}
+
 /** The rivers grouped by basin, plus a group for stations no river lists. */
 function layoutGroups(overview) {
   const rivers = new Map((overview.rivers || []).map((r) => [r.id, r]));
@@ -88,6 +99,8 @@ export function renderSchematic(overview, mode, width) {
         const look = nodeLook(st, mode);
         const cx = x0 + ((i + 0.5) / n) * span;
         const name = st ? st.name_zh : id;
+        // Neighbours share the river: a long section name is cut to its slot (the full one is in the title).
+        const label = fitLabel(name, Math.max(40, span / n - 8));
         const node = s("a", {
           href: `/station/${encodeURIComponent(id)}`, class: "node", "data-testid": `node-${id}`,
           "data-state": st ? st.state : "unknown", "data-class": st && st.current_class ? st.current_class : "",
@@ -96,7 +109,7 @@ export function renderSchematic(overview, mode, width) {
         s("title", null, `${name} · ${look.text}`),
         s("circle", { cx, cy: ry, r: 11, fill: look.fill, class: st && st.open_alerts ? "alerting" : "" }),
         look.inner ? s("text", { x: cx, y: ry + 3.5, class: "node-inner", fill: inkOn(look.fill) }, look.inner) : null,
-        s("text", { x: cx, y: ry + 27, class: "node-name" }, name),
+        s("text", { x: cx, y: ry + 27, class: "node-name" }, label),
         s("text", { x: cx, y: ry + 40, class: "node-text" }, look.text));
         svg.append(node);
       });

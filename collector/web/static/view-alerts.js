@@ -78,17 +78,18 @@ export function alertsView(root, ctx, query) {
       select("param", "parameter", params.map((p) => [p.code, field(p, "name")])));
   }
 
-  async function acknowledge(a, button) {
+  async function acknowledge(a, button, noteInput) {
     if (!getToken() && !(await ctx.login())) return;
     button.disabled = true;
+    const note = noteInput ? noteInput.value.trim() : "";
     try {
       let updated;
       try {
-        updated = await ackAlert(a.id);
+        updated = await ackAlert(a.id, note);
       } catch (err) {
         // A token that expired or was revoked: ask once more, then retry.
         if (!(err instanceof ApiError && err.status === 401) || !(await ctx.login())) throw err;
-        updated = await ackAlert(a.id);
+        updated = await ackAlert(a.id, note);
       }
       status.className = "msg ok";
       status.textContent = `${t("tab_acknowledged")}: ${field(updated, "title")} (${updated.station_zh || updated.station})`;
@@ -103,13 +104,20 @@ export function alertsView(root, ctx, query) {
 
   function row(a) {
     const c = cols();
-    const last = tab === "acknowledged"
-      ? `${fmtTime(a.acked_at)}${a.acked_by ? ` · ${a.acked_by}` : ""}`
+    const last = tab === "acknowledged" ? ackedText(a)
       : tab === "resolved" ? fmtTime(a.resolved_at) : a.last_value == null ? "—" : String(a.last_value);
-    const action = a.state === "open"
-      ? h("button", { type: "button", class: "btn small primary", "data-testid": `ack-button-${a.id}`,
-        onclick: (ev) => acknowledge(a, ev.currentTarget) }, t("ack"))
-      : "";
+    let action = "";
+    if (a.state === "open") {
+      // An optional note for the record (who acknowledged, when and why is kept with the alert).
+      const note = h("input", { type: "text", class: "ack-note", maxlength: 1000, placeholder: t("note_optional"),
+        "aria-label": t("note"), "data-testid": `ack-note-${a.id}` });
+      const button = h("button", { type: "submit", class: "btn small primary", "data-testid": `ack-button-${a.id}` },
+        t("ack"));
+      action = h("form", { class: "ack-form", onsubmit: (ev) => {
+        ev.preventDefault();
+        acknowledge(a, button, note);
+      } }, note, button);
+    }
     return h("tr", { "data-testid": `alert-row-${a.id}`, "data-state": a.state, class: `sev-row-${a.severity}` },
       cells(c, [
         severityChip(a.severity),
@@ -121,6 +129,12 @@ export function alertsView(root, ctx, query) {
         last,
         action,
       ]));
+  }
+
+  function ackedText(a) {
+    return h("span", { class: "acked" },
+      h("span", null, `${fmtTime(a.acked_at)}${a.acked_by ? ` · ${a.acked_by}` : ""}`),
+      a.ack_note ? h("span", { class: "muted small note" }, a.ack_note) : null);
   }
 
   function renderList() {
@@ -146,7 +160,7 @@ export function alertsView(root, ctx, query) {
   }
 
   function onAlert(a) {
-    const had = listBox.querySelector(`[data-testid="alert-row-${a.id}"]`);
+    const had = listBox.querySelector(`[data-testid="alert-row-${CSS.escape(String(a.id))}"]`);
     const focused = had && had.contains(document.activeElement);
     alerts.set(a.id, a);
     if (!matches(a) && !had) return;

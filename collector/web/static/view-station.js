@@ -4,7 +4,7 @@ import { ApiError, getAlerts, getHealth, getReadings, getStation } from "./api.j
 import { renderChart } from "./chart.js";
 import { h } from "./dom.js";
 import {
-  field, flagName, fmtPct, fmtSeconds, fmtTime, fromShanghaiLocal, t, tl, toShanghaiLocal,
+  field, flagName, fmtPct, fmtSeconds, fmtShort, fmtTime, fromShanghaiLocal, t, tl, toShanghaiLocal,
 } from "./i18n.js";
 import {
   ageSpan, card, cells, classChip, link, message, severityChip, stateChip, table,
@@ -27,10 +27,26 @@ function fmtNum(v, decimals) {
   return decimals == null ? String(v) : v.toFixed(decimals);
 }
 
+/** The target limit as text: "≤ 1", "≥ 5" for dissolved oxygen (higher is better), "6–9" for pH. */
+export function fmtLimit(code, limit) {
+  if (limit == null) return "—";
+  if (Array.isArray(limit)) return limit.join("–");
+  return `${code === "w01009" ? "≥" : "≤"} ${limit}`;
+}
+
+/** "22:43" today (Shanghai), "11-27 22:43" before; the full time as a tooltip. */
+function shortTime(iso) {
+  return h("time", { datetime: iso || null, title: fmtTime(iso, true), class: "nowrap" }, fmtShort(iso));
+}
+
 function dl(pairs) {
   return h("dl", { class: "kv" }, pairs.filter(Boolean).map(([k, v, attrs]) => [
     h("dt", null, tl(k)), h("dd", attrs || null, v)]));
 }
+
+// The station controller's register map (protocols/profiles/station_controller.toml).
+const SIGNAL_UNITS = { sample_flow: "L/min", water_level: "m", enclosure_temp: "°C" };
+const SAMPLING_STATES = ["sampling_idle", "sampling_active", "sampling_flushing", "sampling_no_water"];
 
 /** One controller signal as text plus a good/bad mark; unknown keys are shown as they come. */
 function signal(key, value) {
@@ -42,6 +58,14 @@ function signal(key, value) {
     on_battery: [on ? "yes" : "no", !on],
     door_open: [on ? "door_is_open" : "door_is_closed", !on],
   };
+  if (key in SIGNAL_UNITS) {
+    return h("span", { class: "sig", "data-signal": key }, value == null ? "—" : `${fmtSignal(value)} ${SIGNAL_UNITS[key]}`);
+  }
+  if (key === "sampling_state" && SAMPLING_STATES[value]) {
+    const state = SAMPLING_STATES[value];
+    return h("span", { class: `sig ${state === "sampling_no_water" ? "bad" : "ok"}`, "data-signal": key,
+      "data-value": String(value) }, t(state));
+  }
   if (key === "battery_pct") {
     return h("span", { class: value != null && value < 30 ? "sig bad" : "sig ok" }, value == null ? "—" : `${value} %`);
   }
@@ -49,7 +73,16 @@ function signal(key, value) {
     const [label, good] = known[key];
     return h("span", { class: `sig ${good ? "ok" : "bad"}`, "data-signal": key, "data-value": String(value) }, t(label));
   }
-  return h("span", { class: "sig" }, value == null ? "—" : String(value));
+  return h("span", { class: "sig" }, fmtSignal(value));
+}
+
+/** A signal value as read: whole numbers as they are, others to at most 3 significant decimals. */
+export function fmtSignal(value) {
+  if (value == null) return "—";
+  if (typeof value === "number" && Number.isFinite(value) && !Number.isInteger(value)) {
+    return String(+value.toFixed(Math.abs(value) >= 100 ? 1 : 2));
+  }
+  return String(value);
 }
 
 export function stationView(root, ctx, id, query) {
@@ -118,14 +151,16 @@ export function stationView(root, ctx, id, query) {
           h("button", { type: "button", class: "linkish", onclick: () => selectParam(code) },
             paramName(code, ctx.state.params, detail.latest)),
           `${fmtNum(v.value, p ? p.decimals : null)} ${v.unit || ""}`,
-          h("span", { class: v.flag === "N" ? "" : "flag-bad", title: flagName(v.flag) },
-            `${v.flag} ${v.flag === "N" ? "" : flagName(v.flag)}`),
+          h("span", { class: v.flag === "N" ? "" : "flag-bad", title: flagName(v.flag) }, v.flag,
+            v.flag === "N" ? null : h("span", { class: "flag-name" }, ` ${flagName(v.flag)}`)),
           v.class ? classChip(v.class) : "—",
-          v.limit_target == null ? "—" : String(v.limit_target),
-          fmtTime(v.t),
+          fmtLimit(code, v.limit_target),
+          shortTime(v.t),
         ]));
     });
-    latestBox.replaceChildren(codes.length ? table(cols, rows) : message(t("no_data")));
+    latestBox.replaceChildren(codes.length
+      ? h("div", { class: "table-wrap" }, table(cols, rows, { class: "grid-table dense latest" }))
+      : message(t("no_data")));
   }
 
   function renderDevices() {
@@ -136,20 +171,26 @@ export function stationView(root, ctx, id, query) {
       h("span", { class: `chip ${d.up ? "state-online" : "state-offline"}` }, t(d.up ? "up" : "down")),
       d.flag ? `${d.flag} ${d.flag === "N" ? "" : flagName(d.flag)}` : "—",
       String(d.failures ?? 0),
-      fmtTime(d.last_ok),
-      d.error || "",
+      shortTime(d.last_ok),
+      d.error ? h("span", { class: "error-text", title: d.error }, d.error) : "",
     ])));
-    devicesBox.replaceChildren(entries.length ? table(cols, rows) : message(t("no_data")));
+    devicesBox.replaceChildren(entries.length ? table(cols, rows) : message(t(offlineNote())));
   }
 
   function renderController() {
     const c = detail.controller || {};
-    const order = ["pump_running", "water_present", "mains_power", "on_battery", "battery_pct", "door_open"];
+    const order = ["pump_running", "water_present", "mains_power", "on_battery", "battery_pct", "door_open",
+      "sample_flow", "water_level", "enclosure_temp", "sampling_state"];
     const keys = order.filter((k) => k in c).concat(Object.keys(c).filter((k) => !order.includes(k)));
     controllerBox.replaceChildren(keys.length
       ? h("dl", { class: "kv signals" }, keys.map((k) => [h("dt", null, order.includes(k) ? tl(k) : k),
         h("dd", null, signal(k, c[k]))]))
-      : message(t("no_data")));
+      : message(t(offlineNote())));
+  }
+
+  // An agent that went away (its will, or a clean stop) sends a status without devices or signals.
+  function offlineNote() {
+    return detail.state === "offline" && detail.last_status_at ? "offline_no_status" : "no_data";
   }
 
   function renderAgent() {
@@ -274,7 +315,7 @@ export function stationView(root, ctx, id, query) {
       paramName(p.param, ctx.state.params, detail.latest), String(p.expected), String(p.received), String(p.valid),
       fmtPct(p.capture_rate, true), fmtPct(p.valid_rate, true)])));
     const low = (x) => (x != null && x < 0.9 ? "warn-text" : "");
-    healthBox.replaceChildren(
+    healthBox.replaceChildren(...[
       h("div", { class: "big-nums" },
         h("div", { "data-testid": "health-uptime", class: low(hl.uptime_pct == null ? null : hl.uptime_pct / 100) },
           h("span", { class: "num" }, fmtPct(hl.uptime_pct, false)), h("span", { class: "lbl" }, tl("uptime"))),
@@ -282,21 +323,28 @@ export function stationView(root, ctx, id, query) {
           h("span", { class: "num" }, fmtPct(hl.capture_rate, true)), h("span", { class: "lbl" }, tl("capture_rate"))),
         h("div", { class: low(hl.valid_rate) },
           h("span", { class: "num" }, fmtPct(hl.valid_rate, true)), h("span", { class: "lbl" }, tl("valid_rate")))),
-      rows.length ? table(cols, rows) : null,
+      rows.length ? h("div", { class: "table-wrap" }, table(cols, rows, { class: "grid-table dense" })) : null,
       (hl.excluded || []).length
         ? h("div", { class: "excluded" }, h("h3", null, tl("excluded")), h("ul", null, hl.excluded.map((x) =>
           h("li", null, `${fmtTime(x.from)} – ${fmtTime(x.to)} · ${t(x.reason)}`))))
-        : null);
+        : null,
+    ].filter(Boolean)); // replaceChildren would write a null as the text "null"
   }
 
   // ---- alerts ----
 
   function renderAlerts() {
-    const cols = ["severity", "alert", "state", "opened_at", "resolved_at"];
+    const cols = ["severity", "alert", "state", "opened_at", "acked", "resolved_at"];
     const list = [...alerts.values()].sort((a, b) => (a.opened_at < b.opened_at ? 1 : -1));
-    const rows = list.map((a) => h("tr", { "data-testid": `station-alert-${a.id}` }, cells(cols, [
-      severityChip(a.severity), field(a, "title"), t(`tab_${a.state}`), fmtTime(a.opened_at), fmtTime(a.resolved_at),
-    ])));
+    const acked = (a) => (a.acked_at
+      ? h("span", { class: "acked" }, h("span", null, `${fmtShort(a.acked_at)}${a.acked_by ? ` · ${a.acked_by}` : ""}`),
+        a.ack_note ? h("span", { class: "muted small note" }, a.ack_note) : null)
+      : "—");
+    const rows = list.map((a) => h("tr", { "data-testid": `station-alert-${a.id}`, "data-state": a.state },
+      cells(cols, [
+        severityChip(a.severity), field(a, "title"), h("span", { class: "nowrap" }, t(`tab_${a.state}`)),
+        shortTime(a.opened_at), acked(a), a.resolved_at ? shortTime(a.resolved_at) : "—",
+      ])));
     alertsBox.replaceChildren(rows.length ? table(cols, rows) : message(t("no_alerts")),
       h("p", null, link(`/alerts?station=${encodeURIComponent(id)}`, t("alerts"), " →")));
   }
@@ -339,7 +387,8 @@ export function stationView(root, ctx, id, query) {
     if (!param || !(param in (detail.latest || {}) || (ctx.state.params && ctx.state.params.has(param)))) {
       const codes = Object.keys(detail.latest || {});
       param = PREFERRED.find((c) => codes.includes(c))
-        || codes.find((c) => detail.latest[c].limit_target != null) || codes[0] || null;
+        || codes.find((c) => detail.latest[c].limit_target != null) || codes[0]
+        || PREFERRED[0]; // no data yet: an empty chart with its limits, and the health panel, still load
     }
     root.replaceChildren(
       head,
