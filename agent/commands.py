@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 SECRET_WORDS = ("password", "secret", "token", "pw")
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 86_400.0
+RESEND_TIME_ARGS = frozenset({"from", "to"})
+RESEND_SEQ_ARGS = frozenset({"seq_from", "seq_to"})
 
 
 def redact(value: Any) -> Any:
@@ -41,6 +43,17 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value
+
+
+def _seq_arg(args: dict[str, Any], name: str) -> int:
+    raw = args.get(name)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise CommandError(
+            f"argument {name!r} is required: a message sequence number (integer)", reason="malformed"
+        )
+    if raw < 0:
+        raise CommandError(f"argument {name!r} must not be negative: {raw}", reason="malformed")
+    return raw
 
 
 def _utc_arg(args: dict[str, Any], name: str) -> datetime:
@@ -137,11 +150,7 @@ class CommandHandler:
     def _execute(self, command: Command) -> dict[str, Any]:
         args = command.args
         if command.kind is CommandKind.RESEND:
-            start, end = _utc_arg(args, "from"), _utc_arg(args, "to")
-            if not start < end:
-                raise CommandError("'from' must be before 'to'", reason="malformed")
-            queued = self.outbox.queue_resend(start, end)
-            return {"queued": queued, "from": start.isoformat(), "to": end.isoformat()}
+            return self._resend(args)
         if command.kind is CommandKind.SET_INTERVAL:
             device, seconds = args.get("device"), args.get("seconds")
             known = {d.name for d in self.config.devices}
@@ -184,6 +193,40 @@ class CommandHandler:
         if command.kind is CommandKind.GET_CONFIG:
             return {"config": redact(self.config.model_dump(mode="json"))}
         raise CommandError(f"unsupported command kind {command.kind!r}", reason="unsupported")
+
+    def _resend(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Two forms: a time range ``from``/``to`` (half open), or ``seq_from``/``seq_to`` (inclusive)
+        naming the messages the collector did not get; either re-queues history into the resend lane."""
+        by_time = bool(RESEND_TIME_ARGS & args.keys())
+        by_seq = bool(RESEND_SEQ_ARGS & args.keys())
+        if by_time == by_seq:
+            raise CommandError(
+                "resend takes either 'from'/'to' (ISO 8601 UTC) or 'seq_from'/'seq_to' (integers), "
+                f"not {'both' if by_time else 'neither'}",
+                reason="malformed",
+            )
+        if by_time:
+            start, end = _utc_arg(args, "from"), _utc_arg(args, "to")
+            if not start < end:
+                raise CommandError("'from' must be before 'to'", reason="malformed")
+            queued = self.outbox.queue_resend(start, end)
+            return {"queued": queued, "from": start.isoformat(), "to": end.isoformat()}
+        first, last = _seq_arg(args, "seq_from"), _seq_arg(args, "seq_to")
+        if first > last:
+            raise CommandError(
+                f"'seq_from' ({first}) must not be after 'seq_to' ({last})", reason="malformed"
+            )
+        if last >= self.outbox.next_seq:
+            # The collector cannot have missed a message this station has not numbered yet.
+            raise CommandError(
+                f"'seq_to' ({last}) is from the future: this station's next seq is {self.outbox.next_seq}",
+                reason="malformed",
+            )
+        queued = self.outbox.queue_resend_seqs(first, last)
+        # Seqs with no message here cannot be answered (e.g. reserved ahead before the outbox was lost):
+        # saying so lets the collector stop asking for them.
+        unknown = last - first + 1 - self.outbox.known_seqs(first, last)
+        return {"queued": queued, "seq_from": first, "seq_to": last, "unknown_seqs": unknown}
 
 
 def _readable_id(payload: bytes) -> str | None:

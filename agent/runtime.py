@@ -164,22 +164,32 @@ class Publisher:
     def occupied(self) -> int:
         return len(self.inflight) + len(self.retry_at)
 
-    async def run(self, tick_s: float = 0.25) -> None:
+    async def run(self, tick_s: float = 0.25, step: int = 2) -> None:
+        # At most ``step`` new batches per turn of the loop: assembling a batch of a backlog is a few ms of
+        # CPU, and acquisition shares this loop — polls must stay on time while a backlog drains.
         while True:
-            if self.uplink.connected:
-                self.pump()
+            more = self.pump(max_new=step) if self.uplink.connected else False
+            if more:
+                await asyncio.sleep(0)
+                continue
+            # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancel that arrives as the event
+            # is set, and then shutdown waits for this task forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), tick_s)
+                async with asyncio.timeout(tick_s):
+                    await self.wake.wait()
             self.wake.clear()
 
-    def pump(self) -> None:
-        """Fill the window from the outbox. Synchronous: the outbox calls are short transactions."""
+    def pump(self, max_new: int | None = None) -> bool:
+        """Fill the window from the outbox. Synchronous: the outbox calls are short transactions.
+
+        Returns True when it stopped after ``max_new`` new batches with room left in the window (call again).
+        """
         self._pump_events()
         now = self._clock()
         busy = set(self.inflight)
         for seq in self.outbox.unacked(exclude=busy):
             if self.occupied() >= self.config.inflight and seq not in self.retry_at:
-                return
+                return False
             if seq in self.retry_at:
                 if self.retry_at[seq] > now:
                     continue
@@ -187,7 +197,10 @@ class Publisher:
             batch = self.outbox.load_batch(seq)
             if batch is not None:
                 self._send(batch)
+        sent = 0
         while self.occupied() < self.config.inflight:
+            if max_new is not None and sent >= max_new:
+                return True
             batch = self.outbox.next_batch(Lane.LIVE)
             for lane in (Lane.RESEND, Lane.BACKFILL):
                 if batch is not None:
@@ -198,8 +211,10 @@ class Publisher:
                     if batch is not None:
                         self.bucket.take(len(batch.readings))
             if batch is None:
-                return
+                return False
             self._send(batch)
+            sent += 1
+        return False
 
     def _send(self, batch: Batch) -> None:
         message = ReadingBatch(

@@ -189,3 +189,63 @@ def test_redact_keeps_empty_secrets_empty() -> None:
         "pw": "***",
         "items": [{"token": "***"}],
     }
+
+
+def test_resend_by_seq_range_requeues_what_those_messages_carried(env: Any) -> None:
+    handler, outbox, _, _ = env
+    outbox.add_readings(readings(3))
+    first = outbox.next_batch(Lane.LIVE)
+    outbox.add_readings(readings(4, start=T0 + timedelta(minutes=3)))
+    second = outbox.next_batch(Lane.LIVE)
+    outbox.add_readings(readings(2, start=T0 + timedelta(minutes=7)))
+    third = outbox.next_batch(Lane.LIVE)  # not acknowledged: it goes again anyway, same seq
+    for batch in (first, second):
+        outbox.mark_acked(batch.seq)
+    reply = reply_of(
+        handler.handle(cmd(CommandKind.RESEND, {"seq_from": second.seq, "seq_to": third.seq}, id="s-1"))
+    )
+    assert reply.ok
+    assert reply.result == {"queued": 4, "seq_from": second.seq, "seq_to": third.seq, "unknown_seqs": 0}
+    resend = outbox.next_batch(Lane.RESEND)
+    assert resend is not None and resend.readings == second.readings
+    # The same command again: the stored reply, nothing queued twice.
+    again = handler.handle(cmd(CommandKind.RESEND, {"seq_from": second.seq, "seq_to": third.seq}, id="s-1"))
+    assert reply_of(again) == reply
+    # A new command for the same range while it is still pending queues nothing more.
+    dup = reply_of(handler.handle(cmd(CommandKind.RESEND, {"seq_from": 0, "seq_to": second.seq}, id="s-2")))
+    assert dup.ok and dup.result["queued"] == 3  # only the first message's readings were new
+    assert outbox.counters() == {"commands_executed": 2, "commands_repeated": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"seq_from": 2, "seq_to": 1}, "must not be after"),
+        ({"seq_from": 0, "seq_to": 99}, "from the future"),
+        ({"seq_from": -1, "seq_to": 0}, "negative"),
+        ({"seq_from": "0", "seq_to": 0}, "integer"),
+        ({"seq_from": True, "seq_to": 0}, "integer"),
+        ({"seq_from": 0}, "'seq_to' is required"),
+        ({"seq_from": 0, "seq_to": 0, "from": "2026-07-01T00:00:00Z"}, "not both"),
+        ({}, "not neither"),
+        ({"to": "2026-07-01T00:00:00Z"}, "'from' is required"),
+    ],
+)
+def test_resend_args_are_validated_and_failures_counted(env: Any, args: dict[str, Any], words: str) -> None:
+    handler, outbox, _, _ = env
+    outbox.add_readings(readings(3))
+    outbox.mark_acked(outbox.next_batch(Lane.LIVE).seq)
+    reply = reply_of(handler.handle(cmd(CommandKind.RESEND, args)))
+    assert not reply.ok and words in reply.message
+    assert outbox.counters() == {"commands_failed": 1}
+    assert outbox.pending_resends() == 0
+
+
+def test_resend_by_seq_says_which_seqs_this_outbox_never_had(env: Any) -> None:
+    handler, outbox, _, _ = env
+    outbox.add_readings(readings(2))
+    outbox._next_seq = 1000  # as after a lost outbox: sequence numbers continue from the reserved mark
+    batch = outbox.next_batch(Lane.LIVE)
+    outbox.mark_acked(batch.seq)
+    reply = reply_of(handler.handle(cmd(CommandKind.RESEND, {"seq_from": 990, "seq_to": 1000})))
+    assert reply.ok and reply.result["queued"] == 2 and reply.result["unknown_seqs"] == 10

@@ -205,7 +205,9 @@ def test_corrupt_file_is_set_aside_and_seq_continues(tmp_path: Path) -> None:
     assert batch is not None and batch.seq >= 1
 
 
-def test_deleted_file_with_sidecar_keeps_seq_monotonic(tmp_path: Path) -> None:
+def test_deleted_file_with_sidecar_keeps_seq_monotonic(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "o.db"
     box = make(path, batch_max_readings=1)
     box.add_readings(readings(3))
@@ -216,7 +218,9 @@ def test_deleted_file_with_sidecar_keeps_seq_monotonic(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "o.db.seq").read_text())["next_seq_reserved"] > last
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    box = make(path)
+    with caplog.at_level("ERROR", logger="agent.outbox"):
+        box = make(path)
+    assert "was missing" in caplog.text and f"continue from {box.next_seq}" in caplog.text
     assert box.next_seq > last
     box.add_readings(readings(1))
     batch = box.next_batch(Lane.LIVE)
@@ -295,3 +299,49 @@ def test_damaged_page_fails_quick_check_and_is_set_aside(tmp_path: Path) -> None
     assert Path(str(box.recovered_from)).read_bytes() == bytes(data)  # kept for forensics, untouched
     assert box.stats().backlog == 0
     assert [e.event.kind for e in box.unsent_events()] == [EventKind.OUTBOX_RECOVERED]
+
+
+def test_resend_by_seq_range_takes_sent_readings_of_those_messages(tmp_path: Path) -> None:
+    box = make(tmp_path / "o.db", batch_max_readings=2)
+    box.add_readings(readings(6))
+    seqs = [box.next_batch(Lane.LIVE).seq for _ in range(3)]  # type: ignore[union-attr]
+    assert box.queue_resend_seqs(seqs[0], seqs[2]) == 0  # nothing acknowledged yet
+    box.mark_acked(seqs[0])
+    box.mark_acked(seqs[1])
+    assert box.queue_resend_seqs(seqs[1], seqs[2]) == 2
+    assert box.queue_resend_seqs(seqs[1], seqs[1]) == 0  # already pending: not twice
+    resend = box.next_batch(Lane.RESEND)
+    assert resend is not None and [r.value for r in resend.readings] == [2.0, 3.0]
+    box.mark_acked(resend.seq)
+    # A resend message's own seq names no original readings: the range of the lost original does.
+    assert box.queue_resend_seqs(resend.seq, resend.seq) == 0
+    assert box.queue_resend_seqs(seqs[1], seqs[1]) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "device"),
+    [(-1.2345678901234567e-300, "probe"), (None, None), (1e308, 'dev"ice\\名'), (0.1, "x" * 64)],
+)
+def test_batch_size_bound_is_never_below_the_encoded_size(value: float | None, device: str | None) -> None:
+    from agent.outbox import _encoded_bound, iso_utc
+    from protocols.flags import Flag
+    from protocols.messages import Reading, encode
+
+    flag = Flag.NORMAL if value is not None else Flag.COMM_FAILED
+    reading = Reading(param="w01010", t=T0, value=value, flag=flag, device=device)
+    row = (1, "w01010", iso_utc(T0), value, str(flag), device)
+    slack = 80 + len((device or "").encode())  # an over-estimate, but not a wild one
+    assert len(encode(reading)) + 1 <= _encoded_bound(row) <= len(encode(reading)) + slack
+
+
+def test_batches_stay_within_the_byte_bound(tmp_path: Path) -> None:
+    box = make(tmp_path / "o.db", batch_max_bytes=2048)
+    box.add_readings(readings(100))
+    batch = box.next_batch(Lane.LIVE)
+    assert batch is not None and 10 < len(batch.readings) < 100
+    from protocols.messages import ReadingBatch, encode
+
+    message = ReadingBatch(
+        station=STATION, seq=batch.seq, lane=batch.lane, sent_at=T0, readings=batch.readings
+    )
+    assert len(encode(message)) <= 2048

@@ -141,3 +141,46 @@ def test_events_published_and_marked_sent_on_puback(tmp_path: Path) -> None:
         assert outbox.unsent_events() == []
 
     run(main())
+
+
+def test_pump_with_a_step_stops_early_and_says_there_is_more(tmp_path: Path) -> None:
+    async def main() -> None:
+        outbox = Outbox(tmp_path / "o.db", OutboxConfig(inflight=4, batch_max_readings=5), STATION)
+        outbox.add_readings(readings(50))
+        uplink = FakeUplink()
+        publisher = Publisher(outbox, uplink, STATION, outbox.config)
+        assert publisher.pump(max_new=1) is True
+        assert len(uplink.batches()) == 1
+        assert publisher.pump(max_new=2) is True
+        assert publisher.pump(max_new=2) is False  # window full after one more
+        assert len(uplink.batches()) == 4
+        assert publisher.pump() is False
+
+    run(main())
+
+
+def test_run_drains_a_backlog_in_steps_while_other_tasks_keep_running(tmp_path: Path) -> None:
+    async def main() -> None:
+        outbox = Outbox(tmp_path / "o.db", OutboxConfig(inflight=8, batch_max_readings=10), STATION)
+        outbox.add_readings(readings(400))
+        uplink = FakeUplink()
+        publisher = Publisher(outbox, uplink, STATION, outbox.config)
+        ticks = 0
+
+        async def acker() -> None:
+            nonlocal ticks
+            while outbox.stats().backlog:
+                ticks += 1  # another task on the loop gets turns while the publisher works
+                for _, future in uplink.batches():
+                    if not future.done():
+                        future.set_result(None)
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(publisher.run(tick_s=0.05))
+        await asyncio.wait_for(acker(), 9)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert outbox.stats().backlog == 0 and len(uplink.batches()) == 40
+        assert ticks >= 20  # at most two new batches between two turns of the other task
+
+    run(main())

@@ -11,10 +11,13 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.broker import Mosquitto
 from tests.support.ports import free_port, wait_for_port
@@ -80,6 +83,7 @@ class Stack:
     sim_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     agent_extra: str = ""
+    collector_extra: str = ""  # extra TOML appended to the collector config (e.g. [schedule])
     sim: Proc | None = None
     agent: Proc | None = None
     collector: Proc | None = None
@@ -155,6 +159,7 @@ class Stack:
                 ]
             )
             + "\n"
+            + self.collector_extra
         )
         return path
 
@@ -233,15 +238,143 @@ class Stack:
 
 
 def _iso(value: Any) -> str:
-    """Normalise a stored timestamp (ISO text or epoch ms) to ISO 8601 UTC with Z, millisecond precision."""
+    """Normalise a stored timestamp (ISO text or epoch ms) to ISO 8601 UTC with Z, microsecond precision
+    (readings of several devices may fall in one millisecond; the collector keeps microseconds)."""
     from datetime import UTC, datetime
 
     if isinstance(value, int | float):
         moment = datetime.fromtimestamp(value / 1000, tz=UTC)
     else:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def iso(value: Any) -> str:
     return _iso(value)
+
+
+AgentReading = tuple[str, str, float | None, str]  # param, t (iso), value, flag
+
+
+@dataclass
+class Tally:
+    """What one end produced against what the collector stored: the figures a fault test reports."""
+
+    produced: int = 0
+    stored: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    extra: int = 0  # stored but never produced
+    mismatched: int = 0  # stored with another value or flag
+    not_polled: int = 0  # journal only: results replaced on the analyser before anyone read them
+    examples: list[str] = field(default_factory=list)
+
+    def line(self, what: str) -> str:
+        return (
+            f"{what}: produced={self.produced} stored={self.stored} lost={self.lost} "
+            f"duplicated={self.duplicated} extra={self.extra} mismatched={self.mismatched}"
+            + (f" not_polled={self.not_polled}" if self.not_polled else "")
+        )
+
+
+def compare_collector_with_agent(stack: Stack, produced: list[AgentReading] | None = None) -> Tally:
+    """Count every reading the agent committed (or ``produced``) against the collector's store."""
+    produced = stack.agent_readings() if produced is None else produced
+    tally = Tally(produced=len(produced))
+    by_param: dict[str, dict[str, tuple[float | None, str]]] = {}
+    for param, t, value, flag in produced:
+        by_param.setdefault(param, {})[t] = (value, flag)
+    for param, expected in by_param.items():
+        stored = stack.collector_readings(param)
+        tally.stored += len(stored)
+        times = Counter(iso(r["t"]) for r in stored)
+        duplicated = [t for t, n in times.items() if n > 1]
+        missing = sorted(set(expected) - set(times))
+        extra = sorted(set(times) - set(expected))
+        tally.duplicated += sum(times[t] - 1 for t in duplicated)
+        tally.lost += len(missing)
+        tally.extra += len(extra)
+        for label, items in (("stored twice", duplicated), ("lost", missing), ("never produced", extra)):
+            if items:
+                tally.examples.append(f"{param}: {len(items)} {label}, e.g. {items[:3]}")
+        for row in stored:
+            if iso(row["t"]) not in expected:
+                continue
+            value, flag = expected[iso(row["t"])]
+            same = row["value"] is None if value is None else row["value"] == pytest.approx(value)
+            if row["flag"] != flag or not same:
+                tally.mismatched += 1
+                tally.examples.append(f"{param} at {row['t']}: stored {row['value']}/{row['flag']}")
+    return tally
+
+
+def assert_collector_matches_agent(stack: Stack, produced: list[AgentReading] | None = None) -> int:
+    """Zero lost, zero duplicated: the collector holds exactly the readings the agent committed."""
+    tally = compare_collector_with_agent(stack, produced)
+    assert tally.produced, "the agent committed no readings"
+    assert (tally.lost, tally.duplicated, tally.extra, tally.mismatched) == (0, 0, 0, 0), tally.examples
+    return tally.produced
+
+
+def wait_drained(stack: Stack, timeout: float = 60, produced: list[AgentReading] | None = None) -> None:
+    """Wait until the agent has nothing unsent and the collector holds as many readings as the agent made."""
+    wait_until(lambda: stack.agent_unsent() == 0, timeout, what="agent outbox drained")
+    counts: dict[str, int] = Counter(param for param, *_ in (produced or stack.agent_readings()))
+
+    def collector_caught_up() -> bool:
+        return all(len(stack.collector_readings(param)) >= n for param, n in counts.items())
+
+    # The broker has the messages; the collector may still be reconnecting or committing its last batch.
+    wait_until(collector_caught_up, timeout, interval=0.5, what="collector holding every reading")
+
+
+def register_step(param: str) -> float:
+    """The resolution of ``param`` in its analyser's registers (an int32 with scale 0.01 shows 11.74 for
+    11.7404...): what the agent reads can differ from the simulator's value by half of it."""
+    from protocols.profiles import load_profile
+
+    for _, profile, _ in STATION_DEVICES:
+        for entry in load_profile(profile).fields:
+            if entry.param == param and not entry.type.startswith("float"):
+                return float(entry.scale)
+    return 0.0
+
+
+NUTRIENT_PARAMS = ("w21003", "w01019", "w21011", "w21001", "w01018")  # NH3-N, CODMn, TP, TN, COD
+
+
+def compare_journal(
+    stack: Stack, params: tuple[str, ...] = NUTRIENT_PARAMS, *, until: str | None = None
+) -> Tally:
+    """The simulator's record of nutrient/COD results against the agent and the collector.
+
+    ``produced``: results in the journal; ``lost``: results the agent committed that the collector lacks;
+    ``not_polled``: results the analyser replaced before the agent read them (only while the agent was down);
+    ``extra``: stored results the simulator never produced; ``mismatched``: stored with another value.
+    Results after ``until`` (ISO; e.g. when the agent was stopped) count only if they were stored.
+    """
+    journal = [r for r in stack.journal_results() if r["param"] in params]
+    committed = {(p, t) for p, t, *_ in stack.agent_readings() if p in params}
+    tally = Tally()
+    for param in params:
+        stored = stack.collector_readings(param)
+        tally.stored += len(stored)
+        times = Counter(iso(r["t"]) for r in stored)
+        tally.duplicated += sum(n - 1 for n in times.values() if n > 1)
+        values = {iso(r["t"]): r["value"] for r in stored}
+        results = {iso(r["result_time"]): r for r in journal if r["param"] == param}
+        for t, result in list(results.items()):
+            if until is not None and t > iso(until) and t not in values:
+                continue  # produced after the agent stopped: nobody was there to read it
+            tally.produced += 1
+            if t not in values:
+                if (param, t) in committed:
+                    tally.lost += 1
+                    tally.examples.append(f"{param} result at {t} committed but not stored")
+                else:
+                    tally.not_polled += 1
+            elif values[t] != pytest.approx(result["value"], rel=1e-6, abs=register_step(param) / 2 + 1e-9):
+                tally.mismatched += 1
+                tally.examples.append(f"{param} at {t}: stored {values[t]}, analyser {result['value']}")
+        tally.extra += sum(1 for t in times if t not in results)
+    return tally

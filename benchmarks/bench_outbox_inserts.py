@@ -1,0 +1,104 @@
+"""Outbox inserts/s with a 500,000-reading backlog against TinyDB inserts/s at 50,000 documents (issue 4 §8).
+
+Target: outbox inserts/s >= 1000 x TinyDB inserts/s (baselines.tinydb_insert_rate, same run).
+
+How inserts are batched: acquisition commits once per device poll (``sink.add_readings`` with that poll's
+readings: 1 for a nutrient/COD analyser, 5 for the five-parameter probe). Every commit is a real
+``Outbox.add_readings`` transaction with ``synchronous=FULL`` (one WAL fsync per commit). Measured:
+  - single-reading commits (one reading per transaction: the worst case, an analyser poll);
+  - per-poll batches of 5 (a probe poll: the common case at a station).
+
+    /work/venv/bin/python -m benchmarks.bench_outbox_inserts [--backlog 500000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from agent.config import OutboxConfig
+from agent.outbox import Outbox
+from benchmarks.baselines import tinydb_insert_rate
+from protocols.flags import Flag
+from protocols.messages import Reading
+
+TARGET_RATIO = 1000.0
+PROBE = ("w01010", "w01001", "w01009", "w01014", "w01003")
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def poll(i: int, size: int) -> list[Reading]:
+    t = START + timedelta(seconds=i)
+    return [
+        Reading(param=PROBE[k % len(PROBE)], t=t, value=7.0 + k, flag=Flag.NORMAL, device="probe")
+        for k in range(size)
+    ]
+
+
+def fill(outbox: Outbox, backlog: int) -> float:
+    """The backlog, written in large commits (fast to set up; not what is measured)."""
+    start = time.perf_counter()
+    chunk = 5000
+    for base in range(0, backlog, chunk):
+        rows = [
+            Reading(param=PROBE[i % 5], t=START - timedelta(minutes=base + i), value=1.0, flag=Flag.NORMAL)
+            for i in range(min(chunk, backlog - base))
+        ]
+        outbox.add_readings(rows)
+    return time.perf_counter() - start
+
+
+def measure(outbox: Outbox, size: int, seconds: float, offset: int) -> tuple[float, float, int]:
+    """(readings/s, commits/s, commits) for ``add_readings`` calls of ``size`` readings each."""
+    commits = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        outbox.add_readings(poll(offset + commits, size))
+        commits += 1
+    elapsed = time.perf_counter() - start
+    return commits * size / elapsed, commits / elapsed, commits
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backlog", type=int, default=500_000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per mode")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        outbox = Outbox(Path(tmp) / "outbox.db", OutboxConfig(), "bench")
+        took = fill(outbox, args.backlog)
+        stats = outbox.stats()
+        print(
+            f"backlog: {stats.backlog} unsent readings ({stats.used_bytes / 1e6:.0f} MB) written in {took:.1f} s"
+        )
+        single, single_commits, n1 = measure(outbox, 1, args.seconds, 0)
+        batched, batch_commits, n5 = measure(outbox, 5, args.seconds, 10**7)
+        outbox.close()
+    print("measuring TinyDB baseline (50,000 documents) ...")
+    tiny = tinydb_insert_rate(50_000)
+    target = TARGET_RATIO * tiny
+    print(f"TinyDB inserts/s at 50,000 documents: {tiny:.1f}  → target {target:.0f} readings/s")
+    ok = True
+    for label, rate, commits_s, n in (
+        ("single-reading commits", single, single_commits, n1),
+        ("per-poll batches of 5 (probe poll)", batched, batch_commits, n5),
+    ):
+        ratio = rate / tiny
+        passed = ratio >= TARGET_RATIO
+        ok = ok and passed
+        print(
+            f"outbox {label}: {rate:.0f} readings/s ({commits_s:.0f} commits/s, {n} commits), "
+            f"ratio {ratio:.0f}x TinyDB: {'PASS' if passed else 'FAIL'}"
+        )
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
