@@ -7,6 +7,11 @@
     [state]     offline_after_heartbeats, clock_offset_max_s, default_heartbeat_s
     [schedule]  every_s {param = seconds}, slot_params, slot_hours, timezone (expected values, for capture)
     [[stations]] id, name_zh, river, basin, level, county, target_class, water_type, expected_params
+    [gaps]      enabled, samples, check_every_s, samples_every_s, grace_s, reply_timeout_s, max_outstanding,
+                max_attempts, max_seq_span, max_seq_jump, max_window_s, lookback_s (re-send requests, gaps.py)
+    [[notify]]  kind (webhook|wecom|dingtalk|mqtt), url, secret, min_severity, stations, timeout_s, name
+    [alerts]    rules = [{id, type, ...}] (collector.alerts.config; the default rule set when absent)
+    [ice]       max_water_temp_c (ice vs no-water periods, collector/controller_history.py)
     accept_unknown_stations, log_level
 
 With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
@@ -20,6 +25,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from collector.alerts.config import Rule
 from protocols import catalogue
 from protocols.sections import RIVERS, SECTIONS
 from protocols.tomldoc import parse_toml_model, read_text
@@ -102,6 +108,7 @@ class StateConfig(_Section):
     offline_after_heartbeats: float = Field(default=3.0, gt=0)  # silent this many heartbeats → offline
     clock_offset_max_s: float = Field(default=60.0, gt=0)  # larger station clock offset → degraded
     default_heartbeat_s: float = Field(default=30.0, gt=0)  # before a station has told us its own
+    backlog_degraded_above: int = Field(default=100, ge=0)  # readings queued at a station, still growing
 
 
 BASIC_FIVE = ("w01010", "w01001", "w01009", "w01014", "w01003")
@@ -197,6 +204,68 @@ def default_stations() -> list[StationConfig]:
     ]
 
 
+class GapsConfig(_Section):
+    """Re-send requests for lost messages and missing expected samples (collector/gaps.py)."""
+
+    enabled: bool = True
+    samples: bool = True  # also ask for expected samples missing where the station was producing
+    check_every_s: float = Field(default=60.0, gt=0)  # seq holes: one seq_summary query per station
+    samples_every_s: float = Field(default=600.0, gt=0)  # expected samples (reads lookback_s of readings)
+    grace_s: float = Field(default=120.0, ge=0)  # a hole must persist this long (QoS 1 / lanes fill most)
+    reply_timeout_s: float = Field(default=300.0, gt=0)
+    max_outstanding: int = Field(default=2, ge=1, le=100)  # per station
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    max_seq_span: int = Field(default=1000, ge=1)
+    max_seq_jump: int = Field(default=1_000_000, ge=1)  # a wider seq hole is bad input, never asked
+    max_window_s: float = Field(default=6 * 3600.0, gt=0)
+    lookback_s: float = Field(default=86400.0, gt=0)  # how far back expected samples are checked
+
+
+class NotifyTarget(_Section):
+    """One place alert transitions are delivered to (collector/notify/sender.py)."""
+
+    kind: Literal["webhook", "wecom", "dingtalk", "mqtt"]
+    name: str = Field(default="", max_length=64)  # label in metrics; default kind-N
+    url: str = ""  # http(s) for webhook / wecom / dingtalk; unused for mqtt (the collector's broker)
+    secret: str = ""  # DingTalk signing secret
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    stations: list[str] | None = None  # None: every station
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _url(self) -> NotifyTarget:
+        if self.kind != "mqtt":
+            parsed = urlparse(self.url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"url: a {self.kind} target needs an http(s) URL")
+        if self.secret and self.kind != "dingtalk":
+            raise ValueError("secret: only a dingtalk target is signed")
+        for station in self.stations or []:
+            if not is_station_id(station):
+                raise ValueError(f"stations: not a station id: {station!r}")
+        return self
+
+
+class AlertRulesConfig(_Section):
+    """The ``[alerts]`` section: the rule set (collector.alerts.config); None keeps the defaults."""
+
+    rules: list[Rule] | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _unique(cls, value: list[Rule] | None) -> list[Rule] | None:
+        ids = [r.id for r in value or []]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"rule ids must be unique; repeated: {', '.join(repeated)}")
+        return value
+
+
+class IceConfig(_Section):
+    # A no-water period counts as ice when the water was this cold or colder when the flow stopped.
+    max_water_temp_c: float = 0.5
+
+
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
@@ -204,6 +273,10 @@ class CollectorConfig(_Section):
     state: StateConfig = StateConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     stations: list[StationConfig] = Field(default_factory=list)
+    gaps: GapsConfig = GapsConfig()
+    notify: list[NotifyTarget] = Field(default_factory=list)
+    alerts: AlertRulesConfig = AlertRulesConfig()
+    ice: IceConfig = IceConfig()
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -214,6 +287,12 @@ class CollectorConfig(_Section):
             raise ValueError("station ids must be unique")
         if not self.stations:
             self.stations = default_stations()
+        if not self.accept_unknown_stations:
+            known = {s.id for s in self.stations}
+            for rule in self.alerts.rules or []:
+                unknown = sorted(set(rule.stations or []) - known)
+                if unknown:
+                    raise ValueError(f"alerts.rules {rule.id}: unknown stations {', '.join(unknown)}")
         return self
 
     def station(self, station_id: str) -> StationConfig | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,8 +82,17 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+# (name, type, help, [(labels, value)]): metric families other parts of the collector add to the page
+Family = tuple[str, str, str, list[tuple[dict[str, str], float]]]
+
+
 def render(
-    counters: IngestCounters, states: dict[StationState, int], *, mqtt_connected: bool, queue_depth: int
+    counters: IngestCounters,
+    states: dict[StationState, int],
+    *,
+    mqtt_connected: bool,
+    queue_depth: int,
+    extra: Sequence[Family] = (),
 ) -> str:
     """The /metrics page."""
     snap = counters.snapshot()
@@ -171,4 +181,6 @@ def render(
         "1 when connected to the broker.",
         [({}, 1 if mqtt_connected else 0)],
     )
+    for family in extra:
+        metric(*family)
     return "\n".join(lines) + "\n"

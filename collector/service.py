@@ -13,30 +13,50 @@ import secrets
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.alerts import AlertEngine, AlertsConfig, Site
-from collector.alerts.model import SEVERITY_RANK, Alert
+from collector.alerts.model import SEVERITY_RANK, Alert, AlertStatus
 from collector.alerts.model import Transition as AlertTransition
-from collector.api import views
+from collector.api import health, views
 from collector.config import CollectorConfig, StationConfig
+from collector.controller_history import ControllerHistory, Excluded
+from collector.gaps import GapPlanner, GapSettings, missing_windows, producing_windows, to_us
 from collector.ingest import Ingestor, IngestWriter, utcnow
 from collector.live import LiveHub
-from collector.metrics import IngestCounters
+from collector.metrics import Family, IngestCounters
 from collector.mqtt_client import CollectorMqtt
+from collector.notify.sender import Notifier, specs_from_config
 from collector.stations import StationTracker, Thresholds
 from collector.store import open_store
 from collector.store.base import ApplyResult, Received, Store
 from protocols import messages, topics
 from protocols.errors import CommandError
-from protocols.messages import Command, CommandKind, CommandReply, Event, Lane, ReadingBatch, Status
+from protocols.flags import VALID_FLAGS
+from protocols.messages import (
+    Command,
+    CommandKind,
+    CommandReply,
+    Event,
+    Lane,
+    ReadingBatch,
+    Severity,
+    StationState,
+    Status,
+)
 
 log = logging.getLogger("qingliu.collector")
 
 ALERT_STATE_KEY = "alert_engine"
 ALERT_SAVE_EVERY_S = 10.0
+CONTROLLER_STATE_KEY = "controller_history"
+GAPS_STATE_KEY = "gap_requests"
+WATER_TEMP = "w01010"
+ICE_LOOKBACK = timedelta(hours=6)
+VALID_FLAG_CODES = frozenset(str(f) for f in VALID_FLAGS)
 
 
 class CollectorService:
@@ -57,7 +77,12 @@ class CollectorService:
         self.counters = IngestCounters()
         state = config.state
         self.tracker = StationTracker(
-            Thresholds(state.offline_after_heartbeats, state.clock_offset_max_s, state.default_heartbeat_s)
+            Thresholds(
+                state.offline_after_heartbeats,
+                state.clock_offset_max_s,
+                state.default_heartbeat_s,
+                state.backlog_degraded_above,
+            )
         )
         self.stations: dict[str, StationConfig] = {s.id: s for s in config.stations}
         known = None if config.accept_unknown_stations else frozenset(self.stations)
@@ -74,6 +99,22 @@ class CollectorService:
         self.live = LiveHub()  # StationSummary updates for the dashboard's event stream
         self._alert_lock = threading.Lock()  # the engine is fed by the writer, the ticker and the API
         self.alert_engine = self._load_alert_engine()
+        self.api_rejected: Counter[str] = Counter()  # refused API requests by reason (e.g. ack_unknown_alert)
+        self.controller = self._load_controller_history()
+        gaps = config.gaps
+        self._gap_lock = threading.Lock()  # the planner is fed by the writer (replies) and the ticker
+        self.gaps = self._load_gaps(
+            GapSettings(
+                grace_s=gaps.grace_s,
+                reply_timeout_s=gaps.reply_timeout_s,
+                max_outstanding=gaps.max_outstanding,
+                max_attempts=gaps.max_attempts,
+                max_seq_span=gaps.max_seq_span,
+                max_seq_jump=gaps.max_seq_jump,
+                max_window_s=gaps.max_window_s,
+            )
+        )
+        self.notifier = Notifier(specs_from_config(config.notify), publish=self._publish_alert)
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()  # transitions are computed and written in one order
         self._ticker: threading.Thread | None = None
@@ -101,7 +142,8 @@ class CollectorService:
         sites = {
             s.id: Site(water_type=s.water_type, target_class=s.target_class) for s in self.config.stations
         }
-        alerts_config = AlertsConfig(sites=sites)
+        rules = self.config.alerts.rules
+        alerts_config = AlertsConfig(sites=sites) if rules is None else AlertsConfig(rules=rules, sites=sites)
         saved = self.store.load_blob(ALERT_STATE_KEY)
         if saved:
             try:
@@ -120,26 +162,34 @@ class CollectorService:
         if not transitions:
             return
         self.store.save_alerts([t.alert for t in transitions])
+        self.notifier.submit(transitions)  # queued for the notification workers: never blocks
         for t in transitions:
             log.info("alert %s %s: %s %s", t.kind.value, t.alert.id, t.alert.station, t.alert.title_en)
             if self.live.subscriber_count:
                 self.live.publish("alert", views.alert(t.alert, self.site(t.alert.station)))
+        # open_alerts / worst severity are part of the summary: the dashboard's counts follow every change.
+        self._publish_live({t.alert.station for t in transitions})
 
     def alert_summary(self, station: str) -> views.AlertSummary:
         with self._alert_lock:
             active = [a for a in self.alert_engine.active() if a.station == station]
-        if not active:
-            return views.AlertSummary()
-        worst = max(active, key=lambda a: SEVERITY_RANK[a.severity]).severity
-        return views.AlertSummary(len(active), worst.value)
+        # "open" is what nobody has acknowledged yet: an ack takes the alert out of the count (and the ring).
+        unseen = [a for a in active if a.status is AlertStatus.OPEN]
+        if not unseen:
+            return views.AlertSummary(active_alerts=len(active))
+        worst = max(unseen, key=lambda a: SEVERITY_RANK[a.severity]).severity
+        return views.AlertSummary(len(unseen), worst.value, len(active))
 
-    def acknowledge_alert(self, alert_id: str, by: str) -> Alert | None:
+    def acknowledge_alert(self, alert_id: str, by: str, note: str = "") -> Alert | None:
         """The acknowledged alert; None when it is not active (unknown or already resolved)."""
         with self._alert_lock:
             try:
                 transition = self.alert_engine.acknowledge(alert_id, self.clock(), by)
             except KeyError:
                 return None
+            if transition is not None and note:  # kept with the alert, shown in its history
+                for acked in (transition.alert, self.alert_engine.state.active[transition.alert.key]):
+                    acked.detail["ack_note"] = note
             current = next((a for a in self.alert_engine.active() if a.id == alert_id), None)
         if transition is not None:
             self._alert_transitions([transition])
@@ -148,6 +198,7 @@ class CollectorService:
     def start(self, *, mqtt: bool = True) -> None:
         self.started_at = self.clock()
         self._stop.clear()
+        self.notifier.start()
         self.writer.start()
         self.tick()
         self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
@@ -166,7 +217,9 @@ class CollectorService:
         if self._ticker is not None:
             self._ticker.join(5)
             self._ticker = None
+        self.notifier.stop()
         self._save_alert_engine()
+        self._save_memories()
         self.store.close()
 
     def serve(self, *, host: str | None = None, port: int | None = None) -> None:
@@ -215,6 +268,11 @@ class CollectorService:
                 self.tracker.on_message(message.station, item.received_at, max(r.t for r in message.readings))
             elif isinstance(message, Event | CommandReply):
                 self.tracker.on_message(message.station, item.received_at)
+            if isinstance(message, Status):
+                self.controller.on_status(message)
+            elif isinstance(message, CommandReply):
+                with self._gap_lock:
+                    self.gaps.on_reply(message.id, message.ok)
         alert_changes: list[AlertTransition] = []
         with self._alert_lock:
             for item in items:
@@ -260,7 +318,17 @@ class CollectorService:
 
     def _tick_loop(self) -> None:
         last_save = time.monotonic()
+        last_gaps = last_samples = time.monotonic()
         while not self._stop.wait(self.tick_s):
+            if time.monotonic() - last_gaps >= self.config.gaps.check_every_s:
+                last_gaps = time.monotonic()
+                samples = last_gaps - last_samples >= self.config.gaps.samples_every_s
+                if samples:
+                    last_samples = last_gaps
+                try:
+                    self.check_gaps(samples=samples)
+                except Exception:
+                    log.exception("gap check failed")
             try:
                 self.tick()
                 with self._alert_lock:
@@ -268,6 +336,7 @@ class CollectorService:
                 self._alert_transitions(changes)
                 if time.monotonic() - last_save >= ALERT_SAVE_EVERY_S:
                     self._save_alert_engine()
+                    self._save_memories()
                     last_save = time.monotonic()
             except Exception:
                 log.exception("station state tick failed")
@@ -320,3 +389,166 @@ class CollectorService:
         if not self.mqtt.publish(topics.topic(station, "cmd"), messages.encode(command), qos=1):
             raise CommandError("the broker did not acknowledge the command", reason="not_acknowledged")
         return command
+
+    # -- gaps, notifications, controller history -------------------------------------------------------------
+
+    def _publish_alert(self, topic: str, payload: bytes, qos: int, timeout: float) -> bool:
+        """The notifier's MQTT target: the alert topic on the collector's own connection."""
+        mqtt = self.mqtt
+        if mqtt is None or not mqtt.connected:
+            return False
+        return mqtt.publish(topic, payload, qos=qos, timeout=timeout)
+
+    def _load_gaps(self, settings: GapSettings) -> GapPlanner:
+        saved = self.store.load_blob(GAPS_STATE_KEY)
+        if saved:
+            try:
+                return GapPlanner.load(saved, settings)
+            except ValueError as exc:
+                log.warning("re-send request memory not restored: %s", exc)
+        return GapPlanner(settings)
+
+    def _save_memories(self) -> None:
+        """Controller history and re-send requests, kept across restarts."""
+        self.store.save_blob(CONTROLLER_STATE_KEY, self.controller.dump())
+        with self._gap_lock:
+            text = self.gaps.dump()
+        self.store.save_blob(GAPS_STATE_KEY, text)
+
+    def _load_controller_history(self) -> ControllerHistory:
+        saved = self.store.load_blob(CONTROLLER_STATE_KEY)
+        if saved:
+            try:
+                return ControllerHistory.load(saved)
+            except ValueError as exc:
+                log.warning("controller history not restored: %s", exc)
+        return ControllerHistory()
+
+    def excluded_periods(self, station: str, start: datetime, end: datetime) -> list[Excluded]:
+        """Ice / no-water periods of ``station`` in [start, end) (collector/controller_history.py)."""
+        periods = self.controller.no_water_periods(station, start, end)
+        if not periods:
+            return []
+        temps = [
+            (r.t, r.value)
+            for r in self.store.readings(
+                station, param=WATER_TEMP, start=periods[0][0] - ICE_LOOKBACK, end=end, limit=1_000_000
+            )
+            if r.value is not None and r.flag in VALID_FLAG_CODES
+        ]
+        return self.controller.excluded(station, start, end, temps, self.config.ice.max_water_temp_c)
+
+    def check_gaps(self, *, samples: bool = True) -> int:
+        """Ask stations to re-send lost messages and (with ``samples``) missing expected samples; how many
+        commands went out."""
+        if not self.config.gaps.enabled:
+            return 0
+        now = self.clock()
+        sent = 0
+        for station in self.station_ids():
+            summary = self.store.seq_summary(station)
+            with self._gap_lock:
+                holes = self.gaps.seq_holes(station, summary.missing)
+                asks = self.gaps.plan(station, "seq", holes, now)
+            if samples and self.config.gaps.samples:
+                windows = self._sample_holes(station, now)
+                with self._gap_lock:
+                    asks += self.gaps.plan(station, "time", windows, now)
+                    lookback = now - timedelta(seconds=self.config.gaps.lookback_s)
+                    self.gaps.prune(station, "time", to_us(lookback))
+            for ask in asks:
+                try:
+                    command = self.send_command(station, CommandKind.RESEND, ask.args)
+                except CommandError as exc:
+                    log.warning("station %s: re-send request %s not sent: %s", station, ask.args, exc)
+                    with self._gap_lock:
+                        self.gaps.send_failed(ask)
+                    continue
+                log.info("station %s: asked to re-send %s (command %s)", station, ask.args, command.id)
+                with self._gap_lock:
+                    self.gaps.sent(ask, command.id, now)
+                sent += 1
+        return sent
+
+    def _sample_holes(self, station: str, now: datetime) -> list[tuple[int, int]]:
+        """Windows (µs) of expected samples missing where the station was producing and has since delivered
+        everything older (its backlog drained past them)."""
+        record = self.tracker.get(station)
+        site = self.site(station)
+        if record is None or record.status is None or site is None:
+            return []
+        status = record.status
+        drained = status.at if status.backlog == 0 else status.oldest_unsent
+        if drained is None:
+            return []
+        cfg = self.config.gaps
+        end = min(now - timedelta(seconds=cfg.grace_s), drained)
+        start = now - timedelta(seconds=cfg.lookback_s)
+        plan = health.schedules(site, self.config.schedule)
+        if not plan or end <= start:
+            return []
+        times = {
+            code: [
+                r.t for r in self.store.readings(station, param=code, start=start, end=end, limit=1_000_000)
+            ]
+            for code in plan
+        }
+        pad = 2 * min(s.nominal_interval_s for s in plan.values())
+        initial, changes = self.store.transitions_between(station, start, end)
+        online: list[tuple[datetime, datetime]] = []
+        since = start if initial is not None and initial.new is not StationState.OFFLINE else None
+        for change in changes:
+            if change.new is StationState.OFFLINE and since is not None:
+                online.append((since, change.at))
+                since = None
+            elif change.new is not StationState.OFFLINE and since is None:
+                since = change.at
+        if since is not None:
+            online.append((since, end))
+        producing = producing_windows(online, [t for ts in times.values() for t in ts], pad)
+        excluded = [(e.start, e.end) for e in self.excluded_periods(station, start, end)]
+        return missing_windows(plan, start, end, times, producing, excluded)
+
+    def gap_requests(self, station: str) -> list[dict[str, Any]]:
+        """The re-send requests made for ``station`` (for /api/stations/{id}/gaps)."""
+        with self._gap_lock:
+            return self.gaps.snapshot(station)
+
+    def count_rejected(self, reason: str) -> None:
+        with self._gap_lock:
+            self.api_rejected[reason] += 1
+
+    def metric_families(self) -> list[Family]:
+        """What gaps, notifications, alerts, the controller history and the API add to /metrics."""
+        with self._alert_lock:
+            active = self.alert_engine.active()
+        open_by = Counter(a.severity.value for a in active)
+        with self._gap_lock:
+            families = self.gaps.metric_families()
+            rejected = dict(self.api_rejected)
+        families += self.notifier.metric_families()
+        families.append(
+            (
+                "qingliu_collector_alerts_open",
+                "gauge",
+                "Active (open or acknowledged) alerts by severity.",
+                [({"severity": s.value}, open_by.get(s.value, 0)) for s in Severity],
+            )
+        )
+        families.append(
+            (
+                "qingliu_collector_api_rejected_total",
+                "counter",
+                "API requests refused, by reason (e.g. ack_unknown_alert).",
+                [({"reason": r}, n) for r, n in sorted(rejected.items())],
+            )
+        )
+        families.append(
+            (
+                "qingliu_collector_controller_stale_statuses_total",
+                "counter",
+                "Statuses older than one already seen, kept out of the controller history.",
+                [({}, self.controller.counters["stale_statuses"])],
+            )
+        )
+        return families

@@ -131,6 +131,7 @@ def create_app(service: CollectorService) -> FastAPI:
             service.store.transitions(station_id, limit=50),
             service.store.events(station_id, limit=20),
             service.clock(),
+            service.alert_summary(station_id),
         )
 
     @app.get("/api/stations/{station_id}/readings")
@@ -166,19 +167,28 @@ def create_app(service: CollectorService) -> FastAPI:
             if value is not None and value.tzinfo is None:
                 raise HTTPException(422, f"'{name}' must carry a time zone, e.g. 2026-07-01T00:00:00Z")
         end = end or service.clock()
+        defaulted = start is None
         start = start or end - timedelta(days=7)
         if start >= end:
             raise HTTPException(422, "'from' must be before 'to'")
         if end - start > MAX_HEALTH_RANGE:
             raise HTTPException(422, f"the range may span at most {MAX_HEALTH_RANGE.days} days")
+        initial, transitions = service.store.transitions_between(station_id, start, end)
+        if defaulted and initial is None:
+            # A station first heard inside the default window is judged from then on: the days before it was
+            # commissioned are not downtime, and a new station would otherwise show 0.1 % uptime.
+            first_heard = next((t.at for t in transitions if t.new != "offline"), None)
+            if first_heard is not None and first_heard > start:
+                start = first_heard
+                initial, transitions = service.store.transitions_between(station_id, start, end)
         plan = health.schedules(config, service.config.schedule)
         readings = {
             code: service.store.readings(station_id, param=code, start=start, end=end, limit=MAX_LIMIT)
             for code in plan
         }
-        initial, transitions = service.store.transitions_between(station_id, start, end)
+        excluded = [(e.start, e.end, e.reason) for e in service.excluded_periods(station_id, start, end)]
         body = health.station_health(
-            config, service.config.schedule, start, end, readings, initial, transitions
+            config, service.config.schedule, start, end, readings, initial, transitions, excluded
         )
         body["from"], body["to"] = views.iso(start), views.iso(end)
         return body
@@ -204,8 +214,9 @@ def create_app(service: CollectorService) -> FastAPI:
     def acknowledge(alert_id: str, body: AckRequest) -> dict[str, Any]:
         stored = service.store.alert(alert_id)
         if stored is None:
+            service.count_rejected("ack_unknown_alert")
             raise HTTPException(404, f"unknown alert {alert_id!r}")
-        acked = service.acknowledge_alert(alert_id, body.by)
+        acked = service.acknowledge_alert(alert_id, body.by, body.note)
         if acked is None:
             raise HTTPException(409, f"alert {alert_id!r} is already resolved")
         return views.alert(acked, service.site(acked.station))
@@ -278,6 +289,7 @@ def create_app(service: CollectorService) -> FastAPI:
             service.tracker.count_by_state(),
             mqtt_connected=service.mqtt_connected,
             queue_depth=service.writer.depth,
+            extra=service.metric_families(),
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

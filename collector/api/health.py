@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,10 @@ def schedules(site: StationConfig, config: ScheduleConfig) -> dict[str, Schedule
         known[code] = Schedule.slots(tuple(config.slot_hours), config.timezone)
     wanted = site.expected_params if site.expected_params is not None else list(known)
     return {code: known[code] for code in wanted if code in known}
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _rate(value: float | None) -> float | None:
@@ -45,10 +49,16 @@ def station_health(
     readings: Mapping[str, Sequence[StoredReading]],
     initial: Transition | None,
     transitions: Sequence[Transition],
+    excluded: Sequence[tuple[datetime, datetime, str]] = (),
 ) -> dict[str, Any]:
+    """``excluded``: ice / no-water periods (from, to, reason "ice" | "no_water"); their slots are neither
+    expected nor missing."""
     plan = schedules(site, config)
     stream = {code: [(r.t, r.flag) for r in readings.get(code, ())] for code in plan}
-    per_param = {code: capture_rates(schedule, start, end, stream[code]) for code, schedule in plan.items()}
+    windows = [(a, b) for a, b, _ in excluded]
+    per_param = {
+        code: capture_rates(schedule, start, end, stream[code], windows) for code, schedule in plan.items()
+    }
     total = combine(per_param.values())
 
     # A parameter belongs to the device that reported most of its readings.
@@ -69,7 +79,7 @@ def station_health(
     daily: dict[date, list[CaptureFigures]] = {}
     for code, schedule in plan.items():
         for day, figures in capture_by_day(
-            schedule, first_day, last_day, stream[code], tz=config.timezone
+            schedule, first_day, last_day, stream[code], windows, tz=config.timezone
         ).items():
             daily.setdefault(day, []).append(figures)
     zone = ZoneInfo(config.timezone)
@@ -108,6 +118,7 @@ def station_health(
                 "expected": f.expected,
                 "received": f.received,
                 "valid": f.valid,
+                "excluded": f.excluded,
                 "capture_rate": _rate(f.capture_rate),
                 "valid_rate": _rate(f.valid_rate),
             }
@@ -123,5 +134,7 @@ def station_health(
             for device, figs in sorted(by_device.items())
         ],
         "days": days,
-        "excluded": [],  # ice / no-water windows: not yet derived from controller history
+        "excluded": [
+            {"from": _iso(a), "to": _iso(b), "reason": reason} for a, b, reason in excluded
+        ],  # ice / no-water periods from the controller history (collector/controller_history.py)
     }

@@ -53,8 +53,9 @@ def api_state(record: StationRecord | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AlertSummary:
-    open_alerts: int = 0
-    worst_severity: str | None = None
+    open_alerts: int = 0  # not yet acknowledged
+    worst_severity: str | None = None  # of those
+    active_alerts: int = 0  # open or acknowledged
 
 
 def station_summary(
@@ -70,7 +71,7 @@ def station_summary(
     status = record.status if record else None
     state = record.state if record else StationState.OFFLINE
     last_reading = record.last_reading_at if record else None
-    current = quality.current_class(latest, site.water_type, site.target_class)
+    current, latest_block = _quality_parts(site, latest)
     alerts = alerts or AlertSummary()
     return {
         "id": site.id,
@@ -100,8 +101,25 @@ def station_summary(
         "off_target": current.off_target,
         "open_alerts": alerts.open_alerts,
         "worst_alert_severity": alerts.worst_severity,
-        "latest": {code: latest_value(latest[code], site) for code in sorted(latest, key=_order)},
+        "active_alerts": alerts.active_alerts,
+        "latest": latest_block,
     }
+
+
+# Per station: the classified latest values, reused while they are unchanged (a station reports every few
+# minutes; the fleet overview asks for all of them on every request). Entries are replaced, never mutated.
+_QUALITY_CACHE: dict[str, tuple[tuple[Any, ...], Any, dict[str, Any]]] = {}
+
+
+def _quality_parts(site: StationConfig, latest: dict[str, StoredReading]) -> tuple[Any, dict[str, Any]]:
+    key = (site.water_type, site.target_class, tuple(sorted(latest.items())))
+    held = _QUALITY_CACHE.get(site.id)
+    if held is not None and held[0] == key:
+        return held[1], held[2]
+    current = quality.current_class(latest, site.water_type, site.target_class)
+    block = {code: latest_value(latest[code], site) for code in sorted(latest, key=_order)}
+    _QUALITY_CACHE[site.id] = (key, current, block)
+    return current, block
 
 
 def transition(t: Transition) -> dict[str, Any]:
@@ -335,6 +353,7 @@ def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
         "opened_at": iso(a.opened_at),
         "acked_at": iso(a.acknowledged_at),
         "acked_by": a.acknowledged_by,
+        "ack_note": a.detail.get("ack_note") or None,
         "resolved_at": iso(a.resolved_at),
         "last_value": a.value,
         "last_bad_at": iso(a.last_bad_at),

@@ -423,3 +423,26 @@ def test_redelivered_batch_is_not_new_evidence_for_alerts(
     assert [a for a in client.get("/api/alerts").json()["alerts"] if a["rule"] == "exceedance"] == []
     feed(service, "readings", nh3n(2, T0 + timedelta(hours=4), [1.9]))  # a second bad value: now it opens
     assert [a["rule"] for a in client.get("/api/alerts").json()["alerts"]].count("exceedance") == 1
+
+
+def test_default_health_window_starts_when_a_new_station_was_first_heard(tmp_path: Path) -> None:
+    """A station commissioned minutes ago is not reported as down for the week before it existed."""
+    now = [T0 + timedelta(minutes=10)]
+    svc = CollectorService(config(tmp_path), clock=lambda: now[0])
+    svc.start(mqtt=False)
+    try:
+        client = TestClient(create_app(svc))
+        feed(svc, "status", status(at=T0 + timedelta(minutes=10)))
+        svc.tick()  # the tracker records the station's first online transition at T0 + 10 min
+        now[0] = T0 + timedelta(hours=2)
+        body = client.get("/api/stations/hexicun/health").json()
+        assert body["from"] == "2026-07-01T00:10:00Z"  # from first heard, not seven days back
+        assert body["uptime_pct"] > 50.0
+        explicit = client.get(
+            "/api/stations/hexicun/health",
+            params={"from": "2026-06-24T02:00:00Z", "to": "2026-07-01T02:00:00Z"},
+        ).json()
+        assert explicit["from"] == "2026-06-24T02:00:00Z"  # an explicit range is taken as asked
+        assert explicit["uptime_pct"] < 2.0
+    finally:
+        svc.stop()

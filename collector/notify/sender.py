@@ -1,0 +1,324 @@
+"""Delivery of alert transitions to the configured targets, in background workers.
+
+One worker thread per target with its own bounded queue: a slow, hanging or failing target delays only its
+own deliveries, never ingest (``submit`` does not block) nor the other targets. Each attempt is bounded by the
+target's ``timeout_s``; an attempt judged RETRY (no answer, 5xx, 429, robot rate limit) is tried again after
+the ``Backoff`` delay, up to ``max_attempts``; FAIL (4xx, bad token, bad payload) is final. Waiting retries do
+not hold back newer deliveries (the worker takes whichever is due first).
+
+Outcomes counted per target: ``ok``, ``retry`` (an attempt failed, another will follow), ``failed`` (given up
+or refused for good), ``dropped`` (the queue was full), ``error`` (the payload could not be built).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.alerts.model import SEVERITY_RANK, Transition
+from collector.notify.payloads import dingtalk_markdown, webhook_payload, wecom_markdown
+from collector.notify.retry import Backoff, Outcome, classify_response
+from collector.notify.signing import dingtalk_signed_url
+from protocols.messages import Severity
+from protocols.topics import alert_topic
+
+log = logging.getLogger("qingliu.collector.notify")
+
+# publish(topic, payload, qos, timeout) → True when the broker acknowledged it
+Publish = Callable[[str, bytes, int, float], bool]
+OUTCOMES = ("ok", "retry", "failed", "dropped", "error")
+DEFAULT_BACKOFF = Backoff()
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """What collector.config.NotifyTarget says, without the pydantic model (the sender stays testable)."""
+
+    name: str
+    kind: str  # webhook | wecom | dingtalk | mqtt
+    url: str = ""
+    secret: str = ""
+    min_severity: Severity = Severity.INFO
+    stations: frozenset[str] | None = None
+    timeout_s: float = 10.0
+
+    def wants(self, transition: Transition) -> bool:
+        alert = transition.alert
+        if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[self.min_severity]:
+            return False
+        return self.stations is None or alert.station in self.stations
+
+
+def post_json(url: str, document: dict[str, Any], timeout_s: float) -> tuple[int | None, Any]:
+    """POST ``document`` as JSON; (HTTP status, parsed JSON body or None). Status None: no answer."""
+    data = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status, raw = int(response.status), response.read(65536)
+    except urllib.error.HTTPError as exc:
+        status, raw = int(exc.code), exc.read(65536)
+    except (OSError, ValueError) as exc:  # refused, reset, timed out, bad URL
+        log.debug("POST %s: %s", url, exc)
+        return None, None
+    try:
+        body = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = None
+    return status, body
+
+
+@dataclass(order=True)
+class _Pending:
+    due: float
+    order: int
+    transition: Transition = field(compare=False)
+    attempt: int = field(default=1, compare=False)  # the attempt number about to be made
+
+
+class TargetWorker:
+    """One target's queue and thread."""
+
+    def __init__(
+        self,
+        spec: TargetSpec,
+        counts: Counter[tuple[str, str]],
+        counts_lock: threading.Lock,
+        *,
+        publish: Publish | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        queue_max: int = 1000,
+        tz: str = "Asia/Shanghai",
+        post: Callable[[str, dict[str, Any], float], tuple[int | None, Any]] = post_json,
+    ) -> None:
+        self.spec = spec
+        self.backoff = backoff
+        self.queue_max = queue_max
+        self.tz = tz
+        self._post = post
+        self._publish = publish
+        self._counts = counts
+        self._counts_lock = counts_lock
+        self._heap: list[_Pending] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def _count(self, outcome: str) -> None:
+        with self._counts_lock:
+            self._counts[(self.spec.name, outcome)] += 1
+
+    def submit(self, transition: Transition) -> bool:
+        with self._cond:
+            if len(self._heap) >= self.queue_max or self._stopping:
+                self._count("dropped")
+                return False
+            heapq.heappush(self._heap, _Pending(time.monotonic(), next(self._order), transition))
+            self._cond.notify()
+            return True
+
+    @property
+    def depth(self) -> int:
+        with self._cond:
+            return len(self._heap) + (1 if self._busy else 0)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"notify-{self.spec.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.depth == 0:
+                return True
+            time.sleep(0.02)
+        return self.depth == 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and (not self._heap or self._heap[0].due > time.monotonic()):
+                    wait = self._heap[0].due - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                if self._stopping:
+                    return
+                item = heapq.heappop(self._heap)
+                self._busy = True
+            try:
+                self._attempt(item)
+            finally:
+                with self._cond:
+                    self._busy = False
+
+    def _attempt(self, item: _Pending) -> None:
+        try:
+            outcome = self.deliver(item.transition)
+        except Exception:  # a payload that cannot be built will not build next time either
+            log.exception("notification to %s could not be built", self.spec.name)
+            self._count("error")
+            return
+        if outcome is Outcome.OK:
+            self._count("ok")
+            return
+        delay = self.backoff.delay(item.attempt, random.random()) if outcome is Outcome.RETRY else None
+        if delay is None:
+            self._count("failed")
+            log.warning(
+                "notification of alert %s to %s failed after %d attempt(s)",
+                item.transition.alert.id,
+                self.spec.name,
+                item.attempt,
+            )
+            return
+        self._count("retry")
+        with self._cond:
+            heapq.heappush(
+                self._heap,
+                _Pending(time.monotonic() + delay, next(self._order), item.transition, item.attempt + 1),
+            )
+
+    def deliver(self, transition: Transition) -> Outcome:
+        """One attempt (blocking, bounded by the target's timeout)."""
+        spec = self.spec
+        if spec.kind == "mqtt":
+            if self._publish is None:
+                return Outcome.RETRY
+            payload = json.dumps(webhook_payload(transition, self.tz), ensure_ascii=False).encode("utf-8")
+            ok = self._publish(alert_topic(transition.alert.station), payload, 1, spec.timeout_s)
+            return Outcome.OK if ok else Outcome.RETRY
+        url = spec.url
+        document: dict[str, Any]
+        if spec.kind == "wecom":
+            document = wecom_markdown(transition, self.tz)
+        elif spec.kind == "dingtalk":
+            document = dingtalk_markdown(transition, self.tz)
+            if spec.secret:  # signed at each attempt: DingTalk refuses a timestamp an hour old
+                url = dingtalk_signed_url(url, spec.secret, int(time.time() * 1000))
+        else:
+            document = webhook_payload(transition, self.tz)
+        status, body = self._post(url, document, spec.timeout_s)
+        return classify_response(status, body)
+
+
+class Notifier:
+    """Fans alert transitions out to every target that wants them."""
+
+    def __init__(
+        self,
+        specs: Sequence[TargetSpec],
+        *,
+        publish: Publish | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        queue_max: int = 1000,
+        tz: str = "Asia/Shanghai",
+    ) -> None:
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"notification target names must be unique: {names}")
+        self._lock = threading.Lock()
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.workers = [
+            TargetWorker(
+                s, self.counts, self._lock, publish=publish, backoff=backoff, queue_max=queue_max, tz=tz
+            )
+            for s in specs
+        ]
+        for spec in specs:  # every target shows in /metrics from the start
+            for outcome in OUTCOMES:
+                self.counts[(spec.name, outcome)] += 0
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        for worker in self.workers:
+            worker.stop(timeout)
+
+    def submit(self, transitions: Sequence[Transition]) -> None:
+        """Queue each transition for the targets that want it; never blocks."""
+        for transition in transitions:
+            for worker in self.workers:
+                if worker.spec.wants(transition):
+                    worker.submit(transition)
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(w.wait_idle(max(0.0, deadline - time.monotonic())) for w in self.workers)
+
+    def snapshot(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self.counts)
+
+    def failures(self) -> dict[str, int]:
+        """Failed attempts per target (retried or final)."""
+        snap = self.snapshot()
+        out: dict[str, int] = {}
+        for (name, outcome), n in snap.items():
+            out[name] = out.get(name, 0) + (n if outcome in ("retry", "failed", "error") else 0)
+        return out
+
+    def metric_families(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
+        """For collector.metrics.render(extra=...)."""
+        snap = self.snapshot()
+        failures = self.failures()
+        return [
+            (
+                "qingliu_collector_notifications_total",
+                "counter",
+                "Notification deliveries by target and outcome (ok, retry, failed, dropped, error).",
+                [({"target": n, "outcome": o}, v) for (n, o), v in sorted(snap.items())],
+            ),
+            (
+                "qingliu_collector_notification_failures_total",
+                "counter",
+                "Failed notification attempts by target (retried or final).",
+                [({"target": n}, v) for n, v in sorted(failures.items())],
+            ),
+            (
+                "qingliu_collector_notification_queue_depth",
+                "gauge",
+                "Notifications waiting (or being delivered) per target.",
+                [({"target": w.spec.name}, w.depth) for w in self.workers],
+            ),
+        ]
+
+
+def specs_from_config(targets: Sequence[Any]) -> list[TargetSpec]:
+    """TargetSpecs from collector.config.NotifyTarget entries; an unnamed target is called kind-N."""
+    out = []
+    for index, t in enumerate(targets, start=1):
+        out.append(
+            TargetSpec(
+                name=t.name or f"{t.kind}-{index}",
+                kind=t.kind,
+                url=t.url,
+                secret=t.secret,
+                min_severity=Severity(t.min_severity),
+                stations=frozenset(t.stations) if t.stations is not None else None,
+                timeout_s=t.timeout_s,
+            )
+        )
+    return out
