@@ -18,7 +18,7 @@ POST /api/login                                  {token} → 200 {ok: true} | 40
 POST /api/stations/{id}/commands                 {kind, args} → 202 {id, ...}        (Bearer)
 GET  /api/stations/{id}/commands/{cmd_id}        the command and its reply (null until it comes)
 GET  /metrics                                    Prometheus text
-GET  /                                           the dashboard (collector.web); /basic/ the basic page
+GET  /                                           the dashboard (collector.web)
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector import metrics
+from collector import metrics, web
 from collector.api import health, views
 from collector.config import StationConfig
-from collector.dashboard import mount_dashboard
 from protocols import catalogue
 from protocols.errors import CommandError
 from protocols.messages import CommandKind
@@ -293,11 +292,5 @@ def create_app(service: CollectorService) -> FastAPI:
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    try:  # the full operators' dashboard, when its package is present
-        from collector import web
-    except ImportError:
-        mount_dashboard(app, at_root=True)
-    else:
-        web.mount(app)
-        mount_dashboard(app)
+    web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app

@@ -20,6 +20,7 @@ import pytest
 
 from protocols.sections import SECTIONS
 from tests.support.broker import Mosquitto
+from tests.support.browser import chromium
 from tests.support.processes import ProcessGroup
 from tests.support.stack import ADMIN_TOKEN, Stack, http_json, wait_until
 
@@ -32,16 +33,6 @@ pytestmark = [
 ]
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "live"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 STATE_COLOURS = {  # colours.js STATE_COLOURS, as the schematic's fill attribute carries them
@@ -85,12 +76,8 @@ STATIONS = "".join(f'[[stations]]\nid = "{s}"\n\n' for s in SECTIONS) + "\n".joi
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 class Tab:

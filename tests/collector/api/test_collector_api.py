@@ -276,16 +276,10 @@ def test_commands_disabled_without_token(tmp_path: Path) -> None:
     svc.store.close()
 
 
-def test_basic_dashboard_is_self_contained(client: TestClient) -> None:
-    page = client.get("/basic/")
+def test_dashboard_is_served_at_the_root(client: TestClient) -> None:
+    page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "水质自动站" in page.text and "/basic/static/dashboard.js" in page.text
-    script = client.get("/basic/static/dashboard.js")
-    assert script.status_code == 200 and "/api/stations" in script.text and "Asia/Shanghai" in script.text
-    assert client.get("/basic/static/dashboard.css").status_code == 200
-    for text in (page.text, script.text):
-        assert not re.search(r"(src|href)=\"(https?:)?//", text)  # nothing from the internet
-    assert client.get("/").status_code == 200  # the full dashboard (collector.web) or a redirect here
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text)  # nothing from the internet
 
 
 def test_overview(service: CollectorService, client: TestClient) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.collector.web.fake_api import GOOD_TOKEN, NOW, FakeCollector, FakeServer, make_alert
+from tests.support.browser import chromium
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -25,16 +26,6 @@ pytestmark = [
 ]
 
 SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 FLEET_ORDER = [
@@ -53,12 +44,8 @@ OFFLINE_RED = "rgb(192, 57, 43)"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
