@@ -8,9 +8,10 @@ older than the newest already seen for its parameter, so a backfill replay canno
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from collector.alerts.config import (
@@ -84,6 +85,10 @@ def _duration_en(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min"
+
+
+def _time(entry: tuple[datetime, float]) -> datetime:
+    return entry[0]
 
 
 def _number(value: float | bool | str | None) -> float | None:
@@ -370,17 +375,18 @@ class AlertEngine:
             return []
         t, value = reading.t, reading.value
         keep = max(r.max_gap_s for r in rules)
-        memo.history = [(ht, hv) for ht, hv in memo.history if (t - ht).total_seconds() <= keep]
+        # History is in time order (only newer valid values are appended): bisect, never scan it all.
+        history = memo.history
+        del history[: bisect.bisect_left(history, t - timedelta(seconds=keep), key=_time)]
         out = []
         for rule in rules:
-            reference = None
-            for ht, hv in reversed(memo.history):
-                age = (t - ht).total_seconds()
-                if rule.min_span_s <= age <= rule.max_gap_s and age > 0:
-                    reference = (ht, hv)
-                    break
-            if reference is None:
+            # The newest value at least min_span_s old (and strictly older than t), if not beyond max_gap_s.
+            j = bisect.bisect_right(history, t - timedelta(seconds=rule.min_span_s), key=_time) - 1
+            while j >= 0 and history[j][0] >= t:
+                j -= 1
+            if j < 0 or (t - history[j][0]).total_seconds() > rule.max_gap_s:
                 continue
+            reference = history[j]
             hours = (t - reference[0]).total_seconds() / 3600.0
             rate = (value - reference[1]) / hours
             limit = rule.rates_per_hour[reading.param]

@@ -105,6 +105,9 @@ class SqliteStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        # The latest table mirrored in memory (loaded on first use; this process is its only writer): the
+        # fleet overview reads every station's latest values on each request.
+        self._latest: dict[str, dict[str, StoredReading]] | None = None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -121,11 +124,13 @@ class SqliteStore:
 
     def apply(self, items: Sequence[Received]) -> ApplyResult:
         result = ApplyResult()
+        batches: list[tuple[ReadingBatch, datetime]] = []
         with self._transaction() as db:
             for item in items:
                 message, received = item.message, to_us(item.received_at)
                 if isinstance(message, ReadingBatch):
                     self._apply_batch(db, message, received, result)
+                    batches.append((message, from_us(received)))
                 elif isinstance(message, Status):
                     row = db.execute(
                         "SELECT body FROM statuses WHERE station = ?", (message.station,)
@@ -167,7 +172,22 @@ class SqliteStore:
                         result.replies_inserted += 1
                     else:
                         result.replies_duplicate += 1
+        self._remember_latest(batches)  # after the commit: idempotent, newer t wins
         return result
+
+    def _remember_latest(self, batches: Sequence[tuple[ReadingBatch, datetime]]) -> None:
+        """The in-memory latest values follow the latest table (once loaded)."""
+        with self._lock:
+            if self._latest is None:
+                return
+            for batch, received_at in batches:
+                held = self._latest.setdefault(batch.station, {})
+                for r in batch.readings:
+                    old = held.get(r.param)
+                    if old is None or r.t > old.t:
+                        held[r.param] = StoredReading(
+                            batch.station, r.param, r.t, r.value, r.flag.value, r.device, received_at
+                        )
 
     @staticmethod
     def _apply_batch(db: sqlite3.Connection, batch: ReadingBatch, received: int, result: ApplyResult) -> None:
@@ -278,11 +298,15 @@ class SqliteStore:
 
     def latest(self, station: str) -> dict[str, StoredReading]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT station, param, t, value, flag, device, received_at FROM latest WHERE station = ?",
-                (station,),
-            ).fetchall()
-        return {str(row[1]): self._reading(row) for row in rows}
+            if self._latest is None:
+                rows = self._db.execute(
+                    "SELECT station, param, t, value, flag, device, received_at FROM latest"
+                ).fetchall()
+                loaded: dict[str, dict[str, StoredReading]] = {}
+                for row in rows:
+                    loaded.setdefault(str(row[0]), {})[str(row[1])] = self._reading(row)
+                self._latest = loaded
+            return dict(self._latest.get(station, {}))
 
     def last_reading_at(self, station: str) -> datetime | None:
         with self._lock:

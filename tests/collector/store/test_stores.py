@@ -184,3 +184,18 @@ def test_transitions_between(store: Store) -> None:
     assert initial is not None and initial.new is StationState.ONLINE
     assert [t.new for t in inside] == [StationState.DEGRADED]
     assert store.transitions_between("hexicun", T0 - timedelta(hours=1), T0)[0] is None
+
+
+def test_latest_follows_commits_after_it_was_first_read(store: Store) -> None:
+    assert store.latest("hexicun") == {}  # read (and, for SQLite, mirrored in memory) before any data
+    store.apply([received(batch(seq=1, n=2, value=1.0))])
+    assert store.latest("hexicun")["w01010"].value == 2.0
+    store.apply([received(batch(seq=2, n=2, value=50.0))])  # duplicates: the latest value stays
+    store.apply([received(batch(seq=3, n=1, start=T0 - timedelta(hours=1), value=9.0))])  # older: ignored
+    latest = store.latest("hexicun")
+    assert latest["w01010"].value == 2.0 and latest["w01010"].t == T0 + timedelta(minutes=1)
+    store.apply([received(batch(seq=4, n=1, start=T0 + timedelta(hours=1), value=30.0))])
+    assert store.latest("hexicun")["w01010"].value == 30.0
+    latest["w01010"] = latest["w01010"]  # a caller's copy: changing it changes nothing stored
+    latest.clear()
+    assert set(store.latest("hexicun")) == {"w01010"}
