@@ -116,7 +116,11 @@ def test_collector_kill9_while_data_flows_loses_nothing(
     tmp_path: Path, mosquitto: Mosquitto, processes: ProcessGroup
 ) -> None:
     rng = random.Random(fault_seed())
-    stack = Stack(tmp_path / "stack", mosquitto, processes, probe_interval_s=0.2).start_all()
+    # A result every 6 s, polled every 0.5 s: "the agent read every result" holds even when a loaded CI
+    # machine delays a few polls by seconds.
+    stack = Stack(
+        tmp_path / "stack", mosquitto, processes, probe_interval_s=0.2, nutrient_cycle_min=0.1
+    ).start_all()
     wait_until(lambda: readings_at_collector(stack) >= 3, 40, what="first readings at the collector")
     for i in range(4):
         time.sleep(rng.uniform(0.5, 3.0))
