@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -350,11 +351,18 @@ def compare_journal(
 
     ``produced``: results in the journal; ``lost``: results the agent committed that the collector lacks;
     ``not_polled``: results the analyser replaced before the agent read them (only while the agent was down);
+    results replaced before the agent's first poll are not counted at all;
     ``extra``: stored results the simulator never produced; ``mismatched``: stored with another value.
     Results after ``until`` (ISO; e.g. when the agent was stopped) count only if they were stored.
     """
     journal = [r for r in stack.journal_results() if r["param"] in params]
-    committed = {(p, t) for p, t, *_ in stack.agent_readings() if p in params}
+    agent = stack.agent_readings()
+    committed = {(p, t) for p, t, *_ in agent if p in params}
+    # A result is on the analyser's display from half a cycle after its result time until the next one
+    # replaces it, 1.5 cycles after: one replaced before the agent's first poll could never be read.
+    polled = [t for p, t, *_ in agent if p not in params]
+    first_poll = min(polled) if polled else None
+    shown_for = timedelta(minutes=1.5 * stack.nutrient_cycle_min)
     tally = Tally()
     for param in params:
         stored = stack.collector_readings(param)
@@ -366,6 +374,9 @@ def compare_journal(
         for t, result in list(results.items()):
             if until is not None and t > iso(until) and t not in values:
                 continue  # produced after the agent stopped: nobody was there to read it
+            replaced_at = datetime.fromisoformat(t.replace("Z", "+00:00")) + shown_for
+            if first_poll is not None and iso(replaced_at) < first_poll and t not in values:
+                continue  # replaced before the agent started: nobody was there to read it
             tally.produced += 1
             if t not in values:
                 if (param, t) in committed:
@@ -373,6 +384,9 @@ def compare_journal(
                     tally.examples.append(f"{param} result at {t} committed but not stored")
                 else:
                     tally.not_polled += 1
+                    tally.examples.append(
+                        f"{param} result at {t} never read (agent's first poll {first_poll})"
+                    )
             elif values[t] != pytest.approx(result["value"], rel=1e-6, abs=register_step(param) / 2 + 1e-9):
                 tally.mismatched += 1
                 tally.examples.append(f"{param} at {t}: stored {values[t]}, analyser {result['value']}")
