@@ -140,7 +140,8 @@ class CollectorService:
 
     def _load_alert_engine(self) -> AlertEngine:
         sites = {
-            s.id: Site(water_type=s.water_type, target_class=s.target_class) for s in self.config.stations
+            s.id: Site(name_zh=s.name_zh, water_type=s.water_type, target_class=s.target_class)
+            for s in self.config.stations
         }
         rules = self.config.alerts.rules
         alerts_config = AlertsConfig(sites=sites) if rules is None else AlertsConfig(rules=rules, sites=sites)

@@ -224,6 +224,7 @@ Rule = Annotated[
 
 
 class Site(_Model):
+    name_zh: str = ""  # the section's name, used in alert messages
     water_type: WaterType = WaterType.RIVER
     target_class: TargetClass = WaterClass.III
 

@@ -75,6 +75,13 @@ def _name(param: str) -> tuple[str, str, str]:
     return entry.name_zh, entry.name_en, entry.unit
 
 
+def _value(param: str, value: float | None) -> str:
+    """A value as the bulletin prints it: the catalogue's decimals for that parameter."""
+    if value is None:
+        return "—"
+    return f"{value:.{catalogue.get(param).decimals}f}"
+
+
 def _duration_zh(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} 小时"
@@ -123,6 +130,11 @@ class AlertEngine:
 
     def _rules(self, kind: type[RuleBase], station: str) -> list[Any]:
         return [r for r in self.config.rules if isinstance(r, kind) and r.applies_to(station)]
+
+    def _label(self, station: str) -> str:
+        """How messages name a station: its section's Chinese name where configured, else its id."""
+        site = self.config.sites.get(station)
+        return site.name_zh if site is not None and site.name_zh else station
 
     # ----- observations ------------------------------------------------------------------------------------
     def observe(self, observation: tuple[str, Reading] | Status | datetime) -> list[Transition]:
@@ -305,8 +317,8 @@ class AlertEngine:
                         param=reading.param,
                         title_zh=f"{zh}分析仪{fzh}",
                         title_en=f"{en} analyser: {fen}",
-                        message_zh=f"{station} {zh}数据标识为 {reading.flag.value}（{fzh}）",
-                        message_en=f"{station} {en} values flagged {reading.flag.value} ({fen})",
+                        message_zh=f"{self._label(station)} {zh}数据标识为 {reading.flag.value}（{fzh}）",
+                        message_en=f"{self._label(station)} {en} values flagged {reading.flag.value} ({fen})",
                         detail={"flag": reading.flag.value, "device": reading.device},
                     )
                 )
@@ -350,11 +362,11 @@ class AlertEngine:
                     title_zh=f"{zh}超标（{water_class.label_zh}）",
                     title_en=f"{en} exceeds target ({water_class.label_en})",
                     message_zh=(
-                        f"{station} {zh} {reading.value:g} {unit}，{water_class.label_zh}，"
+                        f"{self._label(station)} {zh} {_value(reading.param, reading.value)} {unit}，{water_class.label_zh}，"
                         f"目标{site.target_class.label_zh}{times_zh}"
                     ),
                     message_en=(
-                        f"{station} {en} {reading.value:g} {unit}: {water_class.label_en}, "
+                        f"{self._label(station)} {en} {_value(reading.param, reading.value)} {unit}: {water_class.label_en}, "
                         f"target {site.target_class.label_en}{times_en}"
                     ),
                     detail={
@@ -406,11 +418,11 @@ class AlertEngine:
                     title_zh=f"{zh}突升",
                     title_en=f"{en} sudden rise",
                     message_zh=(
-                        f"{station} {zh} 由 {reference[1]:g} 升至 {value:g} {unit}，"
+                        f"{self._label(station)} {zh} 由 {_value(reading.param, reference[1])} 升至 {_value(reading.param, value)} {unit}，"
                         f"每小时 {rate:.3g}（阈值 {limit:g}）"
                     ),
                     message_en=(
-                        f"{station} {en} rose from {reference[1]:g} to {value:g} {unit}: "
+                        f"{self._label(station)} {en} rose from {_value(reading.param, reference[1])} to {_value(reading.param, value)} {unit}: "
                         f"{rate:.3g} per hour (threshold {limit:g})"
                     ),
                     detail={"rate_per_hour": rate, "from": reference[1], "from_t": reference[0].isoformat()},
@@ -446,8 +458,8 @@ class AlertEngine:
                     value=span,
                     title_zh="站点离线",
                     title_en="Station offline",
-                    message_zh=f"{station} {reason_zh}已 {_duration_zh(span)}",
-                    message_en=f"{station} {reason_en} for {_duration_en(span)}",
+                    message_zh=f"{self._label(station)} {reason_zh}已 {_duration_zh(span)}",
+                    message_en=f"{self._label(station)} {reason_en} for {_duration_en(span)}",
                     detail={"since": since.isoformat()},
                 )
             )
@@ -472,9 +484,9 @@ class AlertEngine:
                         status.at,
                         title_zh=f"设备 {name} {fzh}",
                         title_en=f"Device {name}: {fen}",
-                        message_zh=f"{status.station} 设备 {name} {fzh}"
+                        message_zh=f"{self._label(status.station)} 设备 {name} {fzh}"
                         + (f"：{device.error}" if device.error else ""),
-                        message_en=f"{status.station} device {name}: {fen}"
+                        message_en=f"{self._label(status.station)} device {name}: {fen}"
                         + (f": {device.error}" if device.error else ""),
                         detail={"device": name, "flag": device.flag.value, "failures": device.failures},
                     )
@@ -498,8 +510,8 @@ class AlertEngine:
                         value=float(status.backlog),
                         title_zh="待发数据积压增长",
                         title_en="Unsent backlog growing",
-                        message_zh=f"{status.station} 待发数据 {status.backlog} 条，仍在增长",
-                        message_en=f"{status.station} has {status.backlog} unsent readings and rising",
+                        message_zh=f"{self._label(status.station)} 待发数据 {status.backlog} 条，仍在增长",
+                        message_en=f"{self._label(status.station)} has {status.backlog} unsent readings and rising",
                         detail={"backlog": status.backlog},
                     )
                 )
@@ -525,8 +537,8 @@ class AlertEngine:
                         value=float(lost),
                         title_zh="站端数据被丢弃",
                         title_en="Readings dropped at the station",
-                        message_zh=f"{status.station} 因磁盘配额丢弃 {lost} 条数据（累计 {status.dropped}）",
-                        message_en=f"{status.station} dropped {lost} readings to its disk quota "
+                        message_zh=f"{self._label(status.station)} 因磁盘配额丢弃 {lost} 条数据（累计 {status.dropped}）",
+                        message_en=f"{self._label(status.station)} dropped {lost} readings to its disk quota "
                         f"({status.dropped} in all)",
                         detail={"dropped_total": status.dropped},
                     )
@@ -553,8 +565,8 @@ class AlertEngine:
                         value=offset,
                         title_zh="站点时钟偏差",
                         title_en="Station clock skew",
-                        message_zh=f"{status.station} 时钟偏差 {offset:+.1f} 秒（阈值 {limit:g} 秒）",
-                        message_en=f"{status.station} clock off by {offset:+.1f} s (threshold {limit:g} s)",
+                        message_zh=f"{self._label(status.station)} 时钟偏差 {offset:+.1f} 秒（阈值 {limit:g} 秒）",
+                        message_en=f"{self._label(status.station)} clock off by {offset:+.1f} s (threshold {limit:g} s)",
                     )
                 )
             elif abs(offset) <= rule.clear_offset_s:
@@ -571,8 +583,8 @@ class AlertEngine:
                 texts = (
                     "站房无水（结冰/断流）",
                     "No sample water (ice or dry river)",
-                    f"{status.station} 采水无水，可能结冰或断流",
-                    f"{status.station} has no sample water: ice or a dry river",
+                    f"{self._label(status.station)} 采水无水，可能结冰或断流",
+                    f"{self._label(status.station)} has no sample water: ice or a dry river",
                 )
             else:
                 known = signals.get("mains_power") is not None or signals.get("on_battery") is not None
@@ -580,8 +592,8 @@ class AlertEngine:
                 texts = (
                     "站房市电中断",
                     "Mains power lost",
-                    f"{status.station} 市电中断，由电池供电",
-                    f"{status.station} lost mains power and runs on battery",
+                    f"{self._label(status.station)} 市电中断，由电池供电",
+                    f"{self._label(status.station)} lost mains power and runs on battery",
                 )
             if not known:
                 continue
@@ -636,8 +648,8 @@ class AlertEngine:
                     value=age,
                     title_zh=f"{zh}数据中断",
                     title_en=f"{en} data stale",
-                    message_zh=f"{station} {zh} {_duration_zh(age)}无新数据（应每 {_duration_zh(every)}）",
-                    message_en=f"{station} {en}: no new value for {_duration_en(age)} "
+                    message_zh=f"{self._label(station)} {zh} {_duration_zh(age)}无新数据（应每 {_duration_zh(every)}）",
+                    message_en=f"{self._label(station)} {en}: no new value for {_duration_en(age)} "
                     f"(expected every {_duration_en(every)})",
                     detail={"last_t": memo.last_t.isoformat()},
                 )
@@ -667,8 +679,8 @@ class AlertEngine:
                     value=age,
                     title_zh=f"{zh}校准逾期",
                     title_en=f"{en} calibration overdue",
-                    message_zh=f"{station} {zh} 已 {_duration_zh(age)} 未校准/核查",
-                    message_en=f"{station} {en}: no calibration or check for {_duration_en(age)}",
+                    message_zh=f"{self._label(station)} {zh} 已 {_duration_zh(age)} 未校准/核查",
+                    message_en=f"{self._label(station)} {en}: no calibration or check for {_duration_en(age)}",
                     detail={
                         "last_calibration": memo.last_calibration.isoformat()
                         if memo.last_calibration

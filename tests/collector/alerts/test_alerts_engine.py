@@ -55,6 +55,19 @@ def kinds(transitions: list[Transition]) -> list[str]:
     return [t.kind.value for t in transitions]
 
 
+def test_messages_name_the_section_and_round_values_as_bulletins_do() -> None:
+    e = engine(ExceedanceRule(id="exc", open_after=1), sites={ST: Site(name_zh="河西村")})
+    alert = e.on_reading(ST, reading("w21003", 0, 1.17171))[0].alert
+    assert alert.message_zh.startswith(
+        "河西村 氨氮 1.172 mg/L"
+    )  # NH3-N to three decimals, by its section name
+    assert alert.message_en.startswith("河西村 ammonia nitrogen 1.172 mg/L")
+    unnamed = (
+        engine(ExceedanceRule(id="exc", open_after=1)).on_reading(ST, reading("w21003", 0, 1.5))[0].alert
+    )
+    assert unnamed.message_zh.startswith(f"{ST} 氨氮 1.500 mg/L")  # no configured name: the station id
+
+
 # ----- exceedance ---------------------------------------------------------------------------------------------
 
 
