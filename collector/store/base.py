@@ -176,6 +176,28 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def alerts_query(
+    *, state: str | None, station: str | None, severity: str | None, limit: int, mark: str
+) -> tuple[str, list[Any]]:
+    """The alert-list query for either store; ``mark`` is the driver's placeholder ("?" or "%s")."""
+    sql = "SELECT body FROM alerts WHERE 1 = 1"
+    args: list[Any] = []
+    if state == "active":
+        sql += " AND status IN ('open', 'acknowledged')"
+    elif state is not None:
+        sql += f" AND status = {mark}"
+        args.append(state)
+    if station is not None:
+        sql += f" AND station = {mark}"
+        args.append(station)
+    if severity is not None:
+        sql += f" AND severity = {mark}"
+        args.append(severity)
+    sql += f" ORDER BY opened_at DESC, id LIMIT {mark}"
+    args.append(limit)
+    return sql, args
+
+
 def supersedes(new: Status, old: Status | None) -> bool:
     """Whether status ``new`` replaces ``old`` as the station's current status. Pure.
 

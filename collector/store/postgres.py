@@ -25,6 +25,7 @@ from collector.store.base import (
     StoredReading,
     StoredStatus,
     Transition,
+    alerts_query,
     summary_from_ranges,
     supersedes,
     utc,
@@ -360,21 +361,7 @@ class PostgresStore:
         severity: str | None = None,
         limit: int = 100,
     ) -> list[Alert]:
-        sql = "SELECT body FROM alerts WHERE 1 = 1"
-        args: list[Any] = []
-        if state == "active":
-            sql += " AND status IN ('open', 'acknowledged')"
-        elif state is not None:
-            sql += " AND status = %s"
-            args.append(state)
-        if station is not None:
-            sql += " AND station = %s"
-            args.append(station)
-        if severity is not None:
-            sql += " AND severity = %s"
-            args.append(severity)
-        sql += " ORDER BY opened_at DESC, id LIMIT %s"
-        args.append(limit)
+        sql, args = alerts_query(state=state, station=station, severity=severity, limit=limit, mark="%s")
         return [Alert.model_validate(row[0]) for row in self._rows(sql, args)]
 
     def alert(self, alert_id: str) -> Alert | None:

@@ -26,6 +26,7 @@ from collector.store.base import (
     StoredReading,
     StoredStatus,
     Transition,
+    alerts_query,
     summary_from_ranges,
     supersedes,
     utc,
@@ -428,21 +429,7 @@ class SqliteStore:
         severity: str | None = None,
         limit: int = 100,
     ) -> list[Alert]:
-        sql = "SELECT body FROM alerts WHERE 1 = 1"
-        args: list[Any] = []
-        if state == "active":
-            sql += " AND status IN ('open', 'acknowledged')"
-        elif state is not None:
-            sql += " AND status = ?"
-            args.append(state)
-        if station is not None:
-            sql += " AND station = ?"
-            args.append(station)
-        if severity is not None:
-            sql += " AND severity = ?"
-            args.append(severity)
-        sql += " ORDER BY opened_at DESC, id LIMIT ?"
-        args.append(limit)
+        sql, args = alerts_query(state=state, station=station, severity=severity, limit=limit, mark="?")
         return [Alert.model_validate_json(row[0]) for row in self._select(sql, args)]
 
     def alert(self, alert_id: str) -> Alert | None:
