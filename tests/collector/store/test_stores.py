@@ -199,3 +199,40 @@ def test_latest_follows_commits_after_it_was_first_read(store: Store) -> None:
     latest["w01010"] = latest["w01010"]  # a caller's copy: changing it changes nothing stored
     latest.clear()
     assert set(store.latest("hexicun")) == {"w01010"}
+
+
+def test_alerts_filter_by_state_station_and_severity(store: Store) -> None:
+    from collector.alerts.model import Alert, AlertStatus
+    from protocols.messages import Severity
+
+    def alert(n: int, station: str, status: AlertStatus, severity: Severity) -> Alert:
+        at = T0 + timedelta(minutes=n)
+        return Alert(
+            id=f"a{n}",
+            station=station,
+            rule="exc",
+            rule_type="exceedance",
+            severity=severity,
+            status=status,
+            opened_at=at,
+            last_bad_at=at,
+            title_zh="t",
+            title_en="t",
+            message_zh="m",
+            message_en="m",
+        )
+
+    store.save_alerts(
+        [
+            alert(1, "hexicun", AlertStatus.OPEN, Severity.WARNING),
+            alert(2, "hexicun", AlertStatus.ACKNOWLEDGED, Severity.CRITICAL),
+            alert(3, "boshuicun", AlertStatus.RESOLVED, Severity.WARNING),
+        ]
+    )
+    ids = lambda **kw: [a.id for a in store.alerts(**kw)]  # noqa: E731
+    assert ids() == ["a3", "a2", "a1"]  # newest first
+    assert ids(state="active") == ["a2", "a1"]
+    assert ids(state="resolved") == ["a3"]
+    assert ids(station="hexicun", severity="critical") == ["a2"]
+    assert ids(limit=1) == ["a3"]
+    assert store.alert("a2") is not None and store.alert("nope") is None
