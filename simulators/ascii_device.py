@@ -21,10 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import termios
-import tty
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +32,7 @@ from protocols.errors import ConfigError, FrameError
 from simulators.analysers.base import AnalyserModel, DeviceState
 from simulators.clock import Clock
 from simulators.modbus.faults import FaultPlan
+from simulators.ptyline import PtyLine
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +116,7 @@ class AsciiLineServer:
         self.analysers = analysers
         self.port_path = port_path
         self.stats = LineStats()
-        self._fd: int | None = None
+        self.line = PtyLine(port_path, self._on_data, label="ASCII line", on_io_error=self._count_io_error)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._buffer = bytearray()
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -126,16 +124,7 @@ class AsciiLineServer:
 
     async def start(self) -> AsciiLineServer:
         self._loop = asyncio.get_running_loop()
-        fd = os.open(self.port_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        try:
-            if os.isatty(fd):
-                tty.setraw(fd, termios.TCSANOW)
-                termios.tcflush(fd, termios.TCIFLUSH)
-        except (OSError, termios.error):
-            os.close(fd)
-            raise
-        self._fd = fd
-        self._loop.add_reader(fd, self._on_readable)
+        self.line.open()
         self._worker = asyncio.create_task(self._work(), name=f"ascii-line {self.port_path}")
         return self
 
@@ -145,23 +134,12 @@ class AsciiLineServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-        if self._fd is not None:
-            assert self._loop is not None
-            self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        self.line.close()
 
-    def _on_readable(self) -> None:
-        assert self._fd is not None and self._loop is not None
-        try:
-            data = os.read(self._fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self.stats.errors["io"] += 1
-            log.warning("ASCII line %s: read failed (%s); no longer reading", self.port_path, exc)
-            self._loop.remove_reader(self._fd)
-            return
+    def _count_io_error(self) -> None:
+        self.stats.errors["io"] += 1
+
+    def _on_data(self, data: bytes) -> None:
         self._buffer += data
         while True:
             end = self._buffer.find(asciiline.TERMINATOR)
@@ -202,13 +180,7 @@ class AsciiLineServer:
             return
         if delay > 0:
             await asyncio.sleep(delay)
-        assert self._fd is not None
-        view = memoryview(out)
-        while view:
-            try:
-                view = view[os.write(self._fd, view) :]
-            except BlockingIOError:
-                await asyncio.sleep(0.001)
+        await self.line.write_all(out)
         self.stats.responses += 1
 
 

@@ -22,11 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import os
-import termios
-import tty
 from collections.abc import Mapping
 
 from simulators.modbus.device import RegisterDevice, ServerStats, handle_broadcast, handle_pdu
@@ -39,11 +35,11 @@ from simulators.modbus.frames import (
     rtu_silent_interval_s,
     rtu_transaction_time_s,
 )
+from simulators.ptyline import PtyLine
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PTY_GAP_S = 0.05
-WRITE_TIMEOUT_S = 1.0
 
 
 class ModbusRtuServer:
@@ -71,7 +67,9 @@ class ModbusRtuServer:
         self.frame_gap_s = frame_gap_s
         self.stats = ServerStats()
         self.splitter = RtuRequestSplitter()
-        self._fd: int | None = None
+        self.line = PtyLine(
+            port_path, self._on_data, label="Modbus RTU line", on_io_error=self._count_io_error
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[tuple[RtuFrame, float]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -85,16 +83,7 @@ class ModbusRtuServer:
 
     async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        fd = os.open(self.port_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        try:
-            if os.isatty(fd):
-                tty.setraw(fd, termios.TCSANOW)
-                termios.tcflush(fd, termios.TCIFLUSH)  # bytes left from before we listened are no request
-        except (OSError, termios.error):
-            os.close(fd)
-            raise
-        self._fd = fd
-        self._loop.add_reader(fd, self._on_readable)
+        self.line.open()
         self._worker = asyncio.create_task(self._work(), name=f"modbus-rtu {self.port_path}")
 
     async def close(self) -> None:
@@ -105,11 +94,7 @@ class ModbusRtuServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-        if self._fd is not None:
-            assert self._loop is not None
-            self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        self.line.close()
 
     async def __aenter__(self) -> ModbusRtuServer:
         return self
@@ -119,20 +104,11 @@ class ModbusRtuServer:
 
     # -- receive side (event-loop callbacks)
 
-    def _on_readable(self) -> None:
-        assert self._fd is not None and self._loop is not None
-        try:
-            data = os.read(self._fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            # EIO: the far end of the pty is gone; stop reading rather than spin
-            self.stats.errors["io"] += 1
-            log.warning("Modbus RTU line %s: read failed (%s); no longer reading", self.port_path, exc)
-            self._loop.remove_reader(self._fd)
-            return
-        if not data:
-            return
+    def _count_io_error(self) -> None:
+        self.stats.errors["io"] += 1
+
+    def _on_data(self, data: bytes) -> None:
+        assert self._loop is not None
         now = self._loop.time()
         self._last_rx = now
         for frame in self.splitter.feed(data):
@@ -202,37 +178,8 @@ class ModbusRtuServer:
         wait = due - self._loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        await self._write_all(out)
+        await self.line.write_all(out)
         self.stats.responses += 1
-
-    async def _write_all(self, data: bytes) -> None:
-        assert self._fd is not None and self._loop is not None
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            except BlockingIOError:
-                await self._writable()
-            except OSError as exc:
-                if exc.errno != errno.EINTR:
-                    raise
-
-    async def _writable(self) -> None:
-        assert self._fd is not None and self._loop is not None
-        fut: asyncio.Future[None] = self._loop.create_future()
-        fd = self._fd
-
-        def ready() -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        self._loop.add_writer(fd, ready)
-        try:
-            # a line nobody reads must not stall the bus for ever (TimeoutError is an OSError)
-            await asyncio.wait_for(fut, WRITE_TIMEOUT_S)
-        finally:
-            self._loop.remove_writer(fd)
 
 
 async def start_rtu_server(
