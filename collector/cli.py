@@ -12,6 +12,7 @@ import sys
 from urllib.parse import urlsplit, urlunsplit
 
 from collector.config import CollectorConfig, load_config
+from collector.mqtt_client import PUBLISH_SUFFIX
 from protocols.errors import ConfigError
 
 
@@ -41,10 +42,14 @@ def _redact(url: str) -> str:
 def describe(config: CollectorConfig) -> str:
     mqtt, store, api = config.mqtt, config.store, config.api
     lines = [
-        f"mqtt:   {mqtt.url} as {mqtt.client_id!r}"
+        f"mqtt:   {mqtt.url} as {mqtt.client_id!r} (receiving; publishing as "
+        f"{mqtt.client_id + PUBLISH_SUFFIX!r})"
         + (f", shared group {mqtt.shared_group!r}" if mqtt.shared_group else "")
         + f", session expiry {mqtt.session_expiry_s} s",
         f"store:  {_redact(store.url)}",
+        f"inbox:  {config.inbox_path}"
+        + (f", at most {config.inbox.max_bytes} bytes" if config.inbox.max_bytes else ", no size limit")
+        + f", up to {config.inbox.batch_max} messages per commit",
         f"api:    http://{api.host}:{api.port}/ "
         + ("(commands enabled)" if api.admin_token else "(read-only: no admin_token)"),
         f"stations ({len(config.stations)}"

@@ -3,6 +3,7 @@
     [mqtt]      url, username, password, ca_file, client_id, protocol, shared_group, session_expiry_s,
                 keepalive_s, receive_maximum
     [store]     url ("sqlite:///path" or "postgresql://user@host/db"), batch_max, batch_wait_s
+    [inbox]     path, max_bytes, batch_max (the receiver's durable inbox, collector/inbox.py)
     [api]       host, port, admin_token (needed for changes; reading needs none)
     [state]     offline_after_heartbeats, clock_offset_max_s, default_heartbeat_s
     [schedule]  every_s {param = seconds}, slot_params, slot_hours, timezone (expected values, for capture)
@@ -43,7 +44,8 @@ class MqttConfig(_Section):
     username: str = ""
     password: str = ""
     ca_file: str = ""
-    client_id: str = Field(default="qingliu-collector", min_length=1, max_length=128)
+    # The receiving process's persistent session; the main process publishes as <client_id>-pub.
+    client_id: str = Field(default="qingliu-collector", min_length=1, max_length=124)
     # "5" (default: PUBACK reason codes, session expiry, receive maximum); "3.1.1" for brokers without v5.
     protocol: Literal["5", "3.1.1"] = "5"
     # Several collectors share the load through $share/<group>/...; None = one collector sees everything.
@@ -96,6 +98,22 @@ class StoreConfig(_Section):
     @property
     def sqlite_path(self) -> str:
         return self.url[len("sqlite:///") :]
+
+
+DEFAULT_PG_INBOX = "var/collector-inbox.db"
+
+
+class InboxConfig(_Section):
+    """The receiving process's durable inbox (collector/inbox.py): what was acknowledged to the broker and
+    is not yet in the store."""
+
+    # Default: beside a SQLite store (collector.db → collector.inbox.db); var/collector-inbox.db (relative to
+    # the working directory) with PostgreSQL. Keep it on a local disk.
+    path: str = ""
+    # Above this size (file + WAL) the receiver stops acknowledging, so the broker keeps the messages in our
+    # session until the store catches up. 0: no limit.
+    max_bytes: int = Field(default=0, ge=0)
+    batch_max: int = Field(default=2000, ge=1, le=100_000)  # messages per inbox commit at most
 
 
 class ApiConfig(_Section):
@@ -269,6 +287,7 @@ class IceConfig(_Section):
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
+    inbox: InboxConfig = InboxConfig()
     api: ApiConfig = ApiConfig()
     state: StateConfig = StateConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -294,6 +313,15 @@ class CollectorConfig(_Section):
                 if unknown:
                     raise ValueError(f"alerts.rules {rule.id}: unknown stations {', '.join(unknown)}")
         return self
+
+    @property
+    def inbox_path(self) -> Path:
+        if self.inbox.path:
+            return Path(self.inbox.path)
+        if self.store.kind == "sqlite":
+            store = Path(self.store.sqlite_path)
+            return store.with_name(store.stem + ".inbox.db")
+        return Path(DEFAULT_PG_INBOX)
 
     def station(self, station_id: str) -> StationConfig | None:
         for station in self.stations:

@@ -15,15 +15,16 @@ from protocols.messages import StationState
 
 @dataclass
 class IngestCounters:
-    """Thread-safe counters: the paho thread counts arrivals, the writer thread counts commits."""
+    """Thread-safe counters of the applier (collector/ingest.py): what it validated and applied to the store.
+
+    The receiving process's own counters (accepted, refused, inbox commits, acknowledgements) live in the
+    inbox (collector/inbox.py) and are rendered by ``receiver_families``."""
 
     received: Counter[str] = field(default_factory=Counter)  # valid messages by type
     payload_errors: Counter[str] = field(default_factory=Counter)  # rejected payloads by reason
     stored: ApplyResult = field(default_factory=ApplyResult)
     commits: int = 0
     commit_errors: int = 0
-    acks: int = 0
-    acks_skipped: int = 0  # connection lost before commit: the broker will redeliver
     last_commit_at: datetime | None = None
     ingest_lag_s: float | None = None  # commit time − sent_at of the newest live batch in the last commit
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -48,11 +49,6 @@ class IngestCounters:
         with self._lock:
             self.commit_errors += 1
 
-    def count_acks(self, sent: int, skipped: int) -> None:
-        with self._lock:
-            self.acks += sent
-            self.acks_skipped += skipped
-
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             stored = self.stored
@@ -71,8 +67,6 @@ class IngestCounters:
                 "statuses_stale": stored.statuses_stale,
                 "commits": self.commits,
                 "commit_errors": self.commit_errors,
-                "acks": self.acks,
-                "acks_skipped": self.acks_skipped,
                 "ingest_lag_s": self.ingest_lag_s,
                 "last_commit_at": self.last_commit_at,
             }
@@ -147,13 +141,14 @@ def render(
     metric(
         "qingliu_collector_payload_errors_total",
         "counter",
-        "Rejected payloads, by reason.",
+        "Payloads refused by the full validation in the main process, by reason (the receiving process's "
+        "cheap refusals: qingliu_collector_receiver_rejected_total).",
         [({"reason": k}, v) for k, v in sorted(errors.items())],
     )
     metric(
         "qingliu_collector_commits_total",
         "counter",
-        "Store transactions committed.",
+        "Store transactions committed (by the applier).",
         [({}, int(snap["commits"]))],
     )
     metric(
@@ -172,15 +167,104 @@ def render(
     metric(
         "qingliu_collector_ingest_queue_depth",
         "gauge",
-        "Messages waiting for the writer.",
+        "Messages in the inbox, acknowledged to the broker and not yet applied to the store.",
         [({}, queue_depth)],
     )
     metric(
         "qingliu_collector_mqtt_connected",
         "gauge",
-        "1 when connected to the broker.",
+        "1 when the receiving process is connected to the broker.",
         [({}, 1 if mqtt_connected else 0)],
     )
     for family in extra:
         metric(*family)
     return "\n".join(lines) + "\n"
+
+
+def receiver_families(
+    counters: dict[str, int],
+    *,
+    restarts: int,
+    running: bool,
+    inbox_depth: int,
+    inbox_oldest_age_s: float,
+    inbox_bytes: int,
+) -> list[Family]:
+    """The receiving process and its inbox on /metrics. ``counters``: the inbox's counters table (kept across
+    restarts of the collector, like the inbox itself)."""
+    rejected = sorted(
+        (k.removeprefix("rejected:"), v) for k, v in counters.items() if k.startswith("rejected:")
+    )
+
+    def total(name: str) -> list[tuple[dict[str, str], float]]:
+        return [({}, counters.get(name, 0))]
+
+    return [
+        (
+            "qingliu_collector_receiver_up",
+            "gauge",
+            "1 when the receiving process runs.",
+            [({}, 1 if running else 0)],
+        ),
+        (
+            "qingliu_collector_receiver_restarts_total",
+            "counter",
+            "Times the receiving process died and was started again.",
+            [({}, restarts)],
+        ),
+        (
+            "qingliu_collector_receiver_accepted_total",
+            "counter",
+            "Messages committed to the inbox.",
+            total("accepted"),
+        ),
+        (
+            "qingliu_collector_receiver_rejected_total",
+            "counter",
+            "Messages refused by the receiving process's cheap checks (acknowledged, not stored), by reason.",
+            [({"reason": r}, n) for r, n in rejected],
+        ),
+        (
+            "qingliu_collector_receiver_commits_total",
+            "counter",
+            "Inbox transactions committed.",
+            total("commits"),
+        ),
+        (
+            "qingliu_collector_receiver_commit_errors_total",
+            "counter",
+            "Inbox transactions that failed (retried; nothing acknowledged).",
+            total("commit_errors"),
+        ),
+        (
+            "qingliu_collector_receiver_acks_total",
+            "counter",
+            "Acknowledgements sent after the inbox commit.",
+            total("acks"),
+        ),
+        (
+            "qingliu_collector_receiver_acks_skipped_total",
+            "counter",
+            "Acknowledgements not sent: the connection the message came on was lost (the broker redelivers).",
+            total("acks_skipped"),
+        ),
+        (
+            "qingliu_collector_receiver_quota_pauses_total",
+            "counter",
+            "Times the inbox reached inbox.max_bytes and the receiver stopped acknowledging.",
+            total("quota_pauses"),
+        ),
+        (
+            "qingliu_collector_inbox_depth",
+            "gauge",
+            "Messages in the inbox, not yet applied.",
+            [({}, inbox_depth)],
+        ),
+        (
+            "qingliu_collector_inbox_oldest_age_seconds",
+            "gauge",
+            "Age of the oldest message in the inbox (0 when empty).",
+            [({}, inbox_oldest_age_s)],
+        ),
+        ("qingliu_collector_inbox_bytes", "gauge", "Inbox file and WAL size on disk.", [({}, inbox_bytes)]),
+    ]

@@ -7,6 +7,10 @@ is not sent (its packet id means nothing on the new connection; the broker redel
 
 Status topics are always subscribed without the shared group: retained messages are not delivered to shared
 subscriptions, and every collector needs every station's state. Status handling is idempotent.
+
+The receiving process (collector/receiver.py) owns the subscribing connection. The main process has a
+publish-only one (``handler=None``): client id ``<client_id>-pub``, clean session, no subscriptions, for
+commands and MQTT alert notifications.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from protocols import topics
 log = logging.getLogger("qingliu.collector.mqtt")
 
 Handler = Callable[[str, bytes, Callable[[], bool]], object]
+PUBLISH_SUFFIX = "-pub"  # the main process's publish-only connection: <client_id>-pub
 
 
 def subscriptions(shared_group: str | None) -> list[str]:
@@ -38,23 +43,34 @@ def subscriptions(shared_group: str | None) -> list[str]:
 
 
 class CollectorMqtt:
-    def __init__(self, config: MqttConfig, handler: Handler) -> None:
+    """``handler`` None: a publish-only connection (clean session, nothing subscribed)."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        handler: Handler | None,
+        *,
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
         self.config = config
         self.handler = handler
+        self.on_state = on_state  # called with True on each connect, False on each loss (paho's thread)
         self._generation = 0
         self._connected = threading.Event()
         self._lock = threading.Lock()
         self.v5 = config.protocol == "5"
+        self.persistent = handler is not None
+        self.client_id = config.client_id if self.persistent else config.client_id + PUBLISH_SUFFIX
         if self.v5:
             client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=config.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+                CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
             )
         else:  # MQTT 3.1.1 (brokers without v5, e.g. the demo's embedded amqtt): a persistent session too
             client = mqtt.Client(
                 CallbackAPIVersion.VERSION2,
-                client_id=config.client_id,
+                client_id=self.client_id,
                 protocol=mqtt.MQTTv311,
-                clean_session=False,
+                clean_session=not self.persistent,
                 manual_ack=True,
             )
         if config.username:
@@ -75,13 +91,13 @@ class CollectorMqtt:
     def start(self) -> None:
         if self.v5:
             props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self.config.session_expiry_s
+            props.SessionExpiryInterval = self.config.session_expiry_s if self.persistent else 0
             props.ReceiveMaximum = self.config.receive_maximum
             self.client.connect_async(
                 self.config.host,
                 self.config.port,
                 keepalive=self.config.keepalive_s,
-                clean_start=False,
+                clean_start=not self.persistent,
                 properties=props,
             )
         else:
@@ -123,16 +139,23 @@ class CollectorMqtt:
             return
         with self._lock:
             self._generation += 1
-        filters = subscriptions(self.config.shared_group)
-        client.subscribe([(f, 1) for f in filters])
-        log.info(
-            "connected to %s:%d (session present: %s); subscribed %s",
-            self.config.host,
-            self.config.port,
-            flags.session_present,
-            ", ".join(filters),
-        )
+        if self.persistent:
+            filters = subscriptions(self.config.shared_group)
+            client.subscribe([(f, 1) for f in filters])
+            log.info(
+                "connected to %s:%d as %s (session present: %s); subscribed %s",
+                self.config.host,
+                self.config.port,
+                self.client_id,
+                flags.session_present,
+                ", ".join(filters),
+            )
+        else:
+            log.info(
+                "connected to %s:%d as %s (publishing)", self.config.host, self.config.port, self.client_id
+            )
         self._connected.set()
+        self._report(True)
 
     def _on_disconnect(
         self,
@@ -145,13 +168,24 @@ class CollectorMqtt:
         with self._lock:
             self._generation += 1  # acks of messages from the lost connection must not be sent
         if self._connected.is_set():
-            log.warning("disconnected from the broker: %s", reason)
+            log.warning("%s disconnected from the broker: %s", self.client_id, reason)
         self._connected.clear()
+        self._report(False)
+
+    def _report(self, connected: bool) -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(connected)
+            except Exception:  # reporting must not break paho's thread
+                log.exception("connection state report failed")
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         log.warning("cannot reach the broker at %s:%d; retrying", self.config.host, self.config.port)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if self.handler is None:
+            return
+        handler = self.handler
         with self._lock:
             generation = self._generation
         mid, qos = message.mid, message.qos
@@ -165,6 +199,6 @@ class CollectorMqtt:
             return client.ack(mid, qos) == MQTTErrorCode.MQTT_ERR_SUCCESS
 
         try:
-            self.handler(message.topic, bytes(message.payload), ack)
+            handler(message.topic, bytes(message.payload), ack)
         except Exception:  # a bug in handling must not kill paho's thread; leave it unacknowledged
             log.exception("handler failed for a message on %s", message.topic)

@@ -1,9 +1,14 @@
-"""The collector process: store, writer, MQTT, station tracker and the API, wired together.
+"""The collector process: store, inbox, receiver, applier, station tracker and the API, wired together.
 
-``CollectorService(config)`` builds everything; ``start()`` opens the store, restores station state, starts
-the writer, the state ticker and the MQTT connection; ``stop()`` undoes it in reverse order (the writer
-commits and acknowledges what is queued before the connection closes). ``serve()`` runs uvicorn in this
-process until SIGINT/SIGTERM.
+MQTT → receiver (a child process: cheap checks, raw payloads committed to the inbox, then acknowledged;
+collector/receiver.py) → inbox (collector/inbox.py) → applier (a thread here: validation, one store
+transaction per batch, then tracker, alerts and the live stream; collector/ingest.py). The main process has its
+own publish-only MQTT connection for commands and alert notifications.
+
+``CollectorService(config)`` builds everything; ``start()`` starts the applier, the state ticker, the
+receiver and the publishing connection; ``stop()`` undoes it in order (the receiver commits and acknowledges
+what it holds, the applier applies what the inbox holds, then everything closes). ``serve()`` runs uvicorn in
+this process until SIGINT/SIGTERM. ``receiver="thread"`` runs the receiver in this process instead (tests).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from collector.alerts import AlertEngine, AlertsConfig, Site
 from collector.alerts.model import SEVERITY_RANK, Alert, AlertStatus
@@ -25,11 +30,13 @@ from collector.api import health, views
 from collector.config import CollectorConfig, StationConfig
 from collector.controller_history import ControllerHistory, Excluded
 from collector.gaps import GapPlanner, GapSettings, missing_windows, producing_windows, to_us
-from collector.ingest import Ingestor, IngestWriter, utcnow
+from collector.inbox import Inbox
+from collector.ingest import Applier, utcnow
 from collector.live import LiveHub
-from collector.metrics import Family, IngestCounters
+from collector.metrics import Family, IngestCounters, receiver_families
 from collector.mqtt_client import CollectorMqtt
 from collector.notify.sender import Notifier, specs_from_config
+from collector.receiver import Receiver, ReceiverProcess, ReceiverSettings
 from collector.stations import StationTracker, Thresholds
 from collector.store import open_store
 from collector.store.base import ApplyResult, Received, Store
@@ -68,12 +75,15 @@ class CollectorService:
         clock: Callable[[], datetime] = utcnow,
         tick_s: float = 1.0,
         drain_s: float = 5.0,
+        receiver: Literal["process", "thread"] = "process",
     ) -> None:
         self.config = config
         self.clock = clock
         self.tick_s = tick_s
-        self.drain_s = drain_s  # at stop, how long to wait for queued messages to commit and be acknowledged
+        self.drain_s = drain_s  # at stop, how long the receiver and the applier may take to finish
+        self.receiver_mode = receiver
         self.store: Store = store if store is not None else open_store(config.store.url)
+        self.inbox = Inbox(config.inbox_path)
         self.counters = IngestCounters()
         state = config.state
         self.tracker = StationTracker(
@@ -85,17 +95,19 @@ class CollectorService:
             )
         )
         self.stations: dict[str, StationConfig] = {s.id: s for s in config.stations}
-        known = None if config.accept_unknown_stations else frozenset(self.stations)
-        self.writer = IngestWriter(
+        self.known_stations = None if config.accept_unknown_stations else frozenset(self.stations)
+        self.applier = Applier(
             self.store,
+            self.inbox,
             self.counters,
+            known_stations=self.known_stations,
             batch_max=config.store.batch_max,
-            batch_wait_s=config.store.batch_wait_s,
             on_committed=self._committed,
             clock=clock,
         )
-        self.ingestor = Ingestor(self.writer, self.counters, known_stations=known, clock=clock)
-        self.mqtt: CollectorMqtt | None = None
+        self.receiver: Receiver | None = None  # in this process (receiver="thread", or start(mqtt=False))
+        self.receiver_process: ReceiverProcess | None = None  # the child process (receiver="process")
+        self.mqtt: CollectorMqtt | None = None  # publish-only: commands and alert notifications
         self.live = LiveHub()  # StationSummary updates for the dashboard's event stream
         self._alert_lock = threading.Lock()  # the engine is fed by the writer, the ticker and the API
         self.alert_engine = self._load_alert_engine()
@@ -197,31 +209,68 @@ class CollectorService:
         return current
 
     def start(self, *, mqtt: bool = True) -> None:
+        """``mqtt`` False: no broker at all; the receiver runs in this process, fed through
+        ``receiver.handle`` (tests)."""
         self.started_at = self.clock()
         self._stop.clear()
         self.notifier.start()
-        self.writer.start()
+        self.applier.start()  # first what earlier runs committed to the inbox and did not apply
         self.tick()
         self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
         self._ticker.start()
+        if mqtt and self.receiver_mode == "process":
+            self.receiver_process = ReceiverProcess(self._receiver_settings(), self.inbox)
+            self.receiver_process.start()
+        else:
+            self.receiver = Receiver(
+                self.inbox,
+                self.config.mqtt if mqtt else None,
+                known_stations=self.known_stations,
+                batch_max=self.config.inbox.batch_max,
+                max_bytes=self.config.inbox.max_bytes,
+                clock_us=lambda: to_us(self.clock()),
+            )
+            self.receiver.start()
         if mqtt:
-            self.mqtt = CollectorMqtt(self.config.mqtt, self.ingestor.handle)
+            self.mqtt = CollectorMqtt(self.config.mqtt, None)
             self.mqtt.start()
+
+    def _receiver_settings(self) -> ReceiverSettings:
+        return ReceiverSettings(
+            mqtt=self.config.mqtt,
+            inbox=str(self.inbox.path.resolve()),
+            known_stations=None if self.known_stations is None else sorted(self.known_stations),
+            batch_max=self.config.inbox.batch_max,
+            max_bytes=self.config.inbox.max_bytes,
+            log_level=self.config.log_level,
+        )
 
     def stop(self) -> None:
         self._stop.set()
-        # Commit and acknowledge what is queued while the connection is still up, then disconnect.
-        self.writer.wait_idle(timeout=self.drain_s)
-        if self.mqtt is not None:
-            self.mqtt.stop()
-        self.writer.stop()
+        # The receiver commits and acknowledges what it took, then disconnects; the applier applies what the
+        # inbox holds (for up to drain_s; the rest waits in the inbox for the next start).
+        if self.receiver_process is not None:
+            self.receiver_process.stop(timeout=self.drain_s + 5)
+        if self.receiver is not None:
+            self.receiver.stop(timeout=self.drain_s)
+        self.applier.stop(drain_s=self.drain_s)
         if self._ticker is not None:
             self._ticker.join(5)
             self._ticker = None
         self.notifier.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()
         self._save_alert_engine()
         self._save_memories()
         self.store.close()
+        self.inbox.close()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once everything received so far is applied (the in-process receiver idle, the inbox empty)."""
+        deadline = time.monotonic() + timeout
+        if self.receiver is not None and not self.receiver.wait_idle(timeout):
+            return False
+        return self.applier.wait_idle(max(0.0, deadline - time.monotonic()))
 
     def serve(self, *, host: str | None = None, port: int | None = None) -> None:
         """Run the API with uvicorn in this process until SIGINT/SIGTERM, with ingest running alongside."""
@@ -244,6 +293,8 @@ class CollectorService:
         # returns: make those handlers ours so that the signal ends in a clean stop(), not a kill.
         def _on_signal(signum: int, frame: object) -> None:
             server.should_exit = True
+            if self.receiver_process is not None:  # it may have had the signal too: no restart now
+                self.receiver_process.request_stop()
 
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         self.start()
@@ -258,7 +309,30 @@ class CollectorService:
 
     @property
     def mqtt_connected(self) -> bool:
-        return self.mqtt is not None and self.mqtt.connected
+        """The receiving side's connection (the one that ingests)."""
+        if self.receiver_process is not None:
+            return self.receiver_process.connected
+        return self.receiver is not None and self.receiver.connected
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait for the receiving side's connection (tests)."""
+        if self.receiver_process is not None:
+            return self.receiver_process.wait_connected(timeout)
+        return self.receiver is not None and self.receiver.wait_connected(timeout)
+
+    def receiver_status(self) -> dict[str, Any]:
+        """The receiving side and its inbox, for /healthz and /api/stats."""
+        proc = self.receiver_process
+        running = proc.alive if proc is not None else self.receiver is not None
+        return {
+            "mode": "process" if proc is not None else "thread",
+            "running": running,
+            "connected": self.mqtt_connected,
+            "pid": proc.pid if proc is not None else None,
+            "restarts": proc.restarts if proc is not None else 0,
+            "inbox_depth": self.inbox.depth(),
+            "inbox_oldest_age_s": round(self.inbox.oldest_age_s(), 3),
+        }
 
     def _committed(self, items: Sequence[Received], result: ApplyResult) -> None:
         for item in items:
@@ -520,12 +594,22 @@ class CollectorService:
             self.api_rejected[reason] += 1
 
     def metric_families(self) -> list[Family]:
-        """What gaps, notifications, alerts, the controller history and the API add to /metrics."""
+        """What the receiver, gaps, notifications, alerts, the controller history and the API add to
+        /metrics."""
+        proc = self.receiver_process
+        families = receiver_families(
+            self.inbox.counters(),
+            restarts=proc.restarts if proc is not None else 0,
+            running=proc.alive if proc is not None else self.receiver is not None,
+            inbox_depth=self.inbox.depth(),
+            inbox_oldest_age_s=self.inbox.oldest_age_s(),
+            inbox_bytes=self.inbox.size_bytes(),
+        )
         with self._alert_lock:
             active = self.alert_engine.active()
         open_by = Counter(a.severity.value for a in active)
         with self._gap_lock:
-            families = self.gaps.metric_families()
+            families += self.gaps.metric_families()
             rejected = dict(self.api_rejected)
         families += self.notifier.metric_families()
         families.append(

@@ -1,7 +1,8 @@
 """The FastAPI app, following the contract in /work/helpers/API.md. Reading needs no token; changes need
 ``Authorization: Bearer <api.admin_token>``.
 
-GET  /healthz                                    {ok, store: ok|error, mqtt: connected|disconnected} (503 not ok)
+GET  /healthz                                    {ok, store: ok|error, mqtt: connected|disconnected,
+                                                  receiver: up|down, inbox_depth, ...} (503 not ok)
 GET  /api/overview                               {generated_at, stations, rivers, basins, counts}
 GET  /api/stations                               [StationSummary...]
 GET  /api/stations/{id}                          StationSummary + devices, controller, transitions, events...
@@ -10,7 +11,7 @@ GET  /api/stations/{id}/health?from=&to=         uptime, capture and valid rates
 GET  /api/stations/{id}/gaps                     received seq ranges and the holes between them
 GET  /api/parameters                             [catalogue entries]
 GET  /api/flags                                  [HJ 212 flags]
-GET  /api/stats                                  ingest counters
+GET  /api/stats                                  ingest counters, receiver and inbox
 GET  /api/alerts?state=&station=&severity=&limit=  {alerts: [Alert...]}, newest first
 POST /api/alerts/{id}/ack                        {by, note} → Alert (Bearer; 404 unknown, 409 resolved)
 GET  /api/stream                                 server-sent events: station, alert, ping
@@ -104,10 +105,15 @@ def create_app(service: CollectorService) -> FastAPI:
         store_ok = service.store.ping()
         mqtt_ok = service.mqtt_connected
         ok = store_ok and mqtt_ok
+        receiver = service.receiver_status()
         body = {
             "ok": ok,
             "store": "ok" if store_ok else "error",
             "mqtt": "connected" if mqtt_ok else "disconnected",
+            "receiver": "up" if receiver["running"] else "down",
+            "receiver_restarts": receiver["restarts"],
+            "inbox_depth": receiver["inbox_depth"],
+            "inbox_oldest_age_s": receiver["inbox_oldest_age_s"],
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
@@ -251,7 +257,9 @@ def create_app(service: CollectorService) -> FastAPI:
         snap["last_commit_at"] = views.iso(snap["last_commit_at"])
         return {
             "ingest": snap,
-            "queue_depth": service.writer.depth,
+            "queue_depth": service.applier.depth,
+            "receiver": service.receiver_status(),
+            "receiver_counters": service.inbox.counters(),
             "store": service.store.counts(),
             "mqtt_connected": service.mqtt_connected,
             "started_at": views.iso(service.started_at),
@@ -287,7 +295,7 @@ def create_app(service: CollectorService) -> FastAPI:
             service.counters,
             service.tracker.count_by_state(),
             mqtt_connected=service.mqtt_connected,
-            queue_depth=service.writer.depth,
+            queue_depth=service.applier.depth,
             extra=service.metric_families(),
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -22,6 +24,7 @@ def test_check_prints_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "mqtt://127.0.0.1:1884" in out and "shared group 'g'" in out and "8123" in out
     assert "hexicun" in out and "河西村" in out and "read-only" in out
+    assert "inbox:  var/collector.inbox.db, no size limit" in out  # beside the default SQLite store
 
 
 def test_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -32,33 +35,103 @@ def test_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["check", "--config", str(tmp_path / "missing.toml")]) == 2
 
 
-def test_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, mosquitto: Mosquitto) -> None:
+def start_collector(tmp_path: Path, mosquitto: Mosquitto) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
     port = free_port()
     path = tmp_path / "c.toml"
     path.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n')
-    log = open(tmp_path / "collector.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "collector.log", "wb")  # noqa: SIM115 - closed by the caller
     proc = subprocess.Popen(
         [sys.executable, "-m", "qingliu_cli", "collector", "run", "--config", str(path), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    return proc, port, log
+
+
+def get_json(port: int, path: str, timeout: float = 15) -> dict[str, Any]:
+    """The first 200 answer of ``path`` within ``timeout``; {} when none came."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                return dict(json.loads(response.read()))
+        except OSError:
+            time.sleep(0.2)
+    return {}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill 0: it counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
+
+
+def wait_gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    proc, port, log = start_collector(tmp_path, mosquitto)
     try:
         wait_for_port(port, timeout=30)
-        deadline = time.monotonic() + 10
-        health: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    health = json.loads(response.read())
-                    break
-            except OSError:
-                time.sleep(0.2)
-        assert health == {"ok": True, "store": "ok", "mqtt": "connected"}
+        health = get_json(port, "/healthz")
+        assert health == {
+            "ok": True,
+            "store": "ok",
+            "mqtt": "connected",
+            "receiver": "up",
+            "receiver_restarts": 0,
+            "inbox_depth": 0,
+            "inbox_oldest_age_s": 0.0,
+        }
+        child = get_json(port, "/api/stats")["receiver"]["pid"]
+        assert child and pid_alive(child)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+        assert proc.wait(timeout=20) == 0
+        assert wait_gone(child, 5), "the receiving process outlived the collector"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         log.close()
-    assert (tmp_path / "c.db").exists()
+    assert (tmp_path / "c.db").exists() and (tmp_path / "c.inbox.db").exists()
+
+
+def test_receiver_restarted_when_it_dies_and_gone_with_a_killed_collector(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    proc, port, log = start_collector(tmp_path, mosquitto)
+    try:
+        wait_for_port(port, timeout=30)
+        assert get_json(port, "/healthz").get("ok") is True
+        first = get_json(port, "/api/stats")["receiver"]["pid"]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        receiver: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            receiver = get_json(port, "/api/stats")["receiver"]
+            if receiver["pid"] != first and receiver["connected"]:
+                break
+            time.sleep(0.2)
+        assert receiver["pid"] != first and receiver["connected"] and receiver["restarts"] == 1
+        assert (
+            "qingliu_collector_receiver_restarts_total 1"
+            in urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        )
+        proc.kill()  # kill -9 of the collector: its receiver must not stay behind
+        proc.wait()
+        assert wait_gone(receiver["pid"], 10), "the receiving process outlived a killed collector"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()

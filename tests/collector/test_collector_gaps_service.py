@@ -69,8 +69,8 @@ def make(tmp_path: Path) -> Iterator[Any]:
 
 
 def feed(service: CollectorService, kind: str, message: messages.Message, station: str = S) -> None:
-    service.ingestor.handle(f"qingliu/v1/{station}/{kind}", messages.encode(message), lambda: True)
-    assert service.writer.wait_idle(5)
+    service.receiver.handle(f"qingliu/v1/{station}/{kind}", messages.encode(message), lambda: True)
+    assert service.wait_idle(5)
 
 
 NO_SAMPLES = "[gaps]\ngrace_s = 60\nsamples = false\n"

@@ -126,8 +126,8 @@ def service(tmp_path: Path) -> Iterator[CollectorService]:
 
 
 def feed(service: CollectorService, kind: str, message: messages.Message) -> None:
-    service.ingestor.handle(f"qingliu/v1/{S}/{kind}", messages.encode(message), lambda: True)
-    assert service.writer.wait_idle(5)
+    service.receiver.handle(f"qingliu/v1/{S}/{kind}", messages.encode(message), lambda: True)
+    assert service.wait_idle(5)
 
 
 @pytest.mark.parametrize(("water_c", "reason"), [(0.3, "ice"), (6.0, "no_water")])

@@ -1,4 +1,5 @@
-"""Ingest without a broker: classification, rejection counting, batching and ack-after-commit."""
+"""Ingest without a broker: classification, rejection counting, batching, ack after the inbox commit, and the
+applier from the inbox to the store (retries, crash between the store commit and the inbox delete)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from collector.ingest import Ingestor, IngestWriter, classify
+from collector.inbox import Inbox
+from collector.ingest import Applier, classify, route
 from collector.metrics import IngestCounters
+from collector.receiver import Receiver
 from collector.store.base import ApplyResult, Received
 from collector.store.sqlite import SqliteStore
 from protocols.errors import PayloadError
@@ -21,7 +24,44 @@ from tests.collector.factories import T0, batch, event, payload, reply, status
 
 KNOWN = frozenset({"hexicun", "chuanhutun"})
 TOPIC = "qingliu/v1/hexicun/readings"
-Pipeline = tuple[Ingestor, IngestWriter, SqliteStore, IngestCounters]
+
+# What the receiving process refuses by its cheap checks (before the inbox); the rest only the applier can.
+CHEAP = {"unknown_station", "bad_topic", "oversized"}
+
+
+class Pipeline:
+    """Receiver (no broker) → inbox → applier → store, all in this process."""
+
+    def __init__(self, tmp_path: Path, store: Any = None, *, retry_s: float = 1.0) -> None:
+        self.inner = SqliteStore(tmp_path / "c.db")
+        self.store = store if store is not None else self.inner
+        self.inbox = Inbox(tmp_path / "c.inbox.db")
+        self.counters = IngestCounters()
+        self.receiver = Receiver(self.inbox, None, known_stations=KNOWN, retry_s=retry_s)
+        self.hooked: list[tuple[list[Received], ApplyResult]] = []
+        self.applier = Applier(
+            self.store,
+            self.inbox,
+            self.counters,
+            known_stations=KNOWN,
+            batch_max=100,
+            retry_s=retry_s,
+            on_committed=lambda items, result: self.hooked.append((list(items), result)),
+        )
+
+    def start(self) -> Pipeline:
+        self.receiver.start()
+        self.applier.start()
+        return self
+
+    def wait_idle(self, timeout: float = 5) -> bool:
+        return self.receiver.wait_idle(timeout) and self.applier.wait_idle(timeout)
+
+    def stop(self) -> None:
+        self.receiver.stop(1)
+        self.applier.stop(1)
+        self.inbox.close()
+        self.inner.close()
 
 
 def recorder(acks: list[Any], key: Any) -> Callable[[], bool]:
@@ -88,43 +128,114 @@ def test_classify_accepts_each_uplink_kind() -> None:
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    store = SqliteStore(tmp_path / "c.db")
-    counters = IngestCounters()
-    writer = IngestWriter(store, counters, batch_max=100, batch_wait_s=0.01)
-    writer.start()
-    yield Ingestor(writer, counters, known_stations=KNOWN), writer, store, counters
-    writer.stop()
-    store.close()
+    p = Pipeline(tmp_path).start()
+    yield p
+    p.stop()
+
+
+def test_route_is_the_cheap_part_of_classify() -> None:
+    for reason, topic, body in BAD:
+        if reason in CHEAP:
+            with pytest.raises(PayloadError) as info:
+                route(topic, len(body), known_stations=KNOWN)
+            assert info.value.reason == reason
+        else:
+            assert route(topic, len(body), known_stations=KNOWN).station == "hexicun"
 
 
 def test_bad_payloads_counted_acked_and_nothing_stored(pipeline: Pipeline) -> None:
-    ingestor, writer, store, counters = pipeline
     acks: list[str] = []
     for reason, topic, body in BAD:
-        ingestor.handle(topic, body, recorder(acks, reason))
-    assert writer.wait_idle(5)
+        pipeline.receiver.handle(topic, body, recorder(acks, reason))
+    assert pipeline.wait_idle()
     assert len(acks) == len(BAD)  # acknowledged so that they do not loop
     expected: dict[str, int] = {}
     for reason, _, _ in BAD:
         expected[reason] = expected.get(reason, 0) + 1
-    assert counters.snapshot()["payload_errors"] == expected
-    assert store.counts() == dict.fromkeys(store.counts(), 0)
+    refused = {k.removeprefix("rejected:"): v for k, v in pipeline.inbox.counters().items() if ":" in k}
+    assert refused == {r: n for r, n in expected.items() if r in CHEAP}  # never reached the inbox
+    assert pipeline.counters.snapshot()["payload_errors"] == {
+        r: n for r, n in expected.items() if r not in CHEAP
+    }
+    assert pipeline.store.counts() == dict.fromkeys(pipeline.store.counts(), 0)
+    assert pipeline.inbox.depth() == 0  # the applier's rejects are dropped from the inbox too
 
 
 def test_duplicates_stored_once_and_counted(pipeline: Pipeline) -> None:
-    ingestor, writer, store, counters = pipeline
     for _ in range(3):
-        ingestor.handle(TOPIC, payload(batch(n=4)), lambda: True)
-    assert writer.wait_idle(5)
-    snap = counters.snapshot()
+        pipeline.receiver.handle(TOPIC, payload(batch(n=4)), lambda: True)
+    assert pipeline.wait_idle()
+    snap = pipeline.counters.snapshot()
     assert (
         snap["readings_inserted"] == 4 and snap["readings_duplicate"] == 8 and snap["messages_duplicate"] == 2
     )
-    assert len(store.readings("hexicun")) == 4
+    assert len(pipeline.store.readings("hexicun")) == 4
+    # The alert engine and the tracker hear of the batch once: only the first copy is a new batch.
+    assert sum(len(result.new_batches) for _, result in pipeline.hooked) == 1
+
+
+class GatedInbox(Inbox):
+    """An inbox whose commit waits for the test (and may fail), to see that no ack goes out before it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail = 0
+
+    def append(self, rows: Sequence[tuple[str, bytes, int]], counts: Any = None) -> None:
+        if rows:
+            self.entered.set()
+            assert self.release.wait(5)
+            if self.fail:
+                self.fail -= 1
+                raise OSError("disk full")
+        super().append(rows, counts)
+
+
+def test_ack_only_after_the_inbox_commit_and_retry_on_failure(tmp_path: Path) -> None:
+    inbox = GatedInbox(tmp_path / "i.db")
+    inbox.fail = 1
+    receiver = Receiver(inbox, None, known_stations=KNOWN, retry_s=0.05)
+    acks: list[int] = []
+    receiver.start()
+    try:
+        for seq in range(5):
+            body = payload(batch(seq=seq, n=2, start=T0 + timedelta(hours=seq)))
+            receiver.handle(TOPIC, body, recorder(acks, seq))
+        assert inbox.entered.wait(5)
+        assert acks == []  # commit in progress: nothing acknowledged
+        inbox.release.set()  # the first attempt fails (disk full), the retry commits
+        assert receiver.wait_idle(5)
+        assert acks == [0, 1, 2, 3, 4]  # all after the commit, in arrival order
+        assert [row.payload for row in inbox.take(10)] == [
+            payload(batch(seq=seq, n=2, start=T0 + timedelta(hours=seq))) for seq in range(5)
+        ]
+    finally:
+        inbox.release.set()
+        receiver.stop(1)
+    counts = inbox.counters()  # the failure is counted with the commit that followed it
+    assert counts["commit_errors"] == 1 and counts["accepted"] == 5 and counts["acks"] == 5
+    inbox.close()
+
+
+def test_ack_not_sent_when_the_inbox_never_commits(tmp_path: Path) -> None:
+    inbox = GatedInbox(tmp_path / "i.db")
+    inbox.fail = 10**6
+    inbox.release.set()
+    receiver = Receiver(inbox, None, known_stations=KNOWN, retry_s=0.02)
+    acks: list[int] = []
+    receiver.start()
+    receiver.handle(TOPIC, good(), recorder(acks, 1))
+    assert inbox.entered.wait(5)
+    receiver.stop(0.2)  # shutting down with the inbox still failing: the message stays unacknowledged
+    assert acks == [] and inbox.take(10) == []
+    assert receiver.handle(TOPIC, good(), recorder(acks, 2)) == "closing" and acks == []
+    inbox.close()
 
 
 class GatedStore:
-    """A store whose commit waits for the test, to see that no ack goes out before the commit."""
+    """A store whose commit waits for the test (and may fail)."""
 
     def __init__(self, inner: SqliteStore) -> None:
         self.inner = inner
@@ -140,55 +251,112 @@ class GatedStore:
             raise OSError("disk full")
         return self.inner.apply(items)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
-def test_ack_only_after_commit_and_retry_on_failure(tmp_path: Path) -> None:
-    inner = SqliteStore(tmp_path / "c.db")
-    gated = GatedStore(inner)
+
+def test_store_failure_keeps_the_inbox_rows_and_retries(tmp_path: Path) -> None:
+    gated = GatedStore(SqliteStore(tmp_path / "other.db"))
     gated.fail = 1
-    counters = IngestCounters()
-    writer = IngestWriter(gated, counters, batch_wait_s=0.05, retry_s=0.05)  # type: ignore[arg-type]
-    ingestor = Ingestor(writer, counters, known_stations=KNOWN)
-    acks: list[int] = []
-    writer.start()
+    p = Pipeline(tmp_path, gated, retry_s=0.05).start()
     try:
         for seq in range(5):
-            body = payload(batch(seq=seq, n=2, start=T0 + timedelta(hours=seq)))
-            ingestor.handle(TOPIC, body, recorder(acks, seq))
+            p.receiver.handle(
+                TOPIC, payload(batch(seq=seq, n=2, start=T0 + timedelta(hours=seq))), lambda: True
+            )
+        assert p.receiver.wait_idle(5)
         assert gated.entered.wait(5)
-        assert acks == []  # commit in progress: nothing acknowledged
-        gated.release.set()  # first attempt fails (disk full), the retry commits
-        assert writer.wait_idle(5)
-        assert acks == [0, 1, 2, 3, 4]  # all after the commit, in arrival order
-        snap = counters.snapshot()
-        assert snap["commit_errors"] == 1 and snap["commits"] == 1 and snap["readings_inserted"] == 2 * 5
-        assert len(inner.readings("hexicun")) == 10
+        assert p.inbox.depth() == 5  # the store has not committed: the rows stay
+        gated.release.set()  # the first attempt fails, the retry commits
+        assert p.applier.wait_idle(5)
+        snap = p.counters.snapshot()
+        assert snap["commit_errors"] == 1 and snap["commits"] == 1 and snap["readings_inserted"] == 10
+        assert len(gated.inner.readings("hexicun")) == 10 and p.inbox.depth() == 0
     finally:
         gated.release.set()
-        writer.stop()
-        inner.close()
+        p.stop()
+        gated.inner.close()
 
 
-def test_ack_not_sent_when_store_never_commits(tmp_path: Path) -> None:
-    inner = SqliteStore(tmp_path / "c.db")
-    gated = GatedStore(inner)
+def test_store_down_at_stop_leaves_the_rows_for_the_next_start(tmp_path: Path) -> None:
+    gated = GatedStore(SqliteStore(tmp_path / "other.db"))
     gated.fail = 10**6
     gated.release.set()
-    counters = IngestCounters()
-    writer = IngestWriter(gated, counters, retry_s=0.02)  # type: ignore[arg-type]
-    acks: list[int] = []
-    writer.start()
-    Ingestor(writer, counters, known_stations=KNOWN).handle(TOPIC, good(), recorder(acks, 1))
+    p = Pipeline(tmp_path, gated, retry_s=0.02).start()
+    p.receiver.handle(TOPIC, good(), lambda: True)
     assert gated.entered.wait(5)
-    writer.stop()  # shutting down with the store still failing: the message stays unacknowledged
-    assert acks == [] and counters.snapshot()["commit_errors"] >= 1
-    inner.close()
+    p.stop()
+    gated.inner.close()
+    again = Pipeline(tmp_path)  # a healthy store this time: the inbox is applied at start
+    assert again.inbox.depth() == 1
+    again.start()
+    try:
+        assert again.wait_idle()
+        assert len(again.store.readings("hexicun")) == 3 and again.inbox.depth() == 0
+    finally:
+        again.stop()
+
+
+def test_crash_between_store_commit_and_inbox_delete_applies_again_harmlessly(tmp_path: Path) -> None:
+    """The applier died after the store's commit and before the inbox delete: the next start applies the same
+    rows again; nothing is stored twice and the batch is not new again (alerts are not fed twice)."""
+    first = Pipeline(tmp_path)
+    first.receiver.start()
+    first.receiver.handle(TOPIC, payload(batch(n=4)), lambda: True)
+    assert first.receiver.wait_idle(5)
+    first.applier.inbox.delete_through = lambda last_id: 0  # type: ignore[method-assign]  # "crash"
+    assert first.applier.apply_once() == 1
+    assert first.hooked[0][1].new_batches == {("hexicun", 1)}
+    assert first.inbox.depth() == 1
+    first.stop()
+
+    second = Pipeline(tmp_path).start()
+    try:
+        assert second.wait_idle()
+        snap = second.counters.snapshot()
+        assert snap["readings_inserted"] == 0 and snap["readings_duplicate"] == 4
+        assert second.hooked[0][1].new_batches == set()
+        assert len(second.store.readings("hexicun")) == 4 and second.inbox.depth() == 0
+    finally:
+        second.stop()
 
 
 def test_many_messages_share_a_transaction(pipeline: Pipeline) -> None:
-    ingestor, writer, _store, counters = pipeline
     for seq in range(200):
-        ingestor.handle(TOPIC, payload(batch(seq=seq, n=1, start=T0 + timedelta(hours=seq))), lambda: True)
-    assert writer.wait_idle(10)
-    snap = counters.snapshot()
+        pipeline.receiver.handle(
+            TOPIC, payload(batch(seq=seq, n=1, start=T0 + timedelta(hours=seq))), lambda: True
+        )
+    assert pipeline.wait_idle(10)
+    snap = pipeline.counters.snapshot()
     assert snap["readings_inserted"] == 200
-    assert snap["commits"] < 200 / 5  # batched, not one commit per message
+    assert snap["commits"] < 200 / 5  # batched, not one store commit per message
+    assert pipeline.inbox.counters()["commits"] < 200 / 5  # nor one inbox commit per message
+
+
+def test_applier_reads_received_at_from_the_inbox(tmp_path: Path) -> None:
+    p = Pipeline(tmp_path)
+    p.receiver.clock_us = lambda: 1_780_000_000_000_000
+    p.start()
+    try:
+        p.receiver.handle(TOPIC, good(), lambda: True)
+        assert p.wait_idle()
+        assert p.hooked[0][0][0].received_at.timestamp() == 1_780_000_000
+    finally:
+        p.stop()
+
+
+def test_inbox_over_its_quota_stops_acknowledging_until_there_is_room(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path / "i.db")
+    receiver = Receiver(inbox, None, known_stations=KNOWN, max_bytes=1, retry_s=0.02)  # always "full"
+    acks: list[int] = []
+    receiver.start()
+    try:
+        receiver.handle(TOPIC, good(), recorder(acks, 1))
+        assert not receiver.wait_idle(0.3)
+        assert acks == [] and inbox.depth() == 0  # held unacknowledged: the broker keeps it for us
+        receiver.max_bytes = 0  # room again (the store caught up)
+        assert receiver.wait_idle(5)
+        assert acks == [1] and inbox.depth() == 1 and inbox.counters()["quota_pauses"] == 1
+    finally:
+        receiver.stop(1)
+        inbox.close()

@@ -1,4 +1,7 @@
-"""Ingest against a real Mosquitto: QoS 1, persistent session, manual acknowledgement after the commit."""
+"""Ingest against a real Mosquitto: QoS 1, persistent session, manual acknowledgement after the inbox commit.
+
+Most tests run the receiver in the test process (``receiver="thread"``); the ``process`` ones run the real
+receiving child process that ``qingliu collector run`` uses."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import CollectorConfig
+from collector.inbox import Inbox
 from collector.mqtt_client import subscriptions
 from collector.service import CollectorService
 from collector.store.base import ApplyResult, Received
@@ -55,31 +59,43 @@ def publish(client: mqtt.Client, topic: str, body: bytes, *, retain: bool = Fals
     assert info.is_published()
 
 
-def start(cfg: CollectorConfig, store: Any = None) -> CollectorService:
-    service = CollectorService(cfg, store=store, drain_s=0.5)
+def start(cfg: CollectorConfig, store: Any = None, *, mode: str = "thread") -> CollectorService:
+    service = CollectorService(cfg, store=store, drain_s=0.5, receiver=mode)  # type: ignore[arg-type]
     service.start()
-    assert service.mqtt is not None and service.mqtt.wait_connected(10)
+    assert service.wait_connected(15)
+    assert service.mqtt is not None and service.mqtt.wait_connected(10)  # the publishing connection
     time.sleep(0.2)  # let the SUBACK arrive
     return service
 
 
+def receiver_counts(service: CollectorService) -> dict[str, int]:
+    return service.inbox.counters()
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
 def test_same_batch_twice_is_stored_once(
-    tmp_path: Path, mosquitto: Mosquitto, publisher: mqtt.Client
+    tmp_path: Path, mosquitto: Mosquitto, publisher: mqtt.Client, mode: str
 ) -> None:
-    service = start(config(tmp_path, broker_url=mosquitto.url))
+    service = start(config(tmp_path, broker_url=mosquitto.url), mode=mode)
     try:
         body = payload(batch(n=50))
         publish(publisher, "qingliu/v1/hexicun/readings", body)
         publish(publisher, "qingliu/v1/hexicun/readings", body)
         publish(publisher, "qingliu/v1/hexicun/readings", b"{broken")
         publish(publisher, "qingliu/v1/stranger/readings", payload(batch("stranger")))
-        wait_for(lambda: service.counters.snapshot()["acks"] == 4, what="four acknowledgements")
+        wait_for(lambda: receiver_counts(service).get("acks") == 4, what="four acknowledgements")
+        assert service.wait_idle(10)
+        counts = receiver_counts(service)
+        assert (
+            counts["accepted"] == 3 and counts["rejected:unknown_station"] == 1
+        )  # refused: not in the inbox
         snap = service.counters.snapshot()
         assert snap["readings_inserted"] == 50 and snap["readings_duplicate"] == 50
         assert snap["messages_duplicate"] == 1
-        assert snap["payload_errors"] == {"malformed": 1, "unknown_station": 1}
+        assert snap["payload_errors"] == {"malformed": 1}  # the full validation, in the main process
         assert len(service.store.readings("hexicun", limit=1000)) == 50
         assert service.store.readings("stranger") == []
+        assert service.inbox.depth() == 0
     finally:
         service.stop()
 
@@ -107,7 +123,7 @@ def test_retained_status_sets_state(tmp_path: Path, mosquitto: Mosquitto, publis
 
 
 class FailingStore:
-    """Never commits: the collector must not acknowledge anything."""
+    """Never commits: what was received stays in the inbox."""
 
     def __init__(self, inner: SqliteStore) -> None:
         self.inner = inner
@@ -121,7 +137,7 @@ class FailingStore:
         return getattr(self.inner, name)
 
 
-def test_unacknowledged_until_commit_so_redelivered_after_restart(
+def test_store_down_keeps_messages_in_the_inbox_until_a_restart_applies_them(
     tmp_path: Path, mosquitto: Mosquitto, publisher: mqtt.Client
 ) -> None:
     cfg = config(tmp_path, broker_url=mosquitto.url)
@@ -129,25 +145,56 @@ def test_unacknowledged_until_commit_so_redelivered_after_restart(
     first = start(cfg, store=failing)
     try:
         publish(publisher, "qingliu/v1/hexicun/readings", payload(batch(n=5)))
-        wait_for(lambda: failing.attempts >= 1, what="a commit attempt")
-        assert first.counters.snapshot()["acks"] == 0
+        wait_for(lambda: failing.attempts >= 1, what="a store commit attempt")
+        # Committed to the inbox, so acknowledged: the broker may forget it.
+        wait_for(lambda: receiver_counts(first).get("acks") == 1, what="the acknowledgement")
+        assert first.inbox.depth() == 1
     finally:
-        first.stop()  # the message was never committed: it stays unacknowledged in our persistent session
+        first.stop()  # the store never committed: the message stays in the inbox
 
-    second = start(cfg)  # same client id, clean_start=False: the broker redelivers it
+    second = start(cfg)  # the applier applies the inbox at start; the broker has nothing to redeliver
     try:
-        wait_for(lambda: len(second.store.readings("hexicun")) == 5, what="the redelivered batch stored")
-        wait_for(lambda: second.counters.snapshot()["acks"] == 1, what="the acknowledgement after commit")
+        wait_for(lambda: len(second.store.readings("hexicun")) == 5, what="the inbox applied")
+        assert second.wait_idle(5) and second.inbox.depth() == 0
+        assert receiver_counts(second)["accepted"] == 1  # received once, not again from the broker
     finally:
         second.stop()
 
-    third = start(cfg)  # acknowledged after the commit: nothing comes again
+    third = start(cfg)  # nothing comes again
     try:
         time.sleep(1.0)
         assert third.counters.snapshot()["received"] == {}
         assert len(third.store.readings("hexicun")) == 5
     finally:
         third.stop()
+
+
+def test_unacknowledged_until_the_inbox_commit_so_redelivered_after_restart(
+    tmp_path: Path, mosquitto: Mosquitto, publisher: mqtt.Client
+) -> None:
+    cfg = config(tmp_path, broker_url=mosquitto.url)
+    first = start(cfg)
+    assert first.receiver is not None
+    calls: list[int] = []
+
+    def failing_append(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        raise OSError("disk full")
+
+    first.receiver.inbox.append = failing_append  # type: ignore[method-assign]
+    try:
+        publish(publisher, "qingliu/v1/hexicun/readings", payload(batch(n=5)))
+        wait_for(lambda: calls, what="an inbox commit attempt")
+    finally:
+        first.stop()  # never committed: it stays unacknowledged in our persistent session
+    assert Inbox(cfg.inbox_path).depth() == 0
+
+    second = start(cfg)  # same client id, clean_start=False: the broker redelivers it
+    try:
+        wait_for(lambda: len(second.store.readings("hexicun")) == 5, what="the redelivered batch stored")
+        wait_for(lambda: receiver_counts(second).get("acks") == 1, what="the acknowledgement after commit")
+    finally:
+        second.stop()
 
 
 def test_messages_arriving_while_down_are_kept_by_the_session(
@@ -226,7 +273,8 @@ def test_mqtt_311_against_amqtt(tmp_path: Path, amqtt_port: int) -> None:
         body = payload(batch(n=5))
         publish(client, "qingliu/v1/hexicun/readings", body)
         publish(client, "qingliu/v1/hexicun/readings", body)
-        wait_for(lambda: service.counters.snapshot()["acks"] == 2, what="two acknowledgements")
+        wait_for(lambda: receiver_counts(service).get("acks") == 2, what="two acknowledgements")
+        assert service.wait_idle(5)
         assert len(service.store.readings("hexicun")) == 5
         assert service.counters.snapshot()["readings_duplicate"] == 5
     finally:

@@ -36,6 +36,7 @@ def test_example_collector_config_validates_and_fills_sections_from_the_city_pla
         "静乐",
     )
     assert config.station("chuanhutun") is not None and config.station("chuanhutun").target_class == 2  # type: ignore[union-attr]
+    assert config.inbox.max_bytes > 0 and str(config.inbox_path) == "var/collector.inbox.db"
 
 
 @pytest.mark.parametrize("kind", ["agent", "collector"])
@@ -102,3 +103,51 @@ def test_broker_acl_lets_a_station_publish_only_as_itself(tmp_path: Path) -> Non
         results["qingliu/v1/boshuicun/readings"] == 0x87
     )  # Not authorized: a station cannot speak for another
     assert results["qingliu/v1/hexicun/cmd"] == 0x87  # nor send itself commands
+
+
+def test_broker_acl_lets_the_collector_receive_and_publish_on_its_two_connections(tmp_path: Path) -> None:
+    """The receiving process (client id qingliu-collector) reads station topics; the main process
+    (qingliu-collector-pub, same user) publishes commands and alerts."""
+    import time
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from collector.config import MqttConfig
+    from collector.mqtt_client import CollectorMqtt
+
+    broker = Mosquitto(
+        tmp_path / "broker",
+        users={"hexicun": "pw-h", "qingliu-collector": "pw-c"},
+        acl=(ROOT / "deploy" / "mosquitto" / "qingliu.acl").read_text(),
+    ).start()
+    got: list[str] = []
+    config = MqttConfig(url=broker.url, username="qingliu-collector", password="pw-c")
+    receiving = CollectorMqtt(config, lambda topic, _body, ack: (got.append(topic), ack()))
+    publishing = CollectorMqtt(config, None)
+    station = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hexicun", protocol=mqtt.MQTTv5)
+    station.username_pw_set("hexicun", "pw-h")
+    commands: list[str] = []
+    station.on_message = lambda _c, _u, m: commands.append(m.topic)
+    try:
+        receiving.start()
+        publishing.start()
+        assert receiving.wait_connected(10) and publishing.wait_connected(10)
+        assert publishing.client_id == "qingliu-collector-pub"
+        station.connect("127.0.0.1", broker.port)
+        station.subscribe("qingliu/v1/hexicun/cmd", qos=1)
+        station.loop_start()
+        time.sleep(0.5)
+        station.publish("qingliu/v1/hexicun/readings", b"{}", qos=1).wait_for_publish(5)
+        assert publishing.publish("qingliu/v1/hexicun/cmd", b"{}", qos=1)
+        assert publishing.publish("qingliu/v1/alerts/hexicun", b"{}", qos=1)
+        deadline = time.monotonic() + 10
+        while (not got or not commands) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert got == ["qingliu/v1/hexicun/readings"] and commands == ["qingliu/v1/hexicun/cmd"]
+    finally:
+        station.loop_stop()
+        station.disconnect()
+        receiving.stop()
+        publishing.stop()
+        broker.stop()

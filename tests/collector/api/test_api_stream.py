@@ -48,7 +48,7 @@ def test_stream_sends_station_summary_after_commit(served: tuple[str, CollectorS
         while service.live.subscriber_count == 0:
             assert time.monotonic() < deadline, "the stream never subscribed"
             time.sleep(0.05)
-        service.ingestor.handle("qingliu/v1/hexicun/readings", payload(batch(n=2, value=3.5)), lambda: True)
+        service.receiver.handle("qingliu/v1/hexicun/readings", payload(batch(n=2, value=3.5)), lambda: True)
         event = data = None
         while data is None:
             line = response.readline().decode().rstrip("\n")

@@ -46,8 +46,8 @@ def client(service: CollectorService) -> TestClient:
 
 
 def feed(service: CollectorService, topic_kind: str, message: object, station: str = "hexicun") -> None:
-    service.ingestor.handle(f"qingliu/v1/{station}/{topic_kind}", payload(message), lambda: True)
-    assert service.writer.wait_idle(5)
+    service.receiver.handle(f"qingliu/v1/{station}/{topic_kind}", payload(message), lambda: True)
+    assert service.wait_idle(5)
 
 
 def walk_times(value: object) -> list[str]:
@@ -198,8 +198,9 @@ def test_gaps(service: CollectorService, client: TestClient) -> None:
 def test_parameters_stats_metrics(service: CollectorService, client: TestClient) -> None:
     feed(service, "readings", batch(n=2))
     feed(service, "readings", batch(n=2))
-    service.ingestor.handle("qingliu/v1/hexicun/readings", b"not json", lambda: True)
-    assert service.writer.wait_idle(5)
+    service.receiver.handle("qingliu/v1/hexicun/readings", b"not json", lambda: True)
+    service.receiver.handle("qingliu/v1/stranger/readings", payload(batch("stranger")), lambda: True)
+    assert service.wait_idle(5)
     params = client.get("/api/parameters").json()
     codes = {p["code"]: p for p in params}
     assert codes["w21011"]["name_zh"] == "总磷" and codes["w21011"]["unit"] == "mg/L"
@@ -213,16 +214,24 @@ def test_parameters_stats_metrics(service: CollectorService, client: TestClient)
     assert "qingliu_collector_readings_ingested_total 2\n" in text
     assert "qingliu_collector_readings_duplicate_total 2\n" in text
     assert 'qingliu_collector_payload_errors_total{reason="malformed"} 1\n' in text
+    # The receiving side: refused before the inbox by its cheap checks; the inbox drained.
+    assert 'qingliu_collector_receiver_rejected_total{reason="unknown_station"} 1\n' in text
+    assert "qingliu_collector_receiver_accepted_total 3\n" in text
+    assert "qingliu_collector_inbox_depth 0\n" in text
+    assert stats["receiver"]["inbox_depth"] == 0 and stats["receiver_counters"]["accepted"] == 3
     assert "qingliu_collector_stations_online 1\n" in text
     assert "qingliu_collector_ingest_lag_seconds " in text
 
 
 def test_healthz(service: CollectorService, client: TestClient) -> None:
+    receiver = {"receiver": "up", "receiver_restarts": 0, "inbox_depth": 0, "inbox_oldest_age_s": 0.0}
     r = client.get("/healthz")
-    assert r.status_code == 503 and r.json() == {"ok": False, "store": "ok", "mqtt": "disconnected"}
-    service.mqtt = FakeMqtt()  # type: ignore[assignment]
+    assert r.status_code == 503
+    assert r.json() == {"ok": False, "store": "ok", "mqtt": "disconnected", **receiver}
+    assert service.receiver is not None
+    service.receiver.mqtt = FakeMqtt()  # type: ignore[assignment]  # the receiving side's connection
     r = client.get("/healthz")
-    assert r.status_code == 200 and r.json() == {"ok": True, "store": "ok", "mqtt": "connected"}
+    assert r.status_code == 200 and r.json() == {"ok": True, "store": "ok", "mqtt": "connected", **receiver}
 
 
 def test_commands_need_the_admin_token(service: CollectorService, client: TestClient) -> None:

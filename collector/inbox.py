@@ -1,0 +1,177 @@
+"""The collector's inbox: raw MQTT payloads committed by the receiver before it acknowledges them.
+
+One SQLite file shared by two processes: the receiver appends (topic, payload, received_at µs) rows in
+batches and acknowledges each message only after the batch's commit; the applier in the main process reads
+rows in id order, validates and stores them, then deletes them. The inbox therefore holds exactly what was
+acknowledged to the broker but is not yet in the store.
+
+Counters (accepted, rejected:<reason>, commits, acks, ...) are updated in the same transactions as the rows,
+so they survive restarts and never disagree with what was committed. A small ``state`` table carries the
+receiver's connection state to the main process (for /healthz and /metrics).
+
+WAL lets the applier read while the receiver writes. ``synchronous=FULL``: the receiver acknowledges a message
+to the broker right after the commit, and the broker then forgets it. With NORMAL a power cut could roll back
+a commit whose messages were already acknowledged — readings lost for good. FULL fsyncs the WAL on every
+commit; one commit per batch of messages keeps that cost small.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: id order is arrival order
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at INTEGER NOT NULL            -- µs since the epoch, UTC
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    topic: str
+    payload: bytes
+    received_at: int  # µs since the epoch
+
+
+Incoming = tuple[str, bytes, int]  # (topic, payload, received_at µs)
+
+
+class Inbox:
+    """One connection per process, guarded by a lock (the receiver's writer and paho threads share it)."""
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout_s: float = 30.0, autocheckpoint_pages: int = 1000
+    ) -> None:
+        """``autocheckpoint_pages``: the receiver passes a large value so that its commits (which hold up
+        acknowledgements) seldom pay for copying the WAL into the database; the applier checkpoints after
+        its deletes instead (``checkpoint``)."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # see the module doc: acked means on disk
+            db.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
+            db.executescript(SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- the receiver ----------------------------------------------------------------------------------------
+
+    def append(self, rows: Sequence[Incoming], counts: Mapping[str, int] | None = None) -> None:
+        """Commit ``rows`` and add ``counts`` to the counters, in one transaction."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if rows:
+                    db.executemany("INSERT INTO inbox (topic, payload, received_at) VALUES (?, ?, ?)", rows)
+                if counts:
+                    _add_counts(db, counts)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def add_counts(self, counts: Mapping[str, int]) -> None:
+        self.append((), counts)
+
+    def set_state(self, values: Mapping[str, str]) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", list(values.items()))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # -- the applier -----------------------------------------------------------------------------------------
+
+    def take(self, limit: int) -> list[Row]:
+        """The oldest ``limit`` rows, in id order (they stay until ``delete_through``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, topic, payload, received_at FROM inbox ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        return [Row(i, t, bytes(p), r) for i, t, p, r in rows]
+
+    def delete_through(self, last_id: int) -> int:
+        """Forget every row with id ≤ ``last_id`` (all applied); how many went."""
+        with self._lock:
+            return self._db.execute("DELETE FROM inbox WHERE id <= ?", (last_id,)).rowcount
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database where no reader needs it (never waits for the receiver)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    # -- observation -----------------------------------------------------------------------------------------
+
+    def depth(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+
+    def oldest_received_at(self) -> int | None:
+        """µs since the epoch of the oldest row still waiting; None when empty."""
+        with self._lock:
+            row = self._db.execute("SELECT received_at FROM inbox ORDER BY id LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
+    def oldest_age_s(self, now: int | None = None) -> float:
+        oldest = self.oldest_received_at()
+        if oldest is None:
+            return 0.0
+        return max(0.0, ((now_us() if now is None else now) - oldest) / 1e6)
+
+    def size_bytes(self) -> int:
+        """The database file and its WAL, as they are on disk."""
+        return sum(p.stat().st_size for p in _files(self.path) if p.exists())
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return {n: int(v) for n, v in self._db.execute("SELECT name, value FROM counters")}
+
+    def state(self) -> dict[str, str]:
+        with self._lock:
+            return {k: str(v) for k, v in self._db.execute("SELECT key, value FROM state")}
+
+
+def _add_counts(db: sqlite3.Connection, counts: Mapping[str, int]) -> None:
+    db.executemany(
+        "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        [(name, n) for name, n in counts.items() if n],
+    )
+
+
+def _files(path: Path) -> Iterable[Path]:
+    return (path, path.with_name(path.name + "-wal"))
+
+
+def rejected_counts(counters: Mapping[str, int]) -> dict[str, int]:
+    """The ``rejected:<reason>`` counters by reason."""
+    prefix = "rejected:"
+    return {k[len(prefix) :]: v for k, v in counters.items() if k.startswith(prefix)}
