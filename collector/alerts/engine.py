@@ -9,10 +9,13 @@ older than the newest already seen for its parameter, so a backfill replay canno
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from collector.alerts.config import (
     AlertsConfig,
@@ -26,6 +29,7 @@ from collector.alerts.config import (
     FaultFlagRule,
     OfflineRule,
     RuleBase,
+    Site,
     StaleRule,
     SuddenRiseRule,
 )
@@ -43,6 +47,7 @@ from collector.alerts.model import (
 )
 from collector.assessment.classes import WaterClass
 from collector.assessment.classify import classify, exceedance_multiple
+from collector.assessment.limits import item_limits
 from collector.assessment.section import is_evaluated
 from protocols import catalogue
 from protocols.flags import FLAG_NAMES, VALID_FLAGS, Flag
@@ -94,8 +99,41 @@ def _duration_en(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def _time(entry: tuple[datetime, float]) -> datetime:
-    return entry[0]
+def _target_band(param: str, site: Site) -> tuple[float, float]:
+    """The values that meet the limit of the site's target class for ``param`` (see ``_Plan.target_band``)."""
+    item = item_limits(param, site.water_type)
+    if item is None:
+        return math.inf, -math.inf  # empty: always classify
+    bound = item.limits[int(site.target_class) - 1]
+    if item.direction == "range":
+        assert isinstance(bound, tuple)
+        return bound
+    assert isinstance(bound, float)
+    return (-math.inf, bound) if item.direction == "max" else (bound, math.inf)
+
+
+_time = itemgetter(0)  # the sample time of a history entry (datetime, value)
+_position = itemgetter(0)  # the batch position a transition is tagged with
+
+R = TypeVar("R", bound=RuleBase)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the reading rules need for one (station, param), worked out once per config: the rules that can
+    judge this parameter at this station, each with its alert key."""
+
+    memo_key: str
+    site: Site
+    calibration: tuple[tuple[CalibrationRule, str], ...]
+    fault: tuple[tuple[FaultFlagRule, str], ...]
+    judged: bool  # the parameter has a class limit for the site's water type (exceedance is judged)
+    # A value in [low, high] meets the target class's own limit, so its class is the target or better: good
+    # without classifying. Outside it, ``classify`` decides (it also allows a rounding tolerance at the limit).
+    target_band: tuple[float, float]
+    exceedance: tuple[tuple[ExceedanceRule, str], ...]
+    rise: tuple[tuple[SuddenRiseRule, str, timedelta, float, float], ...]  # + min span, max gap s, limit
+    keep: timedelta  # how far back the rise rules look
 
 
 def _number(value: float | bool | str | None) -> float | None:
@@ -115,6 +153,12 @@ class AlertEngine:
     def __init__(self, config: AlertsConfig | None = None, state: EngineState | None = None) -> None:
         self.config = config or AlertsConfig()
         self.state = state or EngineState()
+        # Derived from the (frozen) config only, never from the state: rebuilt when ``config`` is replaced.
+        self._cached_for: AlertsConfig | None = None
+        self._rule_cache: dict[tuple[type[RuleBase], str], list[Any]] = {}
+        self._plans: dict[tuple[str, str], _Plan] = {}
+        # Bad checks on active alerts whose texts are not built yet (see _bad); empty between calls.
+        self._pending: dict[str, Callable[[], Check]] = {}
 
     # ----- persistence -------------------------------------------------------------------------------------
     def dump(self) -> str:
@@ -128,8 +172,57 @@ class AlertEngine:
         """Open and acknowledged alerts, oldest first."""
         return sorted(self.state.active.values(), key=lambda a: (a.opened_at, a.id))
 
-    def _rules(self, kind: type[RuleBase], station: str) -> list[Any]:
-        return [r for r in self.config.rules if isinstance(r, kind) and r.applies_to(station)]
+    def _fresh_cache(self) -> None:
+        if self._cached_for is not self.config:
+            self._cached_for = self.config
+            self._rule_cache.clear()
+            self._plans.clear()
+
+    def _rules(self, kind: type[R], station: str) -> list[R]:
+        self._fresh_cache()
+        found = self._rule_cache.get((kind, station))
+        if found is None:
+            found = [r for r in self.config.rules if isinstance(r, kind) and r.applies_to(station)]
+            self._rule_cache[(kind, station)] = found
+        return found
+
+    def _plan(self, station: str, param: str) -> _Plan:
+        plan = self._plans.get((station, param))
+        if plan is not None and self._cached_for is self.config:
+            return plan
+        site = self.config.site(station)
+
+        def key(rule: RuleBase) -> str:
+            return alert_key(station, rule.id, param)
+
+        rise = [r for r in self._rules(SuddenRiseRule, station) if param in r.rates_per_hour]
+        judged = is_evaluated(param, site.water_type)
+        plan = _Plan(
+            memo_key=f"{station}|{param}",
+            site=site,
+            calibration=tuple(
+                (r, key(r)) for r in self._rules(CalibrationRule, station) if param in r.max_age_s
+            ),
+            fault=tuple(
+                (r, key(r))
+                for r in self._rules(FaultFlagRule, station)
+                if r.params is None or param in r.params
+            ),
+            judged=judged,
+            target_band=_target_band(param, site) if judged else (math.inf, -math.inf),
+            exceedance=tuple(
+                (r, key(r))
+                for r in self._rules(ExceedanceRule, station)
+                if r.params is None or param in r.params
+            ),
+            rise=tuple(
+                (r, key(r), timedelta(seconds=r.min_span_s), r.max_gap_s, r.rates_per_hour[param])
+                for r in rise
+            ),
+            keep=timedelta(seconds=max((r.max_gap_s for r in rise), default=0.0)),
+        )
+        self._plans[(station, param)] = plan
+        return plan
 
     def _label(self, station: str) -> str:
         """How messages name a station: its section's Chinese name where configured, else its id."""
@@ -146,31 +239,107 @@ class AlertEngine:
         return self.on_reading(station, reading)
 
     def on_readings(self, station: str, readings: Iterable[Reading]) -> list[Transition]:
-        out: list[Transition] = []
-        for reading in readings:
-            out += self.on_reading(station, reading)
-        return out
+        """The transitions of feeding ``readings`` one by one, in that order, computed a parameter at a time:
+        parameters share no memory, so each one's readings go through with its memo held in locals."""
+        batch = readings if isinstance(readings, list | tuple) else list(readings)
+        groups: dict[str, list[int]] = {}
+        for i, reading in enumerate(batch):
+            group = groups.get(reading.param)
+            if group is None:
+                groups[reading.param] = [i]
+            else:
+                group.append(i)
+        tagged: list[tuple[int, Transition]] = []
+        sources = 0
+        for param, indices in groups.items():
+            before = len(tagged)
+            self._on_param(station, param, batch, indices, tagged)
+            sources += len(tagged) > before
+        if sources > 1:  # back to the order of the readings (stable: a reading's own order is kept)
+            tagged.sort(key=_position)
+        return [transition for _, transition in tagged]
 
     def on_reading(self, station: str, reading: Reading) -> list[Transition]:
-        memo = self.state.params.setdefault(f"{station}|{reading.param}", ParamMemo())
-        t = reading.t
-        newer = memo.last_t is None or t > memo.last_t
-        if memo.first_seen is None or t < memo.first_seen:
-            memo.first_seen = t
-        if newer:
-            memo.last_t = t
-        checks: list[Check] = []
-        if reading.flag is Flag.CALIBRATION:
-            if memo.last_calibration is None or t > memo.last_calibration:
-                memo.last_calibration = t
-            for cal in self._rules(CalibrationRule, station):
-                if reading.param in cal.max_age_s:
-                    checks.append(Check(cal, station, reading.param, False, t, param=reading.param))
-        if newer:
-            checks += self._fault_flag(station, reading)
-            checks += self._exceedance(station, reading, memo)
-            checks += self._sudden_rise(station, reading, memo)
-        return self._apply_all(checks)
+        return self.on_readings(station, (reading,))
+
+    def _on_param(
+        self,
+        station: str,
+        param: str,
+        batch: Sequence[Reading],
+        indices: list[int],
+        out: list[tuple[int, Transition]],
+    ) -> None:
+        """Readings ``batch[i] for i in indices`` (all of ``param``), in order; transitions go to ``out``."""
+        plan = self._plan(station, param)
+        memo = self.state.params.get(plan.memo_key)
+        if memo is None:
+            memo = self.state.params[plan.memo_key] = ParamMemo()
+        first_seen, last_t = memo.first_seen, memo.last_t
+        last_calibration, last_exceedance_t = memo.last_calibration, memo.last_exceedance_t
+        history = memo.history
+        site = plan.site
+        try:
+            for i in indices:
+                reading = batch[i]
+                t = reading.t
+                newer = last_t is None or t > last_t
+                if first_seen is None or t < first_seen:
+                    first_seen = t
+                if newer:
+                    last_t = t
+                flag = reading.flag
+                if flag is Flag.CALIBRATION:
+                    if last_calibration is None or t > last_calibration:
+                        last_calibration = t
+                    for cal, key in plan.calibration:
+                        self._good(cal, station, param, key, t, i, out)
+                # Sequence rules judge only a reading newer than any seen: a backfill cannot re-open alerts.
+                if not newer:
+                    continue
+                valid = flag in VALID_FLAGS
+                for rule, key in plan.fault:
+                    if flag in rule.flags:
+                        build = partial(self._fault_check, rule, station, reading)
+                        self._bad(rule, key, t, None, build, i, out)
+                    elif valid:
+                        self._good(rule, station, param, key, t, i, out)
+                value = reading.value
+                if not valid or value is None:
+                    continue
+                if plan.judged:
+                    if plan.exceedance:
+                        low, high = plan.target_band  # within it: the target class or better
+                        water_class = (
+                            site.target_class
+                            if low <= value <= high
+                            else classify(param, value, site.water_type)
+                        )
+                        assert water_class is not None  # judged: the parameter has class limits
+                        for exc, key in plan.exceedance:
+                            if water_class <= site.target_class:
+                                self._good(exc, station, param, key, t, i, out)
+                            else:
+                                build = partial(
+                                    self._exceedance_check, exc, station, reading, value, water_class, site
+                                )
+                                severity = (
+                                    Severity.CRITICAL if water_class is WaterClass.WORSE_THAN_V else None
+                                )
+                                self._bad(exc, key, t, severity, build, i, out)
+                    last_exceedance_t = t
+                if plan.rise:
+                    self._sudden_rise(station, plan, reading, value, history, i, out)
+        finally:  # written back once per parameter, and only what changed (pydantic attributes are slow)
+            self._flush()
+            if first_seen is not memo.first_seen:
+                memo.first_seen = first_seen
+            if last_t is not memo.last_t:
+                memo.last_t = last_t
+            if last_calibration is not memo.last_calibration:
+                memo.last_calibration = last_calibration
+            if last_exceedance_t is not memo.last_exceedance_t:
+                memo.last_exceedance_t = last_exceedance_t
 
     def on_status(self, status: Status) -> list[Transition]:
         station, at = status.station, status.at
@@ -236,25 +405,57 @@ class AlertEngine:
                 out.append(transition)
         return out
 
+    def _count_bad(self, key: str, at: datetime, counter: Counter | None = None) -> None:
+        if counter is None:
+            counter = self.state.counters.get(key)
+            if counter is None:
+                counter = self.state.counters[key] = Counter()
+        # Only what changes is set: pydantic attribute writes are slow, and this runs per reading.
+        if counter.good:
+            counter.good = 0
+        if counter.good_since is not None:
+            counter.good_since = None
+        counter.bad += 1
+        if counter.bad_since is None:
+            counter.bad_since = at
+
+    @staticmethod
+    def _update(alert: Alert, check: Check) -> None:
+        """An active alert takes a new bad check's value and texts."""
+        if check.at > alert.last_bad_at:
+            alert.last_bad_at = check.at
+        alert.value = check.value
+        alert.message_zh, alert.message_en = check.message_zh, check.message_en
+        alert.detail.update(check.detail)
+
     def _close(self, alert: Alert, at: datetime) -> Transition:
         alert.status = AlertStatus.RESOLVED
         alert.resolved_at = at
         del self.state.active[alert.key]
         return Transition(kind=TransitionKind.RESOLVED, at=at, alert=alert.model_copy(deep=True))
 
-    def _apply(self, check: Check) -> Transition | None:
+    def _apply(self, check: Check, key: str | None = None) -> Transition | None:
         rule = check.rule
-        key = alert_key(check.station, rule.id, check.subject)
-        counter = self.state.counters.setdefault(key, Counter())
+        if key is None:
+            key = alert_key(check.station, rule.id, check.subject)
         alert = self.state.active.get(key)
         at = check.at
+        if not check.bad and alert is None:
+            self.state.counters.pop(key, None)  # nothing to clear: keep the state small
+            return None
+        counter = self.state.counters.get(key)
+        if counter is None:
+            counter = self.state.counters[key] = Counter()
         if not check.bad:
-            if alert is None:
-                self.state.counters.pop(key, None)  # nothing to clear: keep the state small
-                return None
-            counter.bad, counter.bad_since = 0, None
+            assert alert is not None
+            # Only what changes is set: pydantic attribute writes are slow, and this runs per reading.
+            if counter.bad:
+                counter.bad = 0
+            if counter.bad_since is not None:
+                counter.bad_since = None
             counter.good += 1
-            counter.good_since = counter.good_since or at
+            if counter.good_since is None:
+                counter.good_since = at
             if (
                 counter.good >= rule.clear_after
                 and (at - counter.good_since).total_seconds() >= rule.clear_after_s
@@ -262,20 +463,16 @@ class AlertEngine:
                 self.state.counters.pop(key, None)
                 return self._close(alert, at)
             return None
-        counter.good, counter.good_since = 0, None
-        counter.bad += 1
-        counter.bad_since = counter.bad_since or at
+        self._count_bad(key, at, counter)
         severity = check.severity or rule.severity
         if alert is not None:
-            alert.last_bad_at = max(alert.last_bad_at, at)
-            alert.value = check.value
-            alert.message_zh, alert.message_en = check.message_zh, check.message_en
-            alert.detail.update(check.detail)
+            self._update(alert, check)
             if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
                 alert.severity = severity
                 alert.title_zh, alert.title_en = check.title_zh, check.title_en
                 return Transition(kind=TransitionKind.ESCALATED, at=at, alert=alert.model_copy(deep=True))
             return None
+        assert counter.bad_since is not None  # set by _count_bad
         if counter.bad < rule.open_after or (at - counter.bad_since).total_seconds() < rule.open_after_s:
             return None
         alert = Alert(
@@ -299,138 +496,185 @@ class AlertEngine:
         return Transition(kind=TransitionKind.OPENED, at=at, alert=alert.model_copy(deep=True))
 
     # ----- rules over readings -----------------------------------------------------------------------------
-    def _fault_flag(self, station: str, reading: Reading) -> list[Check]:
-        out = []
-        for rule in self._rules(FaultFlagRule, station):
-            if rule.params is not None and reading.param not in rule.params:
-                continue
-            zh, en, _ = _name(reading.param)
-            if reading.flag in rule.flags:
-                fzh, fen = FLAG_NAMES[reading.flag]
-                out.append(
-                    Check(
-                        rule,
-                        station,
-                        reading.param,
-                        True,
-                        reading.t,
-                        param=reading.param,
-                        title_zh=f"{zh}分析仪{fzh}",
-                        title_en=f"{en} analyser: {fen}",
-                        message_zh=f"{self._label(station)} {zh}数据标识为 {reading.flag.value}（{fzh}）",
-                        message_en=f"{self._label(station)} {en} values flagged {reading.flag.value} ({fen})",
-                        detail={"flag": reading.flag.value, "device": reading.device},
-                    )
-                )
-            elif reading.flag in VALID_FLAGS:
-                out.append(Check(rule, station, reading.param, False, reading.t, param=reading.param))
-        return out
+    def _good(
+        self,
+        rule: RuleBase,
+        station: str,
+        param: str,
+        key: str,
+        at: datetime,
+        i: int,
+        out: list[tuple[int, Transition]],
+    ) -> None:
+        """A good verdict on a parameter; nothing to build unless an alert or a debounce count is held."""
+        if key not in self.state.active:
+            self.state.counters.pop(key, None)  # what _apply does for a good check without an alert
+            return
+        self._flush(key)  # the alert may close: its snapshot carries the last bad texts
+        transition = self._apply(Check(rule, station, param, False, at, param=param), key)
+        if transition is not None:
+            out.append((i, transition))
 
-    def _exceedance(self, station: str, reading: Reading, memo: ParamMemo) -> list[Check]:
-        if reading.flag not in VALID_FLAGS or reading.value is None:
-            return []
-        site = self.config.site(station)
-        if not is_evaluated(reading.param, site.water_type):
-            return []
-        water_class = classify(reading.param, reading.value, site.water_type)
-        if water_class is None:
-            return []
-        out = []
-        for rule in self._rules(ExceedanceRule, station):
-            if rule.params is not None and reading.param not in rule.params:
-                continue
-            if water_class <= site.target_class:
-                out.append(Check(rule, station, reading.param, False, reading.t, param=reading.param))
-                continue
-            zh, en, unit = _name(reading.param)
-            multiple = exceedance_multiple(
-                reading.param, reading.value, site.water_type, against=site.target_class
-            )
-            beyond_v = water_class is WaterClass.WORSE_THAN_V
-            times_zh = f"，超标 {multiple:.2f} 倍" if multiple is not None else ""
-            times_en = f", {multiple:.2f} times over the limit" if multiple is not None else ""
-            out.append(
-                Check(
-                    rule,
-                    station,
-                    reading.param,
-                    True,
-                    reading.t,
-                    param=reading.param,
-                    value=reading.value,
-                    severity=Severity.CRITICAL if beyond_v else None,
-                    title_zh=f"{zh}超标（{water_class.label_zh}）",
-                    title_en=f"{en} exceeds target ({water_class.label_en})",
-                    message_zh=(
-                        f"{self._label(station)} {zh} {_value(reading.param, reading.value)} {unit}，{water_class.label_zh}，"
-                        f"目标{site.target_class.label_zh}{times_zh}"
-                    ),
-                    message_en=(
-                        f"{self._label(station)} {en} {_value(reading.param, reading.value)} {unit}: {water_class.label_en}, "
-                        f"target {site.target_class.label_en}{times_en}"
-                    ),
-                    detail={
-                        "class": water_class.roman,
-                        "target": site.target_class.roman,
-                        "multiple": multiple,
-                    },
-                )
-            )
-        memo.last_exceedance_t = reading.t
-        return out
+    def _bad(
+        self,
+        rule: RuleBase,
+        key: str,
+        at: datetime,
+        severity: Severity | None,
+        build: Callable[[], Check],
+        i: int,
+        out: list[tuple[int, Transition]],
+    ) -> None:
+        """A bad verdict on a parameter, its check made by ``build``. An active alert that does not escalate only
+        takes the newest value and texts, so those are built once: at the end of the parameter's readings or
+        before its next good verdict (every bad check of a rule sets the same fields and detail keys)."""
+        alert = self.state.active.get(key)
+        if alert is not None and SEVERITY_RANK[severity or rule.severity] <= SEVERITY_RANK[alert.severity]:
+            self._count_bad(key, at)
+            self._pending[key] = build
+            return
+        self._pending.pop(key, None)  # this check sets every field the pending one would
+        transition = self._apply(build(), key)
+        if transition is not None:
+            out.append((i, transition))
 
-    def _sudden_rise(self, station: str, reading: Reading, memo: ParamMemo) -> list[Check]:
-        if reading.flag not in VALID_FLAGS or reading.value is None:
-            return []
-        rules = [r for r in self._rules(SuddenRiseRule, station) if reading.param in r.rates_per_hour]
-        if not rules:
-            return []
-        t, value = reading.t, reading.value
-        keep = max(r.max_gap_s for r in rules)
+    def _flush(self, key: str | None = None) -> None:
+        """Build the deferred texts of ``key`` (of every key when None) into its active alert."""
+        if key is None:
+            pending = list(self._pending.items())
+            self._pending.clear()
+        elif key in self._pending:
+            pending = [(key, self._pending.pop(key))]
+        else:
+            return
+        for held, build in pending:
+            self._update(self.state.active[held], build())
+
+    def _fault_check(self, rule: FaultFlagRule, station: str, reading: Reading) -> Check:
+        zh, en, _ = _name(reading.param)
+        fzh, fen = FLAG_NAMES[reading.flag]
+        return Check(
+            rule,
+            station,
+            reading.param,
+            True,
+            reading.t,
+            param=reading.param,
+            title_zh=f"{zh}分析仪{fzh}",
+            title_en=f"{en} analyser: {fen}",
+            message_zh=f"{self._label(station)} {zh}数据标识为 {reading.flag.value}（{fzh}）",
+            message_en=f"{self._label(station)} {en} values flagged {reading.flag.value} ({fen})",
+            detail={"flag": reading.flag.value, "device": reading.device},
+        )
+
+    def _exceedance_check(
+        self,
+        rule: ExceedanceRule,
+        station: str,
+        reading: Reading,
+        value: float,
+        water_class: WaterClass,
+        site: Site,
+    ) -> Check:
+        zh, en, unit = _name(reading.param)
+        multiple = exceedance_multiple(reading.param, value, site.water_type, against=site.target_class)
+        beyond_v = water_class is WaterClass.WORSE_THAN_V
+        times_zh = f"，超标 {multiple:.2f} 倍" if multiple is not None else ""
+        times_en = f", {multiple:.2f} times over the limit" if multiple is not None else ""
+        return Check(
+            rule,
+            station,
+            reading.param,
+            True,
+            reading.t,
+            param=reading.param,
+            value=value,
+            severity=Severity.CRITICAL if beyond_v else None,
+            title_zh=f"{zh}超标（{water_class.label_zh}）",
+            title_en=f"{en} exceeds target ({water_class.label_en})",
+            message_zh=(
+                f"{self._label(station)} {zh} {_value(reading.param, value)} {unit}，{water_class.label_zh}，"
+                f"目标{site.target_class.label_zh}{times_zh}"
+            ),
+            message_en=(
+                f"{self._label(station)} {en} {_value(reading.param, value)} {unit}: {water_class.label_en}, "
+                f"target {site.target_class.label_en}{times_en}"
+            ),
+            detail={
+                "class": water_class.roman,
+                "target": site.target_class.roman,
+                "multiple": multiple,
+            },
+        )
+
+    def _rise_check(
+        self,
+        rule: SuddenRiseRule,
+        station: str,
+        param: str,
+        t: datetime,
+        value: float,
+        reference: tuple[datetime, float],
+        rate: float,
+        limit: float,
+    ) -> Check:
+        zh, en, unit = _name(param)
+        return Check(
+            rule,
+            station,
+            param,
+            True,
+            t,
+            param=param,
+            value=value,
+            title_zh=f"{zh}突升",
+            title_en=f"{en} sudden rise",
+            message_zh=(
+                f"{self._label(station)} {zh} 由 {_value(param, reference[1])} 升至 {_value(param, value)} {unit}，"
+                f"每小时 {rate:.3g}（阈值 {limit:g}）"
+            ),
+            message_en=(
+                f"{self._label(station)} {en} rose from {_value(param, reference[1])} to {_value(param, value)} {unit}: "
+                f"{rate:.3g} per hour (threshold {limit:g})"
+            ),
+            detail={"rate_per_hour": rate, "from": reference[1], "from_t": reference[0].isoformat()},
+        )
+
+    def _sudden_rise(
+        self,
+        station: str,
+        plan: _Plan,
+        reading: Reading,
+        value: float,
+        history: list[tuple[datetime, float]],
+        i: int,
+        out: list[tuple[int, Transition]],
+    ) -> None:
+        t, param = reading.t, reading.param
         # History is in time order (only newer valid values are appended): bisect, never scan it all.
-        history = memo.history
-        del history[: bisect.bisect_left(history, t - timedelta(seconds=keep), key=_time)]
-        out = []
-        for rule in rules:
+        cut = t - plan.keep
+        if history and history[0][0] < cut:
+            del history[: bisect.bisect_left(history, cut, key=_time)]
+        for rule, key, min_span, max_gap_s, limit in plan.rise:
             # The newest value at least min_span_s old (and strictly older than t), if not beyond max_gap_s.
-            j = bisect.bisect_right(history, t - timedelta(seconds=rule.min_span_s), key=_time) - 1
+            j = bisect.bisect_right(history, t - min_span, key=_time) - 1
             while j >= 0 and history[j][0] >= t:
                 j -= 1
-            if j < 0 or (t - history[j][0]).total_seconds() > rule.max_gap_s:
+            if j < 0:
                 continue
             reference = history[j]
-            hours = (t - reference[0]).total_seconds() / 3600.0
-            rate = (value - reference[1]) / hours
-            limit = rule.rates_per_hour[reading.param]
-            if rate <= limit:
-                out.append(Check(rule, station, reading.param, False, t, param=reading.param))
+            span = (t - reference[0]).total_seconds()
+            if span > max_gap_s:
                 continue
-            zh, en, unit = _name(reading.param)
-            out.append(
-                Check(
-                    rule,
-                    station,
-                    reading.param,
-                    True,
-                    t,
-                    param=reading.param,
-                    value=value,
-                    title_zh=f"{zh}突升",
-                    title_en=f"{en} sudden rise",
-                    message_zh=(
-                        f"{self._label(station)} {zh} 由 {_value(reading.param, reference[1])} 升至 {_value(reading.param, value)} {unit}，"
-                        f"每小时 {rate:.3g}（阈值 {limit:g}）"
-                    ),
-                    message_en=(
-                        f"{self._label(station)} {en} rose from {_value(reading.param, reference[1])} to {_value(reading.param, value)} {unit}: "
-                        f"{rate:.3g} per hour (threshold {limit:g})"
-                    ),
-                    detail={"rate_per_hour": rate, "from": reference[1], "from_t": reference[0].isoformat()},
-                )
-            )
-        memo.history.append((t, value))
-        del memo.history[:-MAX_HISTORY]
-        return out
+            rate = (value - reference[1]) / (span / 3600.0)
+            if rate <= limit:
+                self._good(rule, station, param, key, t, i, out)
+                continue
+            build = partial(self._rise_check, rule, station, param, t, value, reference, rate, limit)
+            self._bad(rule, key, t, None, build, i, out)
+        history.append((t, value))
+        if len(history) > MAX_HISTORY:
+            del history[:-MAX_HISTORY]
 
     # ----- rules over statuses -----------------------------------------------------------------------------
     def _offline(self, station: str, now: datetime, memo: StationMemo) -> list[Check]:

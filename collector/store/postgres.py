@@ -1,8 +1,9 @@
 """The PostgreSQL store (psycopg 3): the same tables and identities as the SQLite store, for a province or more.
 
 Times are ``timestamptz`` (the session runs in UTC); message bodies are ``jsonb``. Readings go in with one
-``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` per batch, whose row count is the number of new
-readings. One connection guarded by a lock, like the SQLite store: the collector has a single writer thread.
+``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` per ``apply`` (all its batches), whose row count is
+the number of new readings. One connection guarded by a lock, like the SQLite store: the collector has a single applier
+thread.
 Install with ``pip install 'qingliu[postgres]'``.
 """
 
@@ -12,6 +13,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,7 @@ from collector.store.base import (
     supersedes,
     utc,
 )
+from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
 
 SCHEMA = """
@@ -80,6 +83,33 @@ CREATE TABLE IF NOT EXISTS replies (
 );
 """
 
+_FLAG_TEXT = {flag: flag.value for flag in Flag}  # Enum.value is a slow property; this runs per reading
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Readings as columns, for one ``unnest`` insert."""
+
+    station: list[str] = field(default_factory=list)
+    param: list[str] = field(default_factory=list)
+    t: list[datetime] = field(default_factory=list)
+    value: list[float | None] = field(default_factory=list)
+    flag: list[str] = field(default_factory=list)
+    device: list[str | None] = field(default_factory=list)
+    seq: list[int] = field(default_factory=list)
+    received: list[datetime] = field(default_factory=list)
+
+    def add(self, station: str, r: Reading, seq: int, received: datetime) -> None:
+        self.station.append(station)
+        self.param.append(r.param)
+        self.t.append(r.t)
+        self.value.append(r.value)
+        self.flag.append(_FLAG_TEXT[r.flag])
+        self.device.append(r.device)
+        self.seq.append(seq)
+        self.received.append(received)
+
+
 TABLES = ("readings", "messages", "events", "statuses", "transitions", "commands", "replies", "alerts")
 
 
@@ -108,11 +138,13 @@ class PostgresStore:
 
     def apply(self, items: Sequence[Received]) -> ApplyResult:
         result = ApplyResult()
+        readings = _Rows()  # every reading of every batch: one INSERT per call
+        newest: dict[tuple[str, str], tuple[Reading, datetime]] = {}  # (station, param) → newest, received
         with self._transaction() as db:
             for item in items:
                 message, received = item.message, utc(item.received_at)
                 if isinstance(message, ReadingBatch):
-                    self._apply_batch(db, message, received, result)
+                    self._apply_batch(db, message, received, result, readings, newest)
                 elif isinstance(message, Status):
                     row = db.execute(
                         "SELECT body FROM statuses WHERE station = %s FOR UPDATE", (message.station,)
@@ -153,10 +185,20 @@ class PostgresStore:
                         result.replies_inserted += 1
                     else:
                         result.replies_duplicate += 1
+            if readings.station:
+                self._insert_readings(db, readings, newest, result)
         return result
 
     @staticmethod
-    def _apply_batch(db: Any, batch: ReadingBatch, received: datetime, result: ApplyResult) -> None:
+    def _apply_batch(
+        db: Any,
+        batch: ReadingBatch,
+        received: datetime,
+        result: ApplyResult,
+        readings: _Rows,
+        newest: dict[tuple[str, str], tuple[Reading, datetime]],
+    ) -> None:
+        """Store the message record now; queue its readings and newest values for ``_insert_readings``."""
         cur = db.execute(
             "INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (batch.station, batch.seq, batch.lane.value, batch.sent_at, received, len(batch.readings)),
@@ -166,35 +208,47 @@ class PostgresStore:
             result.new_batches.add((batch.station, batch.seq))
         else:
             result.messages_duplicate += 1
-        rs = batch.readings
+        station, seq = batch.station, batch.seq
+        for r in batch.readings:
+            readings.add(station, r, seq, received)
+            key = (station, r.param)
+            held = newest.get(key)
+            if held is None or r.t > held[0].t:  # the first of equal times wins, as in the table
+                newest[key] = (r, received)
+
+    @staticmethod
+    def _insert_readings(
+        db: Any,
+        rows: _Rows,
+        newest: dict[tuple[str, str], tuple[Reading, datetime]],
+        result: ApplyResult,
+    ) -> None:
+        # Readings are deduplicated on their own identity too: a resend carries old readings under a new seq.
         cur = db.execute(
-            "INSERT INTO readings SELECT %s, p, t, v, f, d, %s, %s"
-            " FROM unnest(%s::text[], %s::timestamptz[], %s::float8[], %s::text[], %s::text[]) AS x(p, t, v, f, d)"
-            " ON CONFLICT DO NOTHING",
-            (
-                batch.station,
-                batch.seq,
-                received,
-                [r.param for r in rs],
-                [r.t for r in rs],
-                [r.value for r in rs],
-                [r.flag.value for r in rs],
-                [r.device for r in rs],
-            ),
+            "INSERT INTO readings SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[],"
+            " %s::text[], %s::text[], %s::bigint[], %s::timestamptz[]) ON CONFLICT DO NOTHING",
+            (rows.station, rows.param, rows.t, rows.value, rows.flag, rows.device, rows.seq, rows.received),
         )
         result.readings_inserted += cur.rowcount
-        result.readings_duplicate += len(rs) - cur.rowcount
-        newest: dict[str, Reading] = {}
-        for r in rs:
-            if r.param not in newest or r.t > newest[r.param].t:
-                newest[r.param] = r
-        for r in newest.values():
-            db.execute(
-                "INSERT INTO latest VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (station, param) DO UPDATE SET"
-                " t = excluded.t, value = excluded.value, flag = excluded.flag, device = excluded.device,"
-                " received_at = excluded.received_at WHERE excluded.t > latest.t",
-                (batch.station, r.param, r.t, r.value, r.flag.value, r.device, received),
-            )
+        result.readings_duplicate += len(rows.station) - cur.rowcount
+        # The latest value per parameter, one row per (station, param) of this call (an upsert may not touch a
+        # row twice); the newer t wins over the table's.
+        latest = [(station, param, r, received) for (station, param), (r, received) in newest.items()]
+        db.execute(
+            "INSERT INTO latest SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[],"
+            " %s::text[], %s::text[], %s::timestamptz[]) ON CONFLICT (station, param) DO UPDATE SET"
+            " t = excluded.t, value = excluded.value, flag = excluded.flag, device = excluded.device,"
+            " received_at = excluded.received_at WHERE excluded.t > latest.t",
+            (
+                [x[0] for x in latest],
+                [x[1] for x in latest],
+                [x[2].t for x in latest],
+                [x[2].value for x in latest],
+                [_FLAG_TEXT[x[2].flag] for x in latest],
+                [x[2].device for x in latest],
+                [x[3] for x in latest],
+            ),
+        )
 
     def add_transitions(self, transitions: Sequence[Transition]) -> None:
         if not transitions:

@@ -1,7 +1,7 @@
-"""The SQLite store: one file, WAL, synchronous=FULL (a commit is on disk before its messages are
-acknowledged).
+"""The SQLite store: one file, WAL, synchronous=FULL (a commit is on disk before the applier deletes its
+messages from the inbox, which is then the only other copy).
 
-Times are INTEGER microseconds since the epoch, UTC. One connection guarded by a lock: the writer thread
+Times are INTEGER microseconds since the epoch, UTC. One connection guarded by a lock: the applier thread
 batches many messages per transaction, so API reads wait at most one short commit.
 """
 
@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ from collector.store.base import (
     alerts_query,
     summary_from_ranges,
     supersedes,
-    utc,
 )
+from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
 
 SCHEMA_VERSION = 1
@@ -85,9 +85,16 @@ CREATE TABLE IF NOT EXISTS replies (
 """
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_FLAG_TEXT = {flag: flag.value for flag in Flag}  # Enum.value is a slow property; this runs per reading
+
+
 def to_us(value: datetime) -> int:
-    delta = utc(value) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    # Aware datetimes subtract across zones exactly; a naive one is taken to be UTC (as ``utc`` does).
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _ONE_US
 
 
 def from_us(value: int) -> datetime:
@@ -125,13 +132,13 @@ class SqliteStore:
 
     def apply(self, items: Sequence[Received]) -> ApplyResult:
         result = ApplyResult()
-        batches: list[tuple[ReadingBatch, datetime]] = []
+        rows: list[tuple[Any, ...]] = []  # every reading of every batch: one executemany per call
+        newest: dict[tuple[str, str], tuple[Reading, int]] = {}  # (station, param) → newest reading, received
         with self._transaction() as db:
             for item in items:
                 message, received = item.message, to_us(item.received_at)
                 if isinstance(message, ReadingBatch):
-                    self._apply_batch(db, message, received, result)
-                    batches.append((message, from_us(received)))
+                    self._apply_batch(db, message, received, result, rows, newest)
                 elif isinstance(message, Status):
                     row = db.execute(
                         "SELECT body FROM statuses WHERE station = ?", (message.station,)
@@ -173,61 +180,68 @@ class SqliteStore:
                         result.replies_inserted += 1
                     else:
                         result.replies_duplicate += 1
-        self._remember_latest(batches)  # after the commit: idempotent, newer t wins
+            if rows:
+                # Readings are deduplicated on their own identity: a resend carries old readings under a new seq.
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                inserted = db.total_changes - before
+                result.readings_inserted += inserted
+                result.readings_duplicate += len(rows) - inserted
+                # The latest value per parameter is kept in its own small table so the dashboard never scans
+                # history: one row per (station, param) of this call, the newest; a newer t wins over the table.
+                db.executemany(
+                    "INSERT INTO latest VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, param) DO UPDATE SET"
+                    " t = excluded.t, value = excluded.value, flag = excluded.flag, device = excluded.device,"
+                    " received_at = excluded.received_at WHERE excluded.t > latest.t",
+                    [
+                        (station, param, to_us(r.t), r.value, _FLAG_TEXT[r.flag], r.device, received)
+                        for (station, param), (r, received) in newest.items()
+                    ],
+                )
+        self._remember_latest(newest)  # after the commit: idempotent, newer t wins
         return result
 
-    def _remember_latest(self, batches: Sequence[tuple[ReadingBatch, datetime]]) -> None:
+    def _remember_latest(self, newest: dict[tuple[str, str], tuple[Reading, int]]) -> None:
         """The in-memory latest values follow the latest table (once loaded)."""
         with self._lock:
             if self._latest is None:
                 return
-            for batch, received_at in batches:
-                held = self._latest.setdefault(batch.station, {})
-                for r in batch.readings:
-                    old = held.get(r.param)
-                    if old is None or r.t > old.t:
-                        held[r.param] = StoredReading(
-                            batch.station, r.param, r.t, r.value, r.flag.value, r.device, received_at
-                        )
+            for (station, param), (r, received) in newest.items():
+                held = self._latest.setdefault(station, {})
+                old = held.get(param)
+                if old is None or r.t > old.t:
+                    held[param] = StoredReading(
+                        station, param, r.t, r.value, r.flag.value, r.device, from_us(received)
+                    )
 
     @staticmethod
-    def _apply_batch(db: sqlite3.Connection, batch: ReadingBatch, received: int, result: ApplyResult) -> None:
+    def _apply_batch(
+        db: sqlite3.Connection,
+        batch: ReadingBatch,
+        received: int,
+        result: ApplyResult,
+        rows: list[tuple[Any, ...]],
+        newest: dict[tuple[str, str], tuple[Reading, int]],
+    ) -> None:
+        """Store the message record now; queue its readings in ``rows`` and its newest values in ``newest``."""
+        station, seq = batch.station, batch.seq
         before = db.total_changes
         db.execute(
             "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?)",
-            (batch.station, batch.seq, batch.lane.value, to_us(batch.sent_at), received, len(batch.readings)),
+            (station, seq, batch.lane.value, to_us(batch.sent_at), received, len(batch.readings)),
         )
         if db.total_changes > before:
             result.messages_inserted += 1
-            result.new_batches.add((batch.station, batch.seq))
+            result.new_batches.add((station, seq))
         else:
             result.messages_duplicate += 1
-        # Readings are deduplicated on their own identity too: a resend carries old readings under a new seq.
-        before = db.total_changes
-        db.executemany(
-            "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (batch.station, r.param, to_us(r.t), r.value, r.flag.value, r.device, batch.seq, received)
-                for r in batch.readings
-            ],
-        )
-        inserted = db.total_changes - before
-        result.readings_inserted += inserted
-        result.readings_duplicate += len(batch.readings) - inserted
-        # The latest value per parameter is kept in its own small table so the dashboard never scans history.
-        newest: dict[str, Reading] = {}
+        flag_text = _FLAG_TEXT
         for r in batch.readings:
-            if r.param not in newest or r.t > newest[r.param].t:
-                newest[r.param] = r
-        db.executemany(
-            "INSERT INTO latest VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station, param) DO UPDATE SET"
-            " t = excluded.t, value = excluded.value, flag = excluded.flag, device = excluded.device,"
-            " received_at = excluded.received_at WHERE excluded.t > latest.t",
-            [
-                (batch.station, r.param, to_us(r.t), r.value, r.flag.value, r.device, received)
-                for r in newest.values()
-            ],
-        )
+            rows.append((station, r.param, to_us(r.t), r.value, flag_text[r.flag], r.device, seq, received))
+            key = (station, r.param)
+            held = newest.get(key)
+            if held is None or r.t > held[0].t:  # the first of equal times wins, as in the table
+                newest[key] = (r, received)
 
     def add_transitions(self, transitions: Sequence[Transition]) -> None:
         if not transitions:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -389,3 +391,52 @@ def test_observe_dispatches() -> None:
     assert kinds(e.observe((ST, reading("w21003", 0, 1.6)))) == ["opened"]
     assert kinds(e.observe(status(0, state=StationState.OFFLINE))) == ["opened"]
     assert e.observe(at(5)) == []
+
+
+# ----- batches ------------------------------------------------------------------------------------------------
+
+
+def _mixed_stream(seed: int) -> list[list[Reading]]:
+    """Batches of several parameters: values in and out of target and rising, fault and calibration flags,
+    repeated and older (backfill) readings."""
+    rng = random.Random(seed)
+    base = {"w21003": 0.8, "w21011": 0.15, "w01019": 5.0, "w01009": 5.5, "w01001": 7.5, "w01010": 20.0}
+    flags = ["N"] * 10 + ["T", "D", "B", "C", "M"]
+    batches: list[list[Reading]] = []
+    minute = 0.0
+    for _ in range(60):
+        batch = []
+        start = minute - rng.choice([0, 0, 0, 300])  # now and then a backfill of older readings
+        for _ in range(rng.choice([1, 5, 40, 150])):
+            param = rng.choice(list(base))
+            start += rng.choice([0, 1, 5, 15])
+            flag = rng.choice(flags)
+            value = None if flag in "DB" else round(base[param] * rng.uniform(0.3, 3.0), 3)
+            batch.append(reading(param, start, value, flag))
+        minute = max(minute, start)
+        batch += batch[: rng.randint(0, 3)]  # a reading repeated in its batch
+        batches.append(batch)
+    return batches
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_batch_gives_the_same_transitions_and_memory_as_its_readings_one_by_one(seed: int) -> None:
+    rules: list[Rule] = [
+        ExceedanceRule(id="exc", clear_after=2),
+        FaultFlagRule(id="fault", open_after=1),
+        SuddenRiseRule(
+            id="rise", min_span_s=60, max_gap_s=3600, rates_per_hour={"w21003": 0.5, "w01019": 2.0}
+        ),
+        CalibrationRule(id="cal", max_age_s={"w21003": 3600}),
+    ]
+    batched, single = engine(*rules), engine(*rules)
+    seen: set[str] = set()
+    for i, batch in enumerate(_mixed_stream(seed)):
+        one_by_one = [t for r in batch for t in single.on_reading(ST, r)]
+        assert batched.on_readings(ST, batch) == one_by_one
+        seen.update(t.kind.value for t in one_by_one)
+        if i % 10 == 9:
+            now = at(i * 100)
+            assert batched.tick(now) == single.tick(now)
+        assert json.loads(batched.dump()) == json.loads(single.dump())
+    assert {"opened", "escalated", "resolved"} <= seen  # the stream reaches every kind of change
