@@ -263,3 +263,52 @@ def _summarise(exc: ValidationError, limit: int = 3) -> str:
         parts.append(f"{where}: {error['msg']}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+# ----------------------------------------------------------------- pre-encoded readings (the agent's outbox)
+
+
+class _Readings(_Wire):
+    """Only the serializer of ``ReadingBatch.readings``: used through ``model_construct`` (no validation)."""
+
+    readings: list[Reading]
+
+
+_FRAGMENT_HEAD = '{"readings":['
+_BATCH_TAIL = "]}"
+
+
+def encode_fragment(readings: list[Reading]) -> str:
+    """``readings`` as the comma-joined JSON objects that ``encode(ReadingBatch(...))`` writes for them.
+
+    A store can keep this text and later build the message with ``batch_payload`` without touching the
+    readings again. The readings are already validated models: they are serialized, not re-checked.
+    """
+    text = _Readings.model_construct(readings=readings).model_dump_json(exclude_none=True)
+    return text[len(_FRAGMENT_HEAD) : -len(_BATCH_TAIL)]
+
+
+def decode_fragment(fragment: str) -> list[Reading]:
+    """The readings of a fragment written by ``encode_fragment`` (validated again)."""
+    return [Reading.model_validate(item) for item in json.loads(f"[{fragment}]")]
+
+
+def batch_payload(station: str, seq: int, lane: Lane, sent_at: datetime, fragments: str | list[str]) -> bytes:
+    """The bytes of ``encode(ReadingBatch(...))`` for readings given as ``encode_fragment`` text.
+
+    The envelope is serialized by the model itself, so its form (field order, time format) cannot drift
+    from ``encode``; the readings are copied in as they are. The caller bounds count and size (the outbox
+    does); station, seq and sent_at are checked here because nothing validates the result.
+    """
+    if not is_station_id(station):
+        raise ValueError(f"invalid station id {station!r}")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise ValueError(f"invalid seq {seq!r}")
+    body = fragments if isinstance(fragments, str) else ",".join(fragments)
+    if not body:
+        raise ValueError("a reading batch needs at least one reading")
+    envelope = ReadingBatch.model_construct(
+        station=station, seq=seq, lane=Lane(lane), sent_at=_utc(sent_at), readings=[]
+    ).model_dump_json(exclude_none=True)
+    assert envelope.endswith('"readings":[]}')
+    return f"{envelope[: -len(_BATCH_TAIL)]}{body}{_BATCH_TAIL}".encode()

@@ -265,3 +265,40 @@ def test_models_are_constructed_with_utc() -> None:
     assert reading.t == T0 and reading.t.tzinfo == UTC
     with pytest.raises(ValueError):
         Reading(param="w01001", t=datetime(2026, 7, 15), value=7.0)
+
+
+def test_batch_payload_from_fragments_equals_encode_and_decodes() -> None:
+    from datetime import UTC, datetime
+
+    from protocols.flags import Flag
+    from protocols.messages import (
+        Lane,
+        Reading,
+        ReadingBatch,
+        batch_payload,
+        decode,
+        decode_fragment,
+        encode,
+        encode_fragment,
+    )
+
+    t0 = datetime(2026, 7, 1, tzinfo=UTC)
+    readings = [
+        Reading(param="w01010", t=t0, value=12.25, flag=Flag.NORMAL, device='probe "1" 名'),
+        Reading(param="w21003", t=t0.replace(microsecond=123), value=None, flag=Flag.COMM_FAILED),
+        Reading(param="w01001", t=t0, value=-1.2345678901234567e-300, flag=Flag.NORMAL),
+    ]
+    sent_at = datetime(2026, 7, 1, 8, 0, 0, 654321, tzinfo=UTC)
+    expected = encode(
+        ReadingBatch(station="hexicun", seq=7, lane=Lane.BACKFILL, sent_at=sent_at, readings=readings)
+    )
+    whole = encode_fragment(readings)
+    parts = [encode_fragment(readings[:1]), encode_fragment(readings[1:])]
+    assert batch_payload("hexicun", 7, Lane.BACKFILL, sent_at, whole) == expected
+    assert batch_payload("hexicun", 7, Lane.BACKFILL, sent_at, parts) == expected
+    assert decode(expected, expected_station="hexicun").readings == readings
+    assert decode_fragment(whole) == readings
+    for bad in ({"station": "Bad Station"}, {"seq": -1}, {"fragments": ""}):
+        args = {"station": "hexicun", "seq": 1, "fragments": whole} | bad
+        with pytest.raises(ValueError):
+            batch_payload(args["station"], args["seq"], Lane.LIVE, sent_at, args["fragments"])  # type: ignore[arg-type]
