@@ -1,22 +1,34 @@
 """The station's durable outbox: every reading and event on disk before it is on the wire.
 
-One SQLite file in WAL mode. A reading is committed by ``add_readings`` (invariant 1), bound to a message
-sequence number when a batch is assembled, and marked sent only by ``mark_acked`` — called on the broker's
-PUBACK for that message (invariant 2). Ordering is by row id, never by timestamp, so a station clock that
-jumps reorders nothing and loses nothing.
+One SQLite file in WAL mode. Readings are committed by ``add_readings`` (invariant 1) as *chunks*: one row
+holds up to a message's worth of readings as the exact JSON text the wire message carries
+(``protocols.messages.encode_fragment``), so that draining a backlog moves whole rows into messages without
+building or parsing a reading — a poll's readings are encoded once, when they are stored. A chunk is bound to
+a message sequence number when a batch is assembled (whole chunks, never split) and marked sent only by
+``mark_acked`` — called on the broker's PUBACK for that message (invariant 2). Ordering is by row id, never
+by timestamp, so a station clock that jumps reorders nothing and loses nothing.
+
+A poll adds a small chunk (1-6 readings). ``compact`` merges id-adjacent unbound chunks older than the live
+window into full ones, a bounded step at a time (housekeeping runs it during an outage, and binding several
+chunks into one message merges them too), so that a long backlog stays a few rows per message.
 
 Tables:
-    readings   id, param, t (UTC ISO, fixed width), value, flag, device, msg_seq (NULL until batched),
-               sent (0/1), acquired_at (wall clock ms when stored)
-    messages   seq, lane, created_at, acked_at (NULL until PUBACK)
-    resends    readings re-queued by a ``resend`` command, bound to their own message in the resend lane
+    chunks     id, n (readings), size (UTF-8 bytes of body), t_min/t_max (UTC ISO, fixed width),
+               msg_seq (NULL until batched), sent (0/1), acquired_at (wall clock ms when stored; the latest
+               of the merged chunks)
+    bodies     id (= chunks.id), body: kept apart so that binding and acknowledging a chunk rewrite a
+               small row, not tens of kilobytes of text (SQLite rewrites a whole row on UPDATE)
+    messages   seq, lane, created_at, acked_at (NULL until PUBACK), n (readings carried)
+    resends    chunks of history re-queued by a ``resend`` command, optionally limited to a time range,
+               bound to their own message in the resend lane
     events     durable station events, published one per message
     commands   answered command ids and their replies (idempotence)
     intervals  poll-interval overrides set by command
     meta       next_seq, dropped and other counters
 
 The next sequence number is also reserved ahead in a sidecar file (``<outbox>.seq``, written atomically) so
-that a deleted or corrupt database never makes sequence numbers go backwards.
+that a deleted or corrupt database never makes sequence numbers go backwards. An outbox of the first format
+(one row per reading in ``readings``) is converted when it is opened, in one transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,46 +50,65 @@ from typing import Any
 
 from agent.config import OutboxConfig
 from protocols.flags import Flag
-from protocols.messages import Event, EventKind, Lane, Reading, Severity
+from protocols.messages import (
+    Event,
+    EventKind,
+    Lane,
+    Reading,
+    Severity,
+    decode_fragment,
+    encode_fragment,
+)
 
 log = logging.getLogger(__name__)
 
 SEQ_RESERVE = 1000  # sequence numbers reserved per sidecar write
 ENVELOPE_BYTES = 256  # room kept in a batch for the message envelope around the readings
-READING_ESTIMATE_BYTES = 160  # a stored reading with its index entries, for the quota check
+CHUNK_OVERHEAD_BYTES = 64  # a stored chunk's row and index entries beyond its body, for the quota check
 DROP_REPORT_INTERVAL_S = 60.0  # at most one readings_dropped event a minute while dropping continues
-PURGE_CHUNK = 2000  # rows per purge transaction: keeps the writer lock short
+PURGE_ROWS = 100  # chunks per purge transaction (up to a message's worth of readings each): short lock
+PURGE_MIN_READINGS = 500  # history freed at least, once the quota bites: not a purge per insert
+COMPACT_ROWS = 400  # chunks examined per compaction step: a few ms, the writer lock is shared with polls
+QUOTA_SLACK_BYTES = 2 << 20  # this close to the quota, its check reads the file's true size
+QUOTA_TRUE_UP = 256  # further from it, the size is estimated and read again every this many checks
 IMPORTANT_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
-    param TEXT NOT NULL,
-    t TEXT NOT NULL,
-    value REAL,
-    flag TEXT NOT NULL,
-    device TEXT,
+    n INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    t_min TEXT NOT NULL,
+    t_max TEXT NOT NULL,
     msg_seq INTEGER,
     sent INTEGER NOT NULL DEFAULT 0,
     acquired_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ix_readings_pending ON readings(acquired_at) WHERE msg_seq IS NULL;
-CREATE INDEX IF NOT EXISTS ix_readings_backlog ON readings(id) WHERE msg_seq IS NULL;
-CREATE INDEX IF NOT EXISTS ix_readings_msg ON readings(msg_seq) WHERE msg_seq IS NOT NULL;
-DROP INDEX IF EXISTS ix_readings_unsent;
-CREATE INDEX IF NOT EXISTS ix_readings_unsent_id ON readings(id) WHERE sent = 0;
-CREATE INDEX IF NOT EXISTS ix_readings_t ON readings(t);
+CREATE INDEX IF NOT EXISTS ix_chunks_backlog ON chunks(id) WHERE msg_seq IS NULL;
+CREATE INDEX IF NOT EXISTS ix_chunks_msg ON chunks(msg_seq) WHERE msg_seq IS NOT NULL;
+CREATE TABLE IF NOT EXISTS bodies (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY,
     lane TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    acked_at INTEGER
+    acked_at INTEGER,
+    n INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_messages_unacked ON messages(seq) WHERE acked_at IS NULL;
 CREATE TABLE IF NOT EXISTS resends (
-    reading_id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    chunk_id INTEGER NOT NULL,
+    t_from TEXT,
+    t_to TEXT,
+    n INTEGER NOT NULL,
     msg_seq INTEGER
 );
+CREATE UNIQUE INDEX IF NOT EXISTS ux_resends_pending ON resends(chunk_id) WHERE msg_seq IS NULL;
+CREATE INDEX IF NOT EXISTS ix_resends_msg ON resends(msg_seq) WHERE msg_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_resends_chunk ON resends(chunk_id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
@@ -107,6 +138,15 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 );
 """
+# Indexes of earlier versions, dropped: every index a new chunk enters is one more page written and fsynced
+# per poll's commit. The live lane walks ix_chunks_backlog from its newest end, the unsent count comes from
+# ix_chunks_backlog plus the unacknowledged messages, and a time-range resend (a rare command) scans.
+DROPPED_INDEXES = ("ix_chunks_pending", "ix_chunks_unsent", "ix_chunks_t_max")
+
+# A chunk row as selected for batching: id, n, size, body, acquired_at, t_min, t_max.
+ChunkRow = tuple[int, int, int, str, int, str, str]
+# A chunk ready to insert: n, size, t_min, t_max, body.
+NewChunk = tuple[int, int, str, str, str]
 
 
 class OutboxCorrupt(Exception):
@@ -115,11 +155,17 @@ class OutboxCorrupt(Exception):
 
 @dataclass(frozen=True)
 class Batch:
-    """A message's worth of readings; ``seq`` was assigned in the transaction that bound them."""
+    """A message's worth of readings as wire JSON (``encode_fragment`` text); ``seq`` was assigned in the
+    transaction that bound them. ``protocols.messages.batch_payload`` makes the message from it."""
 
     seq: int
     lane: Lane
-    readings: list[Reading]
+    body: str
+    count: int
+
+    def readings(self) -> list[Reading]:
+        """The readings, decoded (for tools and tests: the publisher sends ``body`` as it is)."""
+        return decode_fragment(self.body)
 
 
 @dataclass(frozen=True)
@@ -211,6 +257,9 @@ class Outbox:
         self.recovered_from: Path | None = None  # where a corrupt file was moved, when that happened
         self._last_drop_report = -math.inf
         self._unreported_drops = 0
+        self._compact_from = 0  # compaction resumes here: chunks before it are as merged as they get
+        self._used_estimate: int | None = None  # bytes in use: the last true size plus what was stored since
+        self._estimate_age = 0  # quota checks answered by the estimate since it was last read
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
         problem: str | None = None
@@ -269,7 +318,14 @@ class Outbox:
             result = db.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
                 raise OutboxCorrupt(f"quick_check: {result}")
+            _rename_v1_resends(db)
             db.executescript(SCHEMA)
+            for index in DROPPED_INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS {index}")
+            if "n" not in _columns(db, "messages"):
+                db.execute("ALTER TABLE messages ADD COLUMN n INTEGER NOT NULL DEFAULT 0")
+            if _columns(db, "readings"):
+                self._migrate_v1(db)
         except BaseException:
             db.close()
             raise
@@ -304,15 +360,24 @@ class Outbox:
         return int(self._clock() * 1000)
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. ``durable=False`` commits without the WAL fsync (synchronous=NORMAL for
+        this commit only): a power cut may roll it back, a killed process cannot. Only for changes whose
+        loss is harmless — a later durable commit fsyncs the WAL up to and including it anyway."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     def _meta(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -338,56 +403,121 @@ class Outbox:
     def used_bytes(self) -> int:
         # Pages in use: page_count less the free list, so that space freed by purges counts as free.
         with self._lock:
-            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
-            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
-            size = self._db.execute("PRAGMA page_size").fetchone()[0]
-        return int((pages - free) * size)
+            row = self._db.execute(
+                "SELECT (p.page_count - f.freelist_count) * s.page_size "
+                "FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s"
+            ).fetchone()
+            self._used_estimate, self._estimate_age = int(row[0]), 0
+        return int(row[0])
+
+    def _used_for_quota(self, need: int, limit: int) -> int:
+        """Bytes in use, for the check that ``need`` more fit under ``limit``: the true size near the limit
+        (and every QUOTA_TRUE_UP checks), an estimate well below it — a poll's commit then runs no PRAGMA.
+        The estimate adds what was stored and ignores what was freed, so it errs towards full."""
+        estimate = self._used_estimate
+        if (
+            estimate is None
+            or self._estimate_age >= QUOTA_TRUE_UP
+            or estimate + need > limit - QUOTA_SLACK_BYTES
+        ):
+            return self.used_bytes()
+        self._estimate_age += 1
+        return estimate
 
     # ----------------------------------------------------------------- readings in
 
+    def _chunk_limits(self) -> tuple[int, int]:
+        """(readings, body bytes) one chunk — and so one message — may hold."""
+        return self.config.batch_max_readings, self.config.batch_max_bytes - ENVELOPE_BYTES
+
+    def _encode_chunks(self, readings: Sequence[Reading]) -> list[NewChunk]:
+        """``readings`` encoded once, split into chunks within the batch limits, in order."""
+        max_n, max_bytes = self._chunk_limits()
+        out: list[NewChunk] = []
+        for start in range(0, len(readings), max_n):
+            group = list(readings[start : start + max_n])
+            body = encode_fragment(group)
+            size = len(body) if body.isascii() else len(body.encode("utf-8"))
+            if size <= max_bytes:
+                out.append(_new_chunk(group, body, size))
+                continue
+            # Too many bytes for one message: pack reading by reading (rare: long device names).
+            part: list[Reading] = []
+            texts: list[str] = []
+            used = 0
+            for reading in group:
+                text = encode_fragment([reading])
+                cost = len(text.encode("utf-8")) + (1 if texts else 0)
+                if texts and used + cost > max_bytes:
+                    body = ",".join(texts)
+                    out.append(_new_chunk(part, body, used))
+                    part, texts, used = [], [], 0
+                    cost -= 1
+                part.append(reading)
+                texts.append(text)
+                used += cost
+            if texts:
+                out.append(_new_chunk(part, ",".join(texts), used))
+        return out
+
     def add_readings(self, readings: Sequence[Reading]) -> int:
-        """Store ``readings``; when this returns they are on disk. Returns how many were stored."""
+        """Store ``readings`` (one transaction); when this returns they are on disk. Returns how many."""
         if not readings:
             return 0
-        now = self._now_ms()
+        # Once per poll, and at a few thousand commits/s its Python time is a good part of each: hence no
+        # ``_tx`` context manager here and no PRAGMA for the quota check far below the quota.
+        chunks = self._encode_chunks(readings)
+        count = len(readings)
+        need = sum(c[1] for c in chunks) + CHUNK_OVERHEAD_BYTES * len(chunks)
         limit = self.config.max_bytes - self.config.reserve_bytes
-        rows = [(r.param, iso_utc(r.t), r.value, str(r.flag), r.device, now) for r in readings]
         dropped = 0
-        with self._tx() as db:
-            if self.used_bytes() + len(rows) * READING_ESTIMATE_BYTES > limit:
-                if self.config.full_policy == "drop_newest":
-                    dropped, rows = len(rows), []
-                else:
-                    dropped = self._make_room(db, len(rows))
-            db.executemany(
-                "INSERT INTO readings(param, t, value, flag, device, acquired_at) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            if dropped:
-                self._meta_add(db, "dropped", dropped)
-                self._unreported_drops += dropped
+        with self._lock:
+            db = self._db
+            now = self._now_ms()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._used_for_quota(need, limit) + need > limit:
+                    if self.config.full_policy == "drop_newest":
+                        dropped, chunks, count, need = count, [], 0, 0
+                    else:
+                        dropped = self._make_room(db, count)
+                    self._used_estimate = None  # read again at the next check
+                for chunk in chunks:
+                    _insert_chunk(db, chunk, None, 0, now)
+                if dropped:
+                    self._meta_add(db, "dropped", dropped)
+                    self._unreported_drops += dropped
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            if self._used_estimate is not None:
+                self._used_estimate += need
         if dropped:
             self._report_drops(force=False)
-        return len(rows)
+        return count
 
     def _make_room(self, db: sqlite3.Connection, wanted: int) -> int:
-        """Free room for ``wanted`` rows: sent history goes first (already delivered), then the oldest
-        unsent readings that are not in a message awaiting its PUBACK.
-        Returns how many unsent readings were dropped."""
-        history = db.execute(
-            "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE sent = 1 "
-            "AND id NOT IN (SELECT reading_id FROM resends) ORDER BY id LIMIT ?)",
-            (max(wanted, PURGE_CHUNK // 4),),
-        ).rowcount
-        if history >= wanted:
-            return 0
-        return int(
+        """Free room for ``wanted`` readings: sent history goes first (already delivered), then the oldest
+        unsent chunks that are not in a message awaiting its PUBACK. Returns how many unsent readings were
+        dropped (whole chunks: every one counted)."""
+        history = _take_until(
             db.execute(
-                "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE msg_seq IS NULL "
-                "ORDER BY id LIMIT ?)",
-                (wanted - history,),
-            ).rowcount
+                "SELECT id, n FROM chunks WHERE sent = 1 AND id NOT IN (SELECT chunk_id FROM resends) "
+                "ORDER BY id"
+            ),
+            max(wanted, PURGE_MIN_READINGS),
         )
+        freed = _delete_chunks(db, history)
+        if freed >= wanted:
+            return 0
+        oldest = _take_until(
+            db.execute(
+                "SELECT id, n FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL ORDER BY id"
+            ),
+            wanted - freed,
+        )
+        return _delete_chunks(db, oldest)
 
     def _report_drops(self, *, force: bool) -> None:
         if self._unreported_drops <= 0:
@@ -442,7 +572,9 @@ class Outbox:
             detail=dict(detail or {}),
         )
         with self._tx() as db:
-            if severity not in IMPORTANT_SEVERITIES and self.used_bytes() > self.config.max_bytes:
+            if severity not in IMPORTANT_SEVERITIES and self._used_for_quota(0, self.config.max_bytes) > (
+                self.config.max_bytes
+            ):
                 self._meta_add(db, "count:events_dropped", 1)
                 return None
             db.execute(
@@ -491,6 +623,56 @@ class Outbox:
         with self._tx() as db:
             db.execute("UPDATE events SET sent = 1 WHERE id = ?", (row_id,))
 
+    # ----------------------------------------------------------------- compaction
+
+    def compact(self, *, max_rows: int = COMPACT_ROWS) -> tuple[int, bool]:
+        """One bounded step: merge id-adjacent unbound chunks older than the live window into chunks up to
+        the batch limits (the first of a run takes the others' readings, the others are deleted, in one
+        transaction). Returns (chunks merged away, done): done when the step reached the live window or
+        the end of the backlog."""
+        max_n, max_bytes = self._chunk_limits()
+        cutoff = self._now_ms() - int(self.config.live_window_s * 1000)
+        merged = 0
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, n, size, acquired_at FROM chunks INDEXED BY ix_chunks_backlog "
+                "WHERE msg_seq IS NULL AND id >= ? ORDER BY id LIMIT ?",
+                (self._compact_from, max_rows),
+            ).fetchall()
+            done = len(rows) < max_rows
+            runs: list[list[int]] = []
+            run: list[int] = []
+            run_n = run_size = 0
+            for chunk_id, n, size, acquired_at in rows:
+                if acquired_at >= cutoff:  # the live window: left for the live lane
+                    done = True
+                    break
+                if run and (run_n + n > max_n or run_size + 1 + size > max_bytes):
+                    runs.append(run)
+                    run, run_n, run_size = [], 0, 0
+                run.append(chunk_id)
+                run_n += n
+                run_size += size + (1 if run_size else 0)
+            if run:
+                runs.append(run)
+            for ids in runs:
+                if len(ids) > 1:
+                    _merge_chunks(db, ids)
+                    merged += len(ids) - 1
+            if runs:
+                self._compact_from = runs[-1][0]  # the last run may grow: start there next time
+        return merged, done
+
+    def compact_all(self, *, max_steps: int = 1000) -> int:
+        """Compaction steps until done (each its own short transaction). Returns chunks merged away."""
+        total = 0
+        for _ in range(max_steps):
+            merged, done = self.compact()
+            total += merged
+            if done:
+                break
+        return total
+
     # ----------------------------------------------------------------- batches out
 
     def _reserve_seq(self, count: int) -> int:
@@ -502,69 +684,165 @@ class Outbox:
         return first
 
     def next_batch(self, lane: Lane, *, max_readings: int | None = None) -> Batch | None:
-        """Bind the next readings of ``lane`` to a new message, in one transaction with its seq.
+        """The next message of ``lane`` (see ``next_batches``), or None."""
+        batches = self.next_batches(lane, max_messages=1, max_readings=max_readings)
+        return batches[0] if batches else None
 
-        live: unbatched readings stored within ``live_window_s``; backfill: older ones, oldest first;
-        resend: readings re-queued by a resend command. Bounded by count and encoded bytes.
+    def next_batches(
+        self, lane: Lane, *, max_messages: int = 1, max_readings: int | None = None
+    ) -> list[Batch]:
+        """Bind the next chunks of ``lane`` to up to ``max_messages`` new messages, in one transaction
+        with their seqs (one commit, one fsync, for all of them).
+
+        live: unbound chunks stored within ``live_window_s``; backfill: older ones, oldest first; resend:
+        history re-queued by a resend command. Each message is bounded by count and encoded bytes and
+        takes whole chunks; several chunks bound to one message are merged into one row.
+        ``max_readings`` (the rate limiter's tokens) bounds the readings of all the messages together,
+        except that the first chunk is taken whatever its size when ``max_readings >= 1``: a rate below
+        the size of a chunk then still works, the limiter going into debt.
         """
-        limit = min(self.config.batch_max_readings, max_readings or self.config.batch_max_readings)
-        if limit < 1:
-            return None
+        allowance = math.inf if max_readings is None else max_readings
+        if allowance < 1 or max_messages < 1:
+            return []
+        if lane is Lane.RESEND:
+            return self._next_resends(max_messages, allowance)
         cutoff = self._now_ms() - int(self.config.live_window_s * 1000)
+        with self._lock:
+            # Most calls find nothing to bind (the publisher asks on every turn): found out by reading one
+            # index entry, without taking the write lock.
+            if not self._lane_has_chunks(lane, cutoff):
+                return []
         with self._tx() as db:
-            if lane is Lane.RESEND:
-                rows = db.execute(
-                    "SELECT r.id, r.param, r.t, r.value, r.flag, r.device FROM resends s "
-                    "JOIN readings r ON r.id = s.reading_id WHERE s.msg_seq IS NULL ORDER BY s.reading_id "
-                    "LIMIT ?",
-                    (limit,),
-                ).fetchall()
+            if lane is Lane.LIVE:
+                groups = self._group(self._live_rows(db, cutoff), max_messages, allowance)
             else:
-                # Live: the few recent readings, found by acquisition time. Backfill: the oldest unbatched
-                # readings in id order, read from the front of an id index and stopped at the limit — sorting
-                # the whole backlog for every batch made draining quadratic in its size.
-                where, index = (
-                    ("acquired_at >= ?", "ix_readings_pending")
-                    if lane is Lane.LIVE
-                    else ("acquired_at < ?", "ix_readings_backlog")
+                # The oldest unbound chunks in id order, read from the front of an id index and stopped
+                # when the messages are full (the cursor steps lazily: no more rows are read than taken).
+                cursor = db.execute(
+                    "SELECT c.id, c.n, c.size, b.body, c.acquired_at, c.t_min, c.t_max "
+                    "FROM chunks c INDEXED BY ix_chunks_backlog JOIN bodies b ON b.id = c.id "
+                    "WHERE c.msg_seq IS NULL AND c.acquired_at < ? ORDER BY c.id",
+                    (cutoff,),
                 )
-                rows = db.execute(
-                    f"SELECT id, param, t, value, flag, device FROM readings INDEXED BY {index} "
-                    f"WHERE msg_seq IS NULL AND {where} "
-                    "ORDER BY id LIMIT ?",
-                    (cutoff, limit),
-                ).fetchall()
-            if not rows:
-                return None
-            ids, readings = self._fit(rows)
-            seq = self._reserve_seq(1)
-            db.execute(
-                "INSERT INTO messages(seq, lane, created_at) VALUES (?, ?, ?)",
-                (seq, str(lane), self._now_ms()),
-            )
-            table, column = ("resends", "reading_id") if lane is Lane.RESEND else ("readings", "id")
-            db.executemany(f"UPDATE {table} SET msg_seq = ? WHERE {column} = ?", [(seq, i) for i in ids])
-            db.execute(
-                "INSERT INTO meta(key, value) VALUES ('next_seq', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (seq + 1,),
-            )
-        self._next_seq = seq + 1
-        return Batch(seq, lane, readings)
+                groups = self._group(cursor, max_messages, allowance)
+                cursor.close()
+            if not groups:
+                return []
+            first = self._reserve_seq(len(groups))
+            now = self._now_ms()
+            batches = []
+            for seq, group in enumerate(groups, start=first):
+                count = sum(row[1] for row in group)
+                body = ",".join(row[3] for row in group)
+                db.execute(
+                    "INSERT INTO messages(seq, lane, created_at, n) VALUES (?, ?, ?, ?)",
+                    (seq, str(lane), now, count),
+                )
+                if len(group) == 1:
+                    db.execute("UPDATE chunks SET msg_seq = ? WHERE id = ?", (seq, group[0][0]))
+                else:
+                    _store_merged(db, group, body, msg_seq=seq)
+                batches.append(Batch(seq, lane, body, count))
+            self._set_next_seq(db, first + len(groups))
+        return batches
 
-    def _fit(self, rows: list[Any]) -> tuple[list[int], list[Reading]]:
-        budget = self.config.batch_max_bytes - ENVELOPE_BYTES
-        ids: list[int] = []
-        readings: list[Reading] = []
-        for row in rows:
-            reading = _reading(row)
-            size = _encoded_bound(row)
-            if readings and size > budget:
+    def _lane_has_chunks(self, lane: Lane, cutoff: int) -> bool:
+        """Whether ``lane`` (live or backfill) may have an unbound chunk (a cheap look, no transaction)."""
+        if lane is Lane.LIVE:
+            newest = self._db.execute(
+                "SELECT acquired_at FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            return newest is not None and newest[0] >= cutoff
+        oldest = self._db.execute(
+            "SELECT 1 FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL AND acquired_at < ? "
+            "ORDER BY id LIMIT 1",
+            (cutoff,),
+        ).fetchone()
+        return oldest is not None
+
+    def _live_rows(self, db: sqlite3.Connection, cutoff: int) -> list[Any]:
+        """The live lane's chunks, in id order: the newest unbound chunks stored within the live window,
+        found by walking the backlog index back from its newest end to the first older chunk. (A chunk of
+        the window stored before an older one — the clock stepped back and forth — waits for the backfill
+        lane: later, never lost.)"""
+        newest: list[Any] = []
+        cursor = db.execute(
+            "SELECT c.id, c.n, c.size, b.body, c.acquired_at, c.t_min, c.t_max "
+            "FROM chunks c INDEXED BY ix_chunks_backlog JOIN bodies b ON b.id = c.id "
+            "WHERE c.msg_seq IS NULL ORDER BY c.id DESC"
+        )
+        for row in cursor:
+            if row[4] < cutoff:
                 break
-            budget -= size
-            ids.append(row[0])
-            readings.append(reading)
-        return ids, readings
+            newest.append(row)
+        cursor.close()
+        newest.reverse()
+        return newest
+
+    def _group(self, rows: Iterable[Any], max_messages: int, allowance: float) -> list[list[Any]]:
+        """Split chunk rows (id, n, size, body, ...) into messages within the limits (see next_batches)."""
+        max_n, max_bytes = self._chunk_limits()
+        groups: list[list[Any]] = []
+        group: list[Any] = []
+        group_n = group_size = total = 0
+        for row in rows:
+            n, size = row[1], row[2]
+            if group and (group_n + n > max_n or group_size + 1 + size > max_bytes):
+                groups.append(group)
+                group, group_n, group_size = [], 0, 0
+                if len(groups) >= max_messages:
+                    break
+            if total and total + n > allowance:
+                break
+            group.append(row)
+            group_n += n
+            group_size += size + (1 if group_size else 0)
+            total += n
+        if group and len(groups) < max_messages:
+            groups.append(group)
+        return groups
+
+    def _set_next_seq(self, db: sqlite3.Connection, next_seq: int) -> None:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('next_seq', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (next_seq,),
+        )
+        self._next_seq = next_seq
+
+    def _next_resends(self, max_messages: int, allowance: float) -> list[Batch]:
+        with self._lock:
+            waiting = self._db.execute("SELECT 1 FROM resends WHERE msg_seq IS NULL LIMIT 1").fetchone()
+        if waiting is None:
+            return []  # the usual answer: no write transaction for it
+        with self._tx() as db:
+            entries = db.execute(
+                "SELECT s.id, s.n, c.size, b.body, s.t_from, s.t_to FROM resends s "
+                "JOIN chunks c ON c.id = s.chunk_id JOIN bodies b ON b.id = s.chunk_id "
+                "WHERE s.msg_seq IS NULL ORDER BY s.id"
+            )
+            # A range-limited entry's text is no longer than its chunk's: the chunk size bounds it.
+            groups = self._group(entries, max_messages, allowance)
+            entries.close()
+            if not groups:
+                return []
+            first = self._reserve_seq(len(groups))
+            now = self._now_ms()
+            batches = []
+            for seq, group in enumerate(groups, start=first):
+                count = sum(row[1] for row in group)
+                body = ",".join(_resend_text(row[3], row[4], row[5]) for row in group)
+                db.execute(
+                    "INSERT INTO messages(seq, lane, created_at, n) VALUES (?, ?, ?, ?)",
+                    (seq, str(Lane.RESEND), now, count),
+                )
+                db.executemany(
+                    "UPDATE resends SET msg_seq = ? WHERE id = ?", [(seq, row[0]) for row in group]
+                )
+                batches.append(Batch(seq, Lane.RESEND, body, count))
+            self._set_next_seq(db, first + len(groups))
+        return batches
 
     def unacked(self, exclude: Collection[int] = ()) -> list[int]:
         """Sequence numbers of messages assembled but not acknowledged (e.g. in flight at a crash)."""
@@ -573,66 +851,128 @@ class Outbox:
         return [r[0] for r in rows if r[0] not in exclude]
 
     def load_batch(self, seq: int) -> Batch | None:
-        """The message ``seq`` rebuilt from its bound readings: a re-send keeps its seq and content."""
+        """The message ``seq`` rebuilt from its bound chunks: a re-send keeps its seq and content."""
         with self._lock:
-            row = self._db.execute("SELECT lane, acked_at FROM messages WHERE seq = ?", (seq,)).fetchone()
+            row = self._db.execute("SELECT lane, acked_at, n FROM messages WHERE seq = ?", (seq,)).fetchone()
             if row is None or row[1] is not None:
                 return None
             lane = Lane(row[0])
             if lane is Lane.RESEND:
-                rows = self._db.execute(
-                    "SELECT r.id, r.param, r.t, r.value, r.flag, r.device FROM resends s JOIN readings r "
-                    "ON r.id = s.reading_id WHERE s.msg_seq = ? ORDER BY r.id",
-                    (seq,),
-                ).fetchall()
+                parts = [
+                    (_resend_text(body, t_from, t_to), n)
+                    for body, t_from, t_to, n in self._db.execute(
+                        "SELECT b.body, s.t_from, s.t_to, s.n FROM resends s JOIN bodies b "
+                        "ON b.id = s.chunk_id WHERE s.msg_seq = ? ORDER BY s.id",
+                        (seq,),
+                    )
+                ]
             else:
-                rows = self._db.execute(
-                    "SELECT id, param, t, value, flag, device FROM readings WHERE msg_seq = ? ORDER BY id",
+                parts = self._db.execute(
+                    "SELECT b.body, c.n FROM chunks c JOIN bodies b ON b.id = c.id WHERE c.msg_seq = ? "
+                    "ORDER BY c.id",
                     (seq,),
                 ).fetchall()
-        if not rows:
+        if not parts:
             self.mark_acked(seq)  # nothing left to carry (its readings were purged): close it
             return None
-        return Batch(seq, lane, [_reading(r) for r in rows])
+        return Batch(seq, lane, ",".join(p[0] for p in parts), sum(p[1] for p in parts))
 
     def mark_acked(self, seq: int) -> int:
         """The broker acknowledged message ``seq``: its readings are sent. Returns how many readings."""
-        with self._tx() as db:
-            row = db.execute(
-                "SELECT lane FROM messages WHERE seq = ? AND acked_at IS NULL", (seq,)
-            ).fetchone()
-            if row is None:
-                return 0
-            db.execute("UPDATE messages SET acked_at = ? WHERE seq = ?", (self._now_ms(), seq))
-            if row[0] == Lane.RESEND:
-                return int(db.execute("DELETE FROM resends WHERE msg_seq = ?", (seq,)).rowcount)
-            return int(db.execute("UPDATE readings SET sent = 1 WHERE msg_seq = ?", (seq,)).rowcount)
+        return self.mark_acked_many([seq])
+
+    def mark_acked_many(self, seqs: Iterable[int]) -> int:
+        """``mark_acked`` for several messages in one transaction. Returns readings.
+
+        Not fsynced (``_tx(durable=False)``): losing these marks to a power cut only means the messages go
+        again after it, same seq and readings, and the collector stores each reading once — while an fsync
+        per flush of PUBACKs was the largest cost of draining a backlog. The readings themselves, and the
+        binding of seqs (which must never be reused), stay durable."""
+        total = 0
+        now = self._now_ms()
+        with self._tx(durable=False) as db:
+            for seq in seqs:
+                row = db.execute(
+                    "SELECT lane, n FROM messages WHERE seq = ? AND acked_at IS NULL", (seq,)
+                ).fetchone()
+                if row is None:
+                    continue
+                db.execute("UPDATE messages SET acked_at = ? WHERE seq = ?", (now, seq))
+                if row[0] == Lane.RESEND:
+                    db.execute("DELETE FROM resends WHERE msg_seq = ?", (seq,))
+                else:
+                    db.execute("UPDATE chunks SET sent = 1 WHERE msg_seq = ?", (seq,))
+                total += int(row[1])
+        return total
+
+    # ----------------------------------------------------------------- resend lane
 
     def queue_resend(self, start: datetime, end: datetime) -> int:
-        """Re-queue sent readings with ``start <= t < end`` from history; unsent ones go out anyway."""
+        """Re-queue sent readings with ``start <= t < end`` from history; unsent ones go out anyway.
+
+        Queued per chunk with its time range, so the resend message carries just those readings. When a
+        chunk is already waiting with another range the two are joined (readings between them go too:
+        the collector stores each reading once). Readings already waiting, or in a resend message not
+        yet acknowledged, are not queued again. Returns how many readings were newly queued."""
+        lo, hi = start.astimezone(UTC), end.astimezone(UTC)
         with self._tx() as db:
-            return int(
-                db.execute(
-                    "INSERT OR IGNORE INTO resends(reading_id) SELECT id FROM readings "
-                    "WHERE t >= ? AND t < ? AND sent = 1 ORDER BY id",
-                    (iso_utc(start), iso_utc(end)),
-                ).rowcount
-            )
+            chunks = db.execute(
+                "SELECT c.id, b.body FROM chunks c JOIN bodies b ON b.id = c.id "
+                "WHERE c.sent = 1 AND c.t_max >= ? AND c.t_min < ? ORDER BY c.id",
+                (iso_utc(lo), iso_utc(hi)),
+            ).fetchall()
+            return sum(self._queue_chunk(db, chunk_id, body, (lo, hi)) for chunk_id, body in chunks)
 
     def queue_resend_seqs(self, seq_from: int, seq_to: int) -> int:
-        """Re-queue the sent readings first carried by messages ``seq_from..seq_to`` (inclusive).
+        """Re-queue the sent readings first carried by messages ``seq_from..seq_to`` (inclusive): the
+        whole chunks those messages were made of, exactly their readings.
 
         Readings of a message not yet acknowledged are not re-queued: that message goes again anyway,
         same seq. A reading already waiting in the resend lane is not queued twice.
         """
         with self._tx() as db:
-            return int(
-                db.execute(
-                    "INSERT OR IGNORE INTO resends(reading_id) SELECT id FROM readings "
-                    "WHERE msg_seq BETWEEN ? AND ? AND sent = 1 ORDER BY id",
-                    (seq_from, seq_to),
-                ).rowcount
+            chunks = db.execute(
+                "SELECT c.id, b.body FROM chunks c INDEXED BY ix_chunks_msg JOIN bodies b ON b.id = c.id "
+                "WHERE c.msg_seq BETWEEN ? AND ? AND c.sent = 1 ORDER BY c.id",
+                (seq_from, seq_to),
+            ).fetchall()
+            return sum(self._queue_chunk(db, chunk_id, body, None) for chunk_id, body in chunks)
+
+    def _queue_chunk(
+        self, db: sqlite3.Connection, chunk_id: int, body: str, span: tuple[datetime, datetime] | None
+    ) -> int:
+        """Queue chunk ``chunk_id`` for the resend lane, all of it (``span`` None) or the readings with
+        ``lo <= t < hi``. Returns the readings newly queued."""
+        entries = db.execute(
+            "SELECT id, t_from, t_to, n, msg_seq FROM resends WHERE chunk_id = ?", (chunk_id,)
+        ).fetchall()
+        times = _times(body)
+
+        def inside(t: datetime, t_from: str | None, t_to: str | None) -> bool:
+            return t_from is None or t_to is None or _parse_iso(t_from) <= t < _parse_iso(t_to)
+
+        wanted = [t for t in times if span is None or span[0] <= t < span[1]]
+        new = [t for t in wanted if not any(inside(t, e[1], e[2]) for e in entries)]
+        if not new:
+            return 0  # all of it waiting already, or in a resend message awaiting its PUBACK
+        pending = next((e for e in entries if e[4] is None), None)
+        if pending is None:
+            bounds = (None, None) if span is None else (iso_utc(span[0]), iso_utc(span[1]))
+            db.execute(
+                "INSERT INTO resends(chunk_id, t_from, t_to, n) VALUES (?, ?, ?, ?)",
+                (chunk_id, *bounds, len(wanted)),
             )
+            return len(new)
+        row_id, t_from, t_to, had, _ = pending
+        if span is None or t_from is None or t_to is None:
+            joined: tuple[str | None, str | None] = (None, None)
+            n = len(times)
+        else:
+            lo, hi = min(span[0], _parse_iso(t_from)), max(span[1], _parse_iso(t_to))
+            joined = (iso_utc(lo), iso_utc(hi))
+            n = sum(1 for t in times if lo <= t < hi)
+        db.execute("UPDATE resends SET t_from = ?, t_to = ?, n = ? WHERE id = ?", (*joined, n, row_id))
+        return n - had
 
     def known_seqs(self, seq_from: int, seq_to: int) -> int:
         """How many of the sequence numbers ``seq_from..seq_to`` this outbox still has a message for (the
@@ -644,8 +984,10 @@ class Outbox:
         return int(row[0])
 
     def pending_resends(self) -> int:
+        """Readings waiting in the resend lane."""
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM resends WHERE msg_seq IS NULL").fetchone()[0])
+            row = self._db.execute("SELECT COALESCE(SUM(n), 0) FROM resends WHERE msg_seq IS NULL").fetchone()
+        return int(row[0])
 
     # ----------------------------------------------------------------- commands and overrides
 
@@ -676,21 +1018,21 @@ class Outbox:
     # ----------------------------------------------------------------- housekeeping
 
     def housekeeping(self, *, max_chunks: int = 50) -> dict[str, int]:
-        """Drop unsent readings past ``max_age_days``, purge history past ``history_days`` in small chunks,
-        and report drops. Returns what was done."""
+        """Drop unsent readings past ``max_age_days``, purge history past ``history_days`` and compact the
+        backlog, in small transactions; report drops. Returns what was done (readings; chunks merged)."""
         now = self._now_ms()
-        aged = self._chunked(
-            "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE msg_seq IS NULL "
-            "AND acquired_at < ? ORDER BY id LIMIT ?)",
+        aged = self._purge(
+            "SELECT id, n FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL AND acquired_at < ? "
+            "ORDER BY id LIMIT ?",
             now - int(self.config.max_age_days * 86_400_000),
             max_chunks,
             counter="dropped",
         )
         self._unreported_drops += aged
         history_cut = now - int(self.config.history_days * 86_400_000)
-        purged = self._chunked(
-            "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE sent = 1 AND acquired_at < ? "
-            "AND id NOT IN (SELECT reading_id FROM resends) ORDER BY id LIMIT ?)",
+        purged = self._purge(
+            "SELECT id, n FROM chunks WHERE sent = 1 AND acquired_at < ? "
+            "AND id NOT IN (SELECT chunk_id FROM resends) ORDER BY id LIMIT ?",
             history_cut,
             max_chunks,
         )
@@ -699,17 +1041,19 @@ class Outbox:
             db.execute("DELETE FROM events WHERE sent = 1 AND stored_at < ?", (history_cut,))
             db.execute("DELETE FROM commands WHERE answered_at < ?", (history_cut,))
         self._report_drops(force=True)
-        return {"aged_out": aged, "purged": purged}
+        return {"aged_out": aged, "purged": purged, "compacted": self.compact_all(max_steps=max_chunks)}
 
-    def _chunked(self, sql: str, cutoff: int, max_chunks: int, counter: str | None = None) -> int:
+    def _purge(self, select: str, cutoff: int, max_chunks: int, counter: str | None = None) -> int:
+        """Delete the chunks ``select`` names, PURGE_ROWS per transaction. Returns readings deleted."""
         total = 0
         for _ in range(max_chunks):
             with self._tx() as db:
-                n = int(db.execute(sql, (cutoff, PURGE_CHUNK)).rowcount)
+                rows = db.execute(select, (cutoff, PURGE_ROWS)).fetchall()
+                n = _delete_chunks(db, rows)
                 if n and counter:
                     self._meta_add(db, counter, n)
             total += n
-            if n < PURGE_CHUNK:
+            if len(rows) < PURGE_ROWS:
                 break
         return total
 
@@ -723,11 +1067,22 @@ class Outbox:
         """What is queued. ``detail`` adds the count of all stored readings (a full scan: not per heartbeat)."""
         with self._lock:
             db = self._db
-            backlog = db.execute("SELECT COUNT(*) FROM readings WHERE sent = 0").fetchone()[0]
-            oldest = db.execute("SELECT t FROM readings WHERE sent = 0 ORDER BY id LIMIT 1").fetchone()
+            # Unsent = unbound (the backlog index) + bound to a message not yet acknowledged.
+            unbound, first_unbound = db.execute(
+                "SELECT COALESCE(SUM(n), 0), MIN(id) FROM chunks INDEXED BY ix_chunks_backlog "
+                "WHERE msg_seq IS NULL AND sent = 0"
+            ).fetchone()
+            bound, first_bound = db.execute(
+                "SELECT COALESCE(SUM(c.n), 0), MIN(c.id) FROM messages m "
+                "JOIN chunks c INDEXED BY ix_chunks_msg ON c.msg_seq = m.seq "
+                "WHERE m.acked_at IS NULL AND c.sent = 0"
+            ).fetchone()
+            backlog = unbound + bound
+            first = min((i for i in (first_unbound, first_bound) if i is not None), default=None)
+            oldest = db.execute("SELECT t_min FROM chunks WHERE id = ?", (first,)).fetchone()
             unacked = db.execute("SELECT COUNT(*) FROM messages WHERE acked_at IS NULL").fetchone()[0]
             events = db.execute("SELECT COUNT(*) FROM events WHERE sent = 0").fetchone()[0]
-            stored = db.execute("SELECT COUNT(*) FROM readings").fetchone()[0] if detail else -1
+            stored = db.execute("SELECT COALESCE(SUM(n), 0) FROM chunks").fetchone()[0] if detail else -1
             dropped = self._meta("dropped")
         return OutboxStats(
             backlog=int(backlog),
@@ -741,19 +1096,172 @@ class Outbox:
             counters=self.counters(),
         )
 
+    # ----------------------------------------------------------------- the first file format
 
-READING_JSON_FIXED = len('{"param":"","t":"","value":,"flag":"","device":""},')
-FLOAT_JSON_MAX = 24  # the longest JSON form of a float64 (e.g. -1.2345678901234567e-300)
+    def _migrate_v1(self, db: sqlite3.Connection) -> None:
+        """Convert the per-reading ``readings`` table to chunks, in one transaction (a crash leaves the
+        old tables, and the next open converts again). Unsent, bound-but-unacknowledged (same seq, same
+        readings in the same order), sent history and queued resends are all kept."""
+        started = time.monotonic()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            resend_of: dict[int, int | None] = {}
+            if _columns(db, "resends_v1"):
+                resend_of = dict(db.execute("SELECT reading_id, msg_seq FROM resends_v1").fetchall())
+            max_n, _ = self._chunk_limits()
+            carried: dict[int, int] = {}  # message seq -> readings, for messages.n
+            converted = invalid = 0
+            run: list[Reading] = []
+            run_key: tuple[Any, ...] | None = None
+            run_acquired = 0
+
+            def flush() -> None:
+                nonlocal converted
+                if not run or run_key is None:
+                    return
+                msg_seq, sent, queued, resend_seq = run_key
+                for chunk in self._encode_chunks(run):
+                    chunk_id = _insert_chunk(db, chunk, msg_seq, sent, run_acquired)
+                    if queued:
+                        db.execute(
+                            "INSERT INTO resends(chunk_id, n, msg_seq) VALUES (?, ?, ?)",
+                            (chunk_id, chunk[0], resend_seq),
+                        )
+                converted += len(run)
+                run.clear()
+
+            rows = db.execute(
+                "SELECT id, param, t, value, flag, device, msg_seq, sent, acquired_at FROM readings ORDER BY id"
+            )
+            for row_id, param, t, value, flag, device, msg_seq, sent, acquired_at in rows:
+                try:
+                    reading = _reading((param, t, value, flag, device))
+                except ValueError as exc:
+                    invalid += 1
+                    log.error("outbox conversion: reading %d cannot be read (%s); left out", row_id, exc)
+                    continue
+                queued = row_id in resend_of
+                key = (msg_seq, int(sent), queued, resend_of.get(row_id))
+                if key != run_key or len(run) >= max_n:
+                    flush()
+                    run_key, run_acquired = key, 0
+                run.append(reading)
+                run_acquired = max(run_acquired, int(acquired_at))
+                carrier = key[3] if queued and key[3] is not None else msg_seq
+                if carrier is not None:
+                    carried[carrier] = carried.get(carrier, 0) + 1
+            flush()
+            db.executemany(
+                "UPDATE messages SET n = ? WHERE seq = ? AND acked_at IS NULL",
+                [(n, seq) for seq, n in carried.items()],
+            )
+            if invalid:
+                self._meta_add(db, "count:conversion_invalid", invalid)
+            db.execute("DROP TABLE readings")
+            db.execute("DROP TABLE IF EXISTS resends_v1")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        log.warning(
+            "station %s: outbox %s converted to the chunk format: %d readings in %.1f s",
+            self.station,
+            self.path,
+            converted,
+            time.monotonic() - started,
+        )
 
 
-def _encoded_bound(row: Any) -> int:
-    """An upper bound of the encoded size of a stored reading, without encoding it (encoding each reading
-    only to measure it cost more than the rest of assembling a batch)."""
-    _, param, t, _, flag, device = row
-    device_bytes = 4 if device is None else 2 * len(device.encode("utf-8"))  # null, or worst-case escaping
-    return READING_JSON_FIXED + len(param) + len(t) + FLOAT_JSON_MAX + len(flag) + device_bytes
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _rename_v1_resends(db: sqlite3.Connection) -> None:
+    """The first format's resends (one row per reading) move aside for ``_migrate_v1`` to convert."""
+    if "reading_id" in _columns(db, "resends"):
+        db.execute("ALTER TABLE resends RENAME TO resends_v1")
+
+
+def _new_chunk(readings: Sequence[Reading], body: str, size: int) -> NewChunk:
+    times = [r.t for r in readings]
+    lo, hi = min(times), max(times)
+    t_min = iso_utc(lo)
+    return len(readings), size, t_min, t_min if hi == lo else iso_utc(hi), body
+
+
+def _take_until(rows: Iterable[Any], wanted: int) -> list[tuple[int, int]]:
+    """(id, n) rows from the front of ``rows`` until their readings reach ``wanted``."""
+    taken: list[tuple[int, int]] = []
+    total = 0
+    for chunk_id, n in rows:
+        if total >= wanted:
+            break
+        taken.append((chunk_id, n))
+        total += n
+    return taken
+
+
+def _insert_chunk(db: sqlite3.Connection, chunk: NewChunk, msg_seq: int | None, sent: int, at: int) -> int:
+    n, size, t_min, t_max, body = chunk
+    cursor = db.execute(
+        "INSERT INTO chunks(n, size, t_min, t_max, msg_seq, sent, acquired_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (n, size, t_min, t_max, msg_seq, sent, at),
+    )
+    chunk_id = int(cursor.lastrowid or 0)
+    db.execute("INSERT INTO bodies(id, body) VALUES (?, ?)", (chunk_id, body))
+    return chunk_id
+
+
+def _delete_chunks(db: sqlite3.Connection, rows: Sequence[Any]) -> int:
+    """Delete chunks given as (id, n, ...) rows. Returns their readings."""
+    ids = [(row[0],) for row in rows]
+    db.executemany("DELETE FROM chunks WHERE id = ?", ids)
+    db.executemany("DELETE FROM bodies WHERE id = ?", ids)
+    return sum(int(row[1]) for row in rows)
+
+
+def _store_merged(db: sqlite3.Connection, rows: Sequence[ChunkRow], body: str, msg_seq: int | None) -> None:
+    """Chunk rows (id, n, size, body, acquired_at, t_min, t_max) become the first of them."""
+    head = rows[0][0]
+    db.execute(
+        "UPDATE chunks SET n = ?, size = ?, acquired_at = ?, t_min = ?, t_max = ?, msg_seq = ? WHERE id = ?",
+        (
+            sum(r[1] for r in rows),
+            sum(r[2] for r in rows) + len(rows) - 1,
+            max(r[4] for r in rows),
+            min(r[5] for r in rows),
+            max(r[6] for r in rows),
+            msg_seq,
+            head,
+        ),
+    )
+    db.execute("UPDATE bodies SET body = ? WHERE id = ?", (body, head))
+    _delete_chunks(db, rows[1:])
+
+
+def _merge_chunks(db: sqlite3.Connection, ids: Sequence[int]) -> None:
+    marks = ",".join("?" * len(ids))
+    rows: list[ChunkRow] = db.execute(
+        "SELECT c.id, c.n, c.size, b.body, c.acquired_at, c.t_min, c.t_max FROM chunks c "
+        f"JOIN bodies b ON b.id = c.id WHERE c.id IN ({marks}) ORDER BY c.id",
+        tuple(ids),
+    ).fetchall()
+    _store_merged(db, rows, ",".join(r[3] for r in rows), msg_seq=None)
+
+
+def _times(body: str) -> list[datetime]:
+    """The timestamps of a chunk's readings, in order."""
+    return [datetime.fromisoformat(item["t"]).astimezone(UTC) for item in json.loads(f"[{body}]")]
+
+
+def _resend_text(body: str, t_from: str | None, t_to: str | None) -> str:
+    """A chunk's text for the resend lane: all of it, or its readings with ``t_from <= t < t_to``."""
+    if t_from is None or t_to is None:
+        return body
+    lo, hi = _parse_iso(t_from), _parse_iso(t_to)
+    return encode_fragment([r for r in decode_fragment(body) if lo <= r.t < hi])
 
 
 def _reading(row: Any) -> Reading:
-    _, param, t, value, flag, device = row
+    param, t, value, flag, device = row
     return Reading(param=param, t=_parse_iso(t), value=value, flag=Flag(flag), device=device)

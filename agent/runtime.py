@@ -11,6 +11,7 @@ before the publisher can see them and are marked sent only when the PUBACK of th
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import signal
@@ -29,7 +30,7 @@ from agent.outbox import Batch, Outbox
 from agent.sink import Sink
 from agent.status import StatusBoard, will_status
 from agent.uplink import MqttUplink, PublishError, backoff_delay
-from protocols.messages import DeviceStatus, EventKind, Lane, Reading, ReadingBatch, Severity, encode
+from protocols.messages import DeviceStatus, EventKind, Lane, Reading, Severity, batch_payload, encode
 from protocols.topics import topic
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,11 @@ class OutboxSink:
 
 
 class TokenBucket:
-    """Readings per second for the backfill and resend lanes; at most one second of burst."""
+    """Readings per second for the backfill and resend lanes; at most one second of burst.
+
+    The outbox hands out whole chunks, which may hold more readings than there are tokens: ``take`` then
+    leaves the bucket in debt, and nothing more goes until it is paid back, so the average rate holds.
+    """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
@@ -130,6 +135,12 @@ class Publisher:
     Order of service: events, then messages assembled earlier but never acknowledged (same seq, same
     readings), then new live batches, then the resend lane and the backfill lane under the rate limit.
     A message the broker refuses (PUBACK >= 0x80) stays in the window and is retried after a back-off.
+
+    Fsyncs are shared: the new messages of one ``pump`` are bound in one outbox transaction, and the
+    PUBACKs that arrive in one turn of the loop are marked in one transaction (``flush_acks``); a message
+    is marked sent only after its own PUBACK. The fsyncs overlap the network: a PUBACK frees its slot in
+    the window at once, ``pump`` sends into it first and marks the PUBACKs after, and while the window is
+    full the next window of backfill is bound ahead.
     """
 
     def __init__(
@@ -160,13 +171,18 @@ class Publisher:
         self._clock = clock
         self.wake = asyncio.Event()
         self.counters = {"published": 0, "acked": 0, "refused": 0, "lost": 0}
+        self.acked: list[int] = []  # PUBACKed this turn, not yet marked in the outbox
+        # Backfill/resend messages bound ahead (a window's worth in one transaction), not yet published.
+        self.ready: collections.deque[Batch] = collections.deque()
+        self._flush_scheduled = False
 
     def occupied(self) -> int:
+        # Messages acknowledged but not yet marked (self.acked) hold no slot: the broker has them.
         return len(self.inflight) + len(self.retry_at)
 
-    async def run(self, tick_s: float = 0.25, step: int = 2) -> None:
-        # At most ``step`` new batches per turn of the loop: assembling a batch of a backlog is a few ms of
-        # CPU, and acquisition shares this loop — polls must stay on time while a backlog drains.
+    async def run(self, tick_s: float = 0.25, step: int = 8) -> None:
+        # At most ``step`` new messages per turn of the loop: acquisition shares this loop, and polls must
+        # stay on time while a backlog drains. A message of pre-encoded chunks costs tens of microseconds.
         while True:
             more = self.pump(max_new=step) if self.uplink.connected else False
             if more:
@@ -180,13 +196,21 @@ class Publisher:
             self.wake.clear()
 
     def pump(self, max_new: int | None = None) -> bool:
-        """Fill the window from the outbox. Synchronous: the outbox calls are short transactions.
+        """Fill the window from the outbox, then mark the PUBACKs that arrived. Synchronous: the outbox calls
+        are short transactions.
 
         Returns True when it stopped after ``max_new`` new batches with room left in the window (call again).
         """
+        more = self._fill(max_new)
+        self.flush_acks()  # after sending: this fsync overlaps the new messages' trip to the broker
+        if not self.ready and self.occupied() >= self.config.inflight:
+            self._bind_ahead()  # the window is full: bind its successors while waiting for PUBACKs
+        return more
+
+    def _fill(self, max_new: int | None) -> bool:
         self._pump_events()
         now = self._clock()
-        busy = set(self.inflight)
+        busy = set(self.inflight) | set(self.acked) | {b.seq for b in self.ready}
         for seq in self.outbox.unacked(exclude=busy):
             if self.occupied() >= self.config.inflight and seq not in self.retry_at:
                 return False
@@ -198,33 +222,40 @@ class Publisher:
             if batch is not None:
                 self._send(batch)
         sent = 0
-        while self.occupied() < self.config.inflight:
-            if max_new is not None and sent >= max_new:
-                return True
-            batch = self.outbox.next_batch(Lane.LIVE)
-            for lane in (Lane.RESEND, Lane.BACKFILL):
-                if batch is not None:
-                    break
-                tokens = self.bucket.available()
-                if tokens >= 1:
-                    batch = self.outbox.next_batch(lane, max_readings=tokens)
-                    if batch is not None:
-                        self.bucket.take(len(batch.readings))
-            if batch is None:
+        while (room := self.config.inflight - self.occupied()) > 0:
+            if max_new is not None:
+                if sent >= max_new:
+                    return True
+                room = min(room, max_new - sent)
+            batches = self.outbox.next_batches(Lane.LIVE, max_messages=room)
+            if not batches:
+                if not self.ready:
+                    self._bind_ahead()
+                batches = [self.ready.popleft() for _ in range(min(room, len(self.ready)))]
+            if not batches:
                 return False
-            self._send(batch)
-            sent += 1
+            for batch in batches:
+                self._send(batch)
+            sent += len(batches)
         return False
 
+    def _bind_ahead(self) -> None:
+        """Bind up to a window of resend or backfill messages in one transaction (one fsync), under the
+        rate limit. They stay unacknowledged messages like any in flight: after a crash they go again,
+        same seq."""
+        for lane in (Lane.RESEND, Lane.BACKFILL):
+            tokens = self.bucket.available()
+            if tokens < 1:
+                return
+            batches = self.outbox.next_batches(lane, max_messages=self.config.inflight, max_readings=tokens)
+            self.bucket.take(sum(b.count for b in batches))
+            if batches:
+                self.ready.extend(batches)
+                return
+
     def _send(self, batch: Batch) -> None:
-        message = ReadingBatch(
-            station=self.station,
-            seq=batch.seq,
-            lane=batch.lane,
-            sent_at=datetime.now(UTC),
-            readings=batch.readings,
-        )
-        future = self.uplink.publish(self.readings_topic, encode(message))
+        payload = batch_payload(self.station, batch.seq, batch.lane, datetime.now(UTC), batch.body)
+        future = self.uplink.publish(self.readings_topic, payload)
         self.inflight[batch.seq] = future
         self.counters["published"] += 1
         future.add_done_callback(partial(self._done, batch.seq))
@@ -236,8 +267,13 @@ class Publisher:
         )
         if error is None:
             self.refusals.pop(seq, None)
-            self.outbox.mark_acked(seq)
-            self.counters["acked"] += 1
+            # Its slot is free now: the run loop (woken first) refills the window, then this PUBACK is
+            # marked with the others that arrived in this turn of the loop.
+            self.acked.append(seq)
+            self.wake.set()
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush_acks)
         elif isinstance(error, PublishError) and error.reason == "refused":
             n = self.refusals.get(seq, 0)
             self.refusals[seq] = n + 1
@@ -253,7 +289,20 @@ class Publisher:
         else:
             # Disconnected: the message stays unacknowledged and goes again, same seq, on reconnect.
             self.counters["lost"] += 1
-        self.wake.set()
+            self.wake.set()
+
+    def flush_acks(self) -> None:
+        """Mark the PUBACKed messages sent, in one outbox transaction."""
+        self._flush_scheduled = False
+        if not self.acked:
+            return
+        seqs, self.acked = self.acked, []
+        try:
+            self.outbox.mark_acked_many(seqs)
+        except BaseException:
+            self.acked = seqs + self.acked  # not marked: kept out of the window's re-sends, tried again
+            raise
+        self.counters["acked"] += len(seqs)
 
     def _pump_events(self) -> None:
         if self._clock() < self.events_retry_at:
@@ -276,10 +325,12 @@ class Publisher:
             self.events_retry_at = self._clock() + self.retry_max_s
 
     async def drain(self, timeout: float) -> None:
-        """Wait (bounded) for the messages in flight to be acknowledged."""
+        """Wait (bounded) for the messages in flight to be acknowledged, and mark them."""
         pending = [f for f in self.inflight.values() if not f.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+        await asyncio.sleep(0)  # the done callbacks of the last PUBACKs
+        self.flush_acks()
 
 
 def default_acquisition(state_path: Path) -> AcquisitionFactory:

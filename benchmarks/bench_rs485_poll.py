@@ -263,7 +263,7 @@ def measure_rss(workdir: Path, pty: str, gap_ms: float, seconds: float) -> tuple
         finally:
             stop(agent)
         with contextlib.closing(sqlite3.connect(workdir / "outbox.db")) as db:
-            rows = int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
+            rows = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM chunks").fetchone()[0])
         return last, peak, rows
     finally:
         broker.stop()

@@ -207,7 +207,7 @@ def test_resend_by_seq_range_requeues_what_those_messages_carried(env: Any) -> N
     assert reply.ok
     assert reply.result == {"queued": 4, "seq_from": second.seq, "seq_to": third.seq, "unknown_seqs": 0}
     resend = outbox.next_batch(Lane.RESEND)
-    assert resend is not None and resend.readings == second.readings
+    assert resend is not None and resend.readings() == second.readings()
     # The same command again: the stored reply, nothing queued twice.
     again = handler.handle(cmd(CommandKind.RESEND, {"seq_from": second.seq, "seq_to": third.seq}, id="s-1"))
     assert reply_of(again) == reply

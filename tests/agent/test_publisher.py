@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from agent.config import OutboxConfig
 from agent.outbox import Outbox
 from agent.runtime import Publisher
 from agent.uplink import PublishError
-from tests.agent.conftest import FakeClock, readings
+from tests.agent.conftest import T0, FakeClock, readings
 
 STATION = "hexicun"
 
@@ -40,6 +41,12 @@ class MonoClock:
         return self.now
 
 
+async def settle() -> None:
+    """Let the done callbacks run, and the end-of-turn flush of the PUBACKs they collected."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
 def run(coro: object) -> None:
     asyncio.run(asyncio.wait_for(coro, 10))  # type: ignore[arg-type]
 
@@ -55,7 +62,7 @@ def test_window_bounds_messages_in_flight(tmp_path: Path) -> None:
         publisher.pump()
         assert len(uplink.batches()) == 2  # window full: nothing more
         uplink.batches()[0][1].set_result(None)  # PUBACK for seq 0
-        await asyncio.sleep(0)
+        await settle()
         assert outbox.stats().backlog == 45
         publisher.pump()
         assert [d["seq"] for d, _ in uplink.batches()] == [0, 1, 2]
@@ -69,7 +76,8 @@ def test_live_before_backfill_and_backfill_rate_limited(tmp_path: Path) -> None:
         mono = MonoClock()
         config = OutboxConfig(live_window_s=600, backfill_rate=10, batch_max_readings=500, inflight=10)
         outbox = Outbox(tmp_path / "o.db", config, STATION, clock=wall)
-        outbox.add_readings(readings(100, first_value=0))  # the outage backlog
+        for i in range(50):  # the outage backlog, two readings a poll
+            outbox.add_readings(readings(2, start=T0 + timedelta(minutes=i), first_value=2 * i))
         wall.advance(3600)
         outbox.add_readings(readings(3, first_value=1000))  # fresh
         uplink = FakeUplink()
@@ -85,8 +93,36 @@ def test_live_before_backfill_and_backfill_rate_limited(tmp_path: Path) -> None:
         assert [r["value"] for r in sent[1][0]["readings"]] == list(range(10))  # oldest first
         assert len(sent) == 2
         mono.now += 0.5
+        publisher.pump()  # 5 tokens: two polls' chunks; then 1 token left, and a chunk goes on credit
+        assert [len(d["readings"]) for d, _ in uplink.batches()] == [3, 10, 4, 2]
+        assert publisher.bucket.available() == -1
+        mono.now += 0.2  # paid back: one more chunk
         publisher.pump()
-        assert len(uplink.batches()) == 3 and len(uplink.batches()[2][0]["readings"]) == 5
+        assert [len(d["readings"]) for d, _ in uplink.batches()][4:] == [2]
+
+    run(main())
+
+
+def test_a_chunk_bigger_than_the_rate_goes_whole_and_the_bucket_pays_it_back(tmp_path: Path) -> None:
+    async def main() -> None:
+        wall = FakeClock()
+        mono = MonoClock()
+        config = OutboxConfig(live_window_s=600, backfill_rate=10, inflight=10)
+        outbox = Outbox(tmp_path / "o.db", config, STATION, clock=wall)
+        outbox.add_readings(readings(100))  # one chunk of 100
+        outbox.add_readings(readings(100, start=T0 + timedelta(hours=2), first_value=100))
+        wall.advance(3 * 3600)
+        uplink = FakeUplink()
+        publisher = Publisher(outbox, uplink, STATION, config, clock=mono)
+        publisher.pump()
+        assert [len(d["readings"]) for d, _ in uplink.batches()] == [100]
+        for _ in range(8):  # 90 readings of debt: nothing for nine seconds
+            mono.now += 1.0
+            publisher.pump()
+        assert len(uplink.batches()) == 1
+        mono.now += 1.1
+        publisher.pump()
+        assert [len(d["readings"]) for d, _ in uplink.batches()] == [100, 100]
 
     run(main())
 
@@ -103,13 +139,13 @@ def test_disconnect_resends_same_seq_and_refusal_backs_off(tmp_path: Path) -> No
         publisher.pump()
         ((first, future),) = uplink.batches()
         future.set_exception(PublishError("lost", reason="disconnected"))
-        await asyncio.sleep(0)
+        await settle()
         assert outbox.stats().backlog == 4
         publisher.pump()
         second, future2 = uplink.batches()[1]
         assert second["seq"] == first["seq"] and second["readings"] == first["readings"]
         future2.set_exception(PublishError("Not authorized", reason="refused", code=0x87))
-        await asyncio.sleep(0)
+        await settle()
         publisher.pump()
         assert len(uplink.batches()) == 2  # backing off
         mono.now += 10.1
@@ -117,7 +153,7 @@ def test_disconnect_resends_same_seq_and_refusal_backs_off(tmp_path: Path) -> No
         third, future3 = uplink.batches()[2]
         assert third["seq"] == first["seq"]
         future3.set_result(None)
-        await asyncio.sleep(0)
+        await settle()
         assert outbox.stats().backlog == 0 and outbox.counters() == {"publish_refused": 1}
 
     run(main())
@@ -137,7 +173,7 @@ def test_events_published_and_marked_sent_on_puback(tmp_path: Path) -> None:
         publisher.pump()
         assert len(uplink.sent) == 1  # in flight: not sent twice
         future.set_result(None)
-        await asyncio.sleep(0)
+        await settle()
         assert outbox.unsent_events() == []
 
     run(main())
@@ -176,11 +212,34 @@ def test_run_drains_a_backlog_in_steps_while_other_tasks_keep_running(tmp_path: 
                         future.set_result(None)
                 await asyncio.sleep(0)
 
-        task = asyncio.create_task(publisher.run(tick_s=0.05))
+        task = asyncio.create_task(publisher.run(tick_s=0.05, step=2))
         await asyncio.wait_for(acker(), 9)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert outbox.stats().backlog == 0 and len(uplink.batches()) == 40
         assert ticks >= 20  # at most two new batches between two turns of the other task
+
+    run(main())
+
+
+def test_a_puback_frees_its_slot_at_once_and_the_next_window_is_bound_while_waiting(tmp_path: Path) -> None:
+    async def main() -> None:
+        wall = FakeClock()
+        config = OutboxConfig(inflight=2, batch_max_readings=5, live_window_s=60)
+        outbox = Outbox(tmp_path / "o.db", config, STATION, clock=wall)
+        outbox.add_readings(readings(50))
+        wall.advance(3600)  # an outage backlog: the backfill lane
+        uplink = FakeUplink()
+        publisher = Publisher(outbox, uplink, STATION, config)
+        publisher.pump()
+        assert [d["seq"] for d, _ in uplink.batches()] == [0, 1]
+        assert [b.seq for b in publisher.ready] == [2, 3]  # window full: its successors bound meanwhile
+        uplink.batches()[0][1].set_result(None)  # PUBACK for seq 0
+        await asyncio.sleep(0)  # its done callback, not yet the flush
+        assert publisher.acked == [0] and publisher.wake.is_set()
+        assert outbox.stats().backlog == 50  # not marked yet
+        publisher.pump()  # sends into the freed slot, then marks the PUBACK
+        assert [d["seq"] for d, _ in uplink.batches()] == [0, 1, 2]
+        assert publisher.acked == [] and outbox.stats().backlog == 45
 
     run(main())

@@ -131,7 +131,7 @@ def test_run_agent_publishes_status_readings_and_answers_commands(
     kinds = {e.kind for e in sub.of_type("event")}
     assert {EventKind.AGENT_STARTED, EventKind.CONFIG_CHANGED} <= kinds
     with sqlite3.connect(tmp_path / "o.db") as db:
-        assert db.execute("SELECT COUNT(*), SUM(sent) FROM readings").fetchone() == (20, 20)
+        assert db.execute("SELECT SUM(n), SUM(sent * n) FROM chunks").fetchone() == (20, 20)
         assert db.execute("SELECT COUNT(*) FROM events WHERE sent = 0").fetchone()[0] == 0
 
 

@@ -38,7 +38,7 @@ from simulators.modbus import start_rtu_server, start_tcp_server
 from simulators.scenarios import ScenarioRunner, load_scenario
 from tests.support.broker import Mosquitto
 from tests.support.processes import ProcessGroup, qingliu
-from tests.support.stack import STATION_DEVICES, iso, wait_until
+from tests.support.stack import STATION_DEVICES, iso, outbox_readings, wait_until
 
 pytestmark = [
     pytest.mark.e2e,
@@ -288,11 +288,7 @@ def test_agent_process_reads_sim_process_over_rtu(
     agent = processes.start("agent", qingliu("agent", "run", "--config", str(cfg_path)))
 
     def readings() -> list[tuple[str, str, float | None, str]]:
-        if not outbox.exists():
-            return []
-        with sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=10) as db:
-            rows = db.execute("SELECT param, t, value, flag FROM readings ORDER BY id").fetchall()
-        return [(str(p), iso(t), v, str(f)) for p, t, v, f in rows]
+        return outbox_readings(outbox)
 
     every = set(PROBE_PARAMS) | set(NUTRIENTS.values())
 

@@ -214,15 +214,13 @@ class Stack:
     # --- what each end has -----------------------------------------------------------------------
     def agent_readings(self) -> list[tuple[str, str, float | None, str]]:
         """Every reading the agent ever committed (its outbox keeps sent ones as history)."""
-        uri = f"file:{self.outbox_path}?mode=ro"
-        with sqlite3.connect(uri, uri=True, timeout=10) as db:
-            rows = db.execute("SELECT param, t, value, flag FROM readings ORDER BY id").fetchall()
-        return [(str(p), _iso(t), v, str(f)) for p, t, v, f in rows]
+        return outbox_readings(self.outbox_path)
 
     def agent_unsent(self) -> int:
+        """Readings the agent holds that the broker has not acknowledged."""
         uri = f"file:{self.outbox_path}?mode=ro"
         with sqlite3.connect(uri, uri=True, timeout=10) as db:
-            return int(db.execute("SELECT count(*) FROM readings WHERE sent = 0").fetchone()[0])
+            return int(db.execute("SELECT COALESCE(SUM(n), 0) FROM chunks WHERE sent = 0").fetchone()[0])
 
     def collector_readings(self, param: str) -> list[dict[str, Any]]:
         status, body = http_json(
@@ -252,6 +250,18 @@ def _iso(value: Any) -> str:
 
 def iso(value: Any) -> str:
     return _iso(value)
+
+
+def outbox_readings(path: Path) -> list[tuple[str, str, float | None, str]]:
+    """Every reading an agent's outbox file holds (unsent and sent history), in the order stored:
+    (param, t as ``iso``, value, flag). A chunk's body (table bodies, same id as chunks) is the readings'
+    wire JSON, comma-joined (agent/outbox.py)."""
+    if not path.exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        bodies = [row[0] for row in db.execute("SELECT body FROM bodies ORDER BY id")]
+    rows = [item for body in bodies for item in json.loads(f"[{body}]")]
+    return [(str(r["param"]), _iso(r["t"]), r.get("value"), str(r.get("flag", "N"))) for r in rows]
 
 
 AgentReading = tuple[str, str, float | None, str]  # param, t (iso), value, flag

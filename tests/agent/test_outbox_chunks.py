@@ -1,0 +1,246 @@
+"""The outbox's chunk format: compaction, several messages per transaction, the rate limiter's debt, time-range
+resends of part of a chunk, and the conversion of an outbox of the first (one row per reading) format."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from agent.config import OutboxConfig
+from agent.outbox import Outbox, iso_utc
+from protocols.messages import Lane, Reading, decode_fragment
+from tests.agent.conftest import T0, FakeClock, readings
+
+STATION = "hexicun"
+
+
+def make(path: Path, clock: FakeClock | None = None, **settings: object) -> Outbox:
+    return Outbox(path, OutboxConfig(**settings), STATION, clock=clock or FakeClock())
+
+
+def poll_backlog(box: Outbox, clock: FakeClock, polls: int, per_poll: int = 6) -> list[Reading]:
+    """``polls`` polls a minute apart, each committed on its own (as acquisition does)."""
+    produced: list[Reading] = []
+    for i in range(polls):
+        batch = readings(per_poll, start=T0 + timedelta(minutes=i), step_s=1, first_value=i * per_poll)
+        box.add_readings(batch)
+        produced += batch
+        clock.advance(60)
+    return produced
+
+
+def chunk_rows(box: Outbox) -> list[tuple[int, int | None, int]]:
+    return box._db.execute("SELECT n, msg_seq, sent FROM chunks ORDER BY id").fetchall()
+
+
+def test_compaction_merges_old_small_chunks_in_order_and_leaves_the_live_window(tmp_path: Path) -> None:
+    clock = FakeClock()
+    box = make(tmp_path / "o.db", clock, batch_max_readings=50, live_window_s=600)
+    produced = poll_backlog(box, clock, 100)  # 100 chunks of 6; the last 10 inside the live window
+    assert len(chunk_rows(box)) == 100
+    merged, done = box.compact(max_rows=30)  # bounded: one step looks at 30 chunks
+    assert merged > 0 and not done
+    merged_all = box.compact_all()
+    sizes = [n for n, _, _ in chunk_rows(box)]
+    assert sum(sizes) == 600 and max(sizes) <= 50
+    assert sizes[-10:] == [6] * 10  # the live window is not touched
+    assert len(sizes) <= 90 // 8 + 1 + 10  # 8 polls per full chunk
+    assert merged + merged_all == 100 - len(sizes)
+    bodies = [r[0] for r in box._db.execute("SELECT body FROM bodies ORDER BY id")]
+    assert [r for body in bodies for r in decode_fragment(body)] == produced  # nothing lost, order kept
+    assert box.compact() == (0, True)  # nothing more to do
+    assert box.stats().backlog == 600
+
+
+def test_backfill_binds_several_messages_in_one_call_and_merges_their_chunks(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "o.db"
+    box = make(path, clock, batch_max_readings=20, live_window_s=60)
+    produced = poll_backlog(box, clock, 20, per_poll=5)
+    clock.advance(3600)
+    batches = box.next_batches(Lane.BACKFILL, max_messages=3)
+    assert [b.count for b in batches] == [20, 20, 20] and [b.seq for b in batches] == [0, 1, 2]
+    assert [r for b in batches for r in b.readings()] == produced[:60]
+    bound = box._db.execute("SELECT msg_seq, n FROM chunks WHERE msg_seq IS NOT NULL ORDER BY id").fetchall()
+    assert bound == [(0, 20), (1, 20), (2, 20)]  # one row per message
+    box.close()
+    box = make(path, clock, batch_max_readings=20, live_window_s=60)
+    assert [box.load_batch(b.seq) for b in batches] == batches  # same content after a restart
+    assert box.mark_acked_many([0, 1, 2, 1]) == 60  # a repeated PUBACK counts once
+    assert box.stats().backlog == 40 and box.next_seq == 3
+
+
+def test_a_chunk_bigger_than_the_tokens_goes_whole_and_only_one(tmp_path: Path) -> None:
+    clock = FakeClock()
+    box = make(tmp_path / "o.db", clock, live_window_s=60)
+    box.add_readings(readings(100))
+    box.add_readings(readings(100, start=T0 + timedelta(hours=2)))
+    clock.advance(3600)
+    batches = box.next_batches(Lane.BACKFILL, max_messages=4, max_readings=10)
+    assert [b.count for b in batches] == [100]  # never split; the limiter goes into debt
+    assert box.next_batches(Lane.BACKFILL, max_messages=4, max_readings=0) == []
+    rest = box.next_batches(Lane.BACKFILL, max_messages=4, max_readings=150)
+    assert [b.count for b in rest] == [100]
+
+
+def test_time_range_resend_takes_part_of_a_chunk_and_joins_ranges(tmp_path: Path) -> None:
+    box = make(tmp_path / "o.db")
+    original = readings(20)  # one chunk, a minute apart
+    box.add_readings(original)
+    batch = box.next_batch(Lane.LIVE)
+    assert batch is not None
+    box.mark_acked(batch.seq)
+    assert box.queue_resend(T0 + timedelta(minutes=2), T0 + timedelta(minutes=4)) == 2
+    assert box.queue_resend(T0 + timedelta(minutes=3), T0 + timedelta(minutes=5)) == 1  # joined: 2..4
+    assert box.queue_resend(T0 + timedelta(minutes=8), T0 + timedelta(minutes=9)) == 4  # joined: 2..8
+    assert box.pending_resends() == 7
+    assert box.queue_resend(T0 + timedelta(days=1), T0 + timedelta(days=2)) == 0  # nothing there
+    resend = box.next_batch(Lane.RESEND)
+    assert resend is not None and resend.readings() == original[2:9] and resend.count == 7
+    assert box.load_batch(resend.seq) == resend
+    # In a resend message awaiting its PUBACK: not queued again (that message goes again anyway) ...
+    assert box.queue_resend(T0 + timedelta(minutes=2), T0 + timedelta(minutes=3)) == 0
+    # ... but the rest of the chunk is.
+    assert box.queue_resend_seqs(batch.seq, batch.seq) == 13
+    assert box.mark_acked(resend.seq) == 7
+    again = box.next_batch(Lane.RESEND)
+    assert again is not None and again.readings() == original
+    box.mark_acked(again.seq)
+    assert box.pending_resends() == 0 and box.stats(detail=True).stored_readings == 20
+
+
+def test_history_in_a_pending_resend_is_not_purged(tmp_path: Path) -> None:
+    clock = FakeClock()
+    box = make(tmp_path / "o.db", clock, history_days=1)
+    box.add_readings(readings(4))
+    batch = box.next_batch(Lane.LIVE)
+    assert batch is not None
+    box.mark_acked(batch.seq)
+    assert box.queue_resend_seqs(batch.seq, batch.seq) == 4
+    clock.advance(2 * 86400)
+    assert box.housekeeping()["purged"] == 0
+    resend = box.next_batch(Lane.RESEND)
+    assert resend is not None and resend.count == 4
+    box.mark_acked(resend.seq)
+    assert box.housekeeping()["purged"] == 4
+
+
+V1_SCHEMA = """
+CREATE TABLE readings (id INTEGER PRIMARY KEY, param TEXT NOT NULL, t TEXT NOT NULL, value REAL,
+    flag TEXT NOT NULL, device TEXT, msg_seq INTEGER, sent INTEGER NOT NULL DEFAULT 0,
+    acquired_at INTEGER NOT NULL);
+CREATE INDEX ix_readings_unsent ON readings(id) WHERE sent = 0;
+CREATE TABLE messages (seq INTEGER PRIMARY KEY, lane TEXT NOT NULL, created_at INTEGER NOT NULL,
+    acked_at INTEGER);
+CREATE TABLE resends (reading_id INTEGER PRIMARY KEY, msg_seq INTEGER);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+def test_an_outbox_of_the_first_format_is_converted_with_nothing_lost(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    values = readings(12)
+    # ids 1-4: sent by message 0 (3 and 4 re-queued: 3 bound to resend message 2, 4 pending);
+    # 5-7: bound to message 1, not acknowledged; 8-12: never batched.
+    state = [(0, 1)] * 4 + [(1, 0)] * 3 + [(None, 0)] * 5
+    for i, (reading, (seq, sent)) in enumerate(zip(values, state, strict=True), start=1):
+        db.execute(
+            "INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                i,
+                reading.param,
+                iso_utc(reading.t),
+                reading.value,
+                str(reading.flag),
+                reading.device,
+                seq,
+                sent,
+                int(T0.timestamp() * 1000),
+            ),
+        )
+    db.executemany(
+        "INSERT INTO messages VALUES (?, ?, ?, ?)",
+        [(0, "live", 1, 2), (1, "live", 3, None), (2, "resend", 4, None)],
+    )
+    db.executemany("INSERT INTO resends VALUES (?, ?)", [(3, 2), (4, None)])
+    db.execute("INSERT INTO meta VALUES ('next_seq', 3)")
+    db.commit()
+    db.close()
+
+    box = make(path, FakeClock(T0.timestamp() + 3600))  # an hour later: the unsent are backlog
+    tables = {r[0] for r in box._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "readings" not in tables and "resends_v1" not in tables
+    assert box.next_seq == 3 and box.unacked() == [1, 2]
+    stats = box.stats(detail=True)
+    assert stats.stored_readings == 12 and stats.backlog == 8  # 3 bound-unacked + 5 never batched
+    unacked = box.load_batch(1)
+    assert unacked is not None and unacked.readings() == values[4:7]
+    resend = box.load_batch(2)
+    assert resend is not None and resend.lane is Lane.RESEND and resend.readings() == values[2:3]
+    assert box.pending_resends() == 1
+    assert box.mark_acked(1) == 3 and box.mark_acked(2) == 1
+    fresh = box.next_batch(Lane.BACKFILL)
+    assert fresh is not None and fresh.readings() == values[7:]
+    queued = box.next_batch(Lane.RESEND)
+    assert queued is not None and queued.readings() == values[3:4]
+    box.close()
+    box = make(path)  # opening again converts nothing twice
+    assert box.stats(detail=True).stored_readings == 12
+
+
+def test_quota_far_below_is_estimated_and_near_it_checked_exactly(tmp_path: Path) -> None:
+    # A quota above the exact-check slack: the first polls are checked against the estimate.
+    box = make(tmp_path / "o.db", max_bytes=4_000_000, reserve_bytes=200_000)
+    total = 0
+    for i in range(2000):
+        total += box.add_readings(readings(100, start=T0 + timedelta(days=i), first_value=total))
+        if i == 5:
+            assert box._estimate_age > 0  # answered without reading the file's size
+        if i % 50 == 0 and box.stats().dropped:
+            break
+    for i in range(100):  # well past the quota
+        total += box.add_readings(readings(100, start=T0 + timedelta(days=3000 + i), first_value=total))
+    stats = box.stats(detail=True)
+    assert stats.dropped > 0, "the quota never bit"
+    assert stats.dropped + stats.stored_readings == total  # each reading stored or counted dropped
+    assert box.used_bytes() <= 4_000_000
+
+
+def test_live_lane_walks_back_from_the_newest_chunk(tmp_path: Path) -> None:
+    clock = FakeClock()
+    box = make(tmp_path / "o.db", clock, live_window_s=600)
+    box.add_readings(readings(2, first_value=0))
+    clock.advance(3600)
+    box.add_readings(readings(1, first_value=10))  # stored, then the clock stepped back an hour
+    clock.advance(-3600)
+    box.add_readings(readings(1, first_value=20))  # older than the window now: backfill
+    clock.advance(3600)
+    box.add_readings(readings(1, first_value=30))
+    box.add_readings(readings(1, first_value=31))
+    live = box.next_batches(Lane.LIVE, max_messages=5)
+    assert [r.value for b in live for r in b.readings()] == [30, 31]  # the walk stops at the older chunk
+    assert box.next_batches(Lane.LIVE) == []
+    clock.advance(3600)  # everything has aged out of the window: nothing lost, all in the backfill lane
+    backfill = box.next_batches(Lane.BACKFILL, max_messages=5)
+    assert [r.value for b in backfill for r in b.readings()] == [0, 1, 10, 20]
+    stats = box.stats()
+    assert stats.backlog == 6 and stats.oldest_unsent == T0  # bound, not yet acknowledged
+    box.mark_acked_many(b.seq for b in live)
+    assert box.stats().backlog == 4
+
+
+def test_opening_drops_the_indexes_a_poll_no_longer_pays_for(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    make(path).close()
+    db = sqlite3.connect(path)
+    db.execute("CREATE INDEX ix_chunks_t_max ON chunks(t_max)")
+    db.execute("CREATE INDEX ix_chunks_unsent ON chunks(id) WHERE sent = 0")
+    db.commit()
+    db.close()
+    box = make(path)
+    names = {r[0] for r in box._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "ix_chunks_t_max" not in names and "ix_chunks_unsent" not in names
+    assert "ix_chunks_backlog" in names
