@@ -75,10 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         print(describe(config))
         return 0
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from collector.inbox import InboxInUse
     from collector.service import CollectorService  # FastAPI/uvicorn only when running
 
     try:
         service = CollectorService(config)
+    except InboxInUse as exc:
+        print(f"qingliu collector: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # any engine's connection error: report it plainly, no traceback
         print(f"qingliu collector: cannot open the store {_redact(config.store.url)}: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,8 @@ commit; one commit per batch of messages keeps that cost small.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -51,18 +53,32 @@ class Row:
 Incoming = tuple[str, bytes, int]  # (topic, payload, received_at µs)
 
 
+class InboxInUse(Exception):
+    """Another collector process owns this inbox (each collector needs its own: two appliers on one inbox
+    would apply and delete each other's rows)."""
+
+
 class Inbox:
     """One connection per process, guarded by a lock (the receiver's writer and paho threads share it)."""
 
     def __init__(
-        self, path: str | Path, *, busy_timeout_s: float = 30.0, autocheckpoint_pages: int = 1000
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 30.0,
+        autocheckpoint_pages: int = 1000,
+        owner: bool = False,
     ) -> None:
         """``autocheckpoint_pages``: the receiver passes a large value so that its commits (which hold up
         acknowledgements) seldom pay for copying the WAL into the database; the applier checkpoints after
-        its deletes instead (``checkpoint``)."""
+        its deletes instead (``checkpoint``). ``owner``: the main process takes an exclusive lock on
+        ``<path>.lock`` for as long as it has the inbox open, or raises InboxInUse."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._owner_fd: int | None = None
+        if owner:
+            self._owner_fd = _lock_exclusive(self.path.with_name(self.path.name + ".lock"))
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -71,12 +87,19 @@ class Inbox:
             db.executescript(SCHEMA)
         except BaseException:
             db.close()
+            self._release()
             raise
         self._db = db
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)  # closing the descriptor drops the flock
+            self._owner_fd = None
 
     # -- the receiver ----------------------------------------------------------------------------------------
 
@@ -175,3 +198,18 @@ def rejected_counts(counters: Mapping[str, int]) -> dict[str, int]:
     """The ``rejected:<reason>`` counters by reason."""
     prefix = "rejected:"
     return {k[len(prefix) :]: v for k, v in counters.items() if k.startswith(prefix)}
+
+
+def _lock_exclusive(path: Path) -> int:
+    """An open descriptor holding an exclusive flock on ``path`` (released when closed, or when the process
+    dies — kill -9 included, so a crashed collector never blocks its restart)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InboxInUse(
+            f"inbox {path.with_suffix('')} is in use by another collector process; give each collector its "
+            "own [inbox] path"
+        ) from None
+    return fd

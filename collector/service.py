@@ -83,7 +83,7 @@ class CollectorService:
         self.drain_s = drain_s  # at stop, how long the receiver and the applier may take to finish
         self.receiver_mode = receiver
         self.store: Store = store if store is not None else open_store(config.store.url)
-        self.inbox = Inbox(config.inbox_path)
+        self.inbox = Inbox(config.inbox_path, owner=True)
         self.counters = IngestCounters()
         state = config.state
         self.tracker = StationTracker(

@@ -4,12 +4,14 @@ shared between two connections (the receiving process and the main process)."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from collector.config import parse_config
-from collector.inbox import Inbox, rejected_counts
+from collector.inbox import Inbox, InboxInUse, rejected_counts
+from tests.support.processes import qingliu
 
 
 def test_rows_come_back_in_arrival_order_until_deleted(tmp_path: Path) -> None:
@@ -72,3 +74,35 @@ def test_inbox_path_defaults() -> None:
         '[store]\nurl = "postgresql://q@db/q"\n[inbox]\npath = "/srv/inbox.db"\nmax_bytes = 10\n'
     )
     assert str(explicit.inbox_path) == "/srv/inbox.db" and explicit.inbox.max_bytes == 10
+
+
+def test_one_owner_at_a_time_and_the_lock_goes_with_close(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.db"
+    first = Inbox(path, owner=True)
+    with pytest.raises(InboxInUse, match="another collector"):
+        Inbox(path, owner=True)
+    receiver_side = Inbox(path)  # the receiving process opens it without owning it
+    receiver_side.close()
+    first.close()
+    again = Inbox(path, owner=True)
+    again.close()
+
+
+def test_a_second_collector_on_the_same_inbox_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "collector.toml"
+    config.write_text(
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:1"\n[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n'
+        f'[inbox]\npath = "{tmp_path / "inbox.db"}"\n'
+    )
+    held = Inbox(tmp_path / "inbox.db", owner=True)
+    try:
+        done = subprocess.run(
+            qingliu("collector", "run", "--config", str(config)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        held.close()
+    assert done.returncode == 2
+    assert "in use by another collector" in done.stderr
