@@ -194,7 +194,17 @@ class Stack:
             "collector", qingliu("collector", "run", "--config", str(self.collector_config()))
         )
         wait_for_port(self.api_port, timeout=30)
+        # The API answers before the receiving process has its MQTT session: a station publishing in between
+        # (the very first start, before the session exists) would publish to nobody.
+        wait_until(self._collector_subscribed, 30, what="the collector's receiver connected to the broker")
         return self.collector
+
+    def _collector_subscribed(self) -> bool:
+        try:
+            _, body = http_json(f"{self.api}/healthz", timeout=2)
+        except OSError:
+            return False
+        return isinstance(body, dict) and body.get("mqtt") == "connected"
 
     def start_agent(self) -> Proc:
         (self.root / "agent").mkdir(exist_ok=True)
@@ -254,12 +264,17 @@ def iso(value: Any) -> str:
 
 def outbox_readings(path: Path) -> list[tuple[str, str, float | None, str]]:
     """Every reading an agent's outbox file holds (unsent and sent history), in the order stored:
-    (param, t as ``iso``, value, flag). A chunk's body (table bodies, same id as chunks) is the readings'
-    wire JSON, comma-joined (agent/outbox.py)."""
+    (param, t as ``iso``, value, flag). A chunk's body (chunks.body for a poll's chunk, else table bodies,
+    same id as chunks) is the readings' wire JSON, comma-joined (agent/outbox.py)."""
     if not path.exists():
         return []
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        bodies = [row[0] for row in db.execute("SELECT body FROM bodies ORDER BY id")]
+        bodies = [
+            row[0]
+            for row in db.execute(
+                "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
+            )
+        ]
     rows = [item for body in bodies for item in json.loads(f"[{body}]")]
     return [(str(r["param"]), _iso(r["t"]), r.get("value"), str(r.get("flag", "N"))) for r in rows]
 
