@@ -15,9 +15,10 @@ chunks into one message merges them too), so that a long backlog stays a few row
 Tables:
     chunks     id, n (readings), size (UTF-8 bytes of body), t_min/t_max (UTC ISO, fixed width),
                msg_seq (NULL until batched), sent (0/1), acquired_at (wall clock ms when stored; the latest
-               of the merged chunks)
-    bodies     id (= chunks.id), body: kept apart so that binding and acknowledging a chunk rewrite a
-               small row, not tens of kilobytes of text (SQLite rewrites a whole row on UPDATE)
+               of the merged chunks), body (a small chunk's text — a poll's — or NULL: in ``bodies``)
+    bodies     id (= chunks.id), body of a big (merged) chunk: kept apart so that binding and acknowledging
+               it rewrite a small row, not tens of kilobytes of text (SQLite rewrites a whole row on UPDATE);
+               a poll's chunk keeps its few hundred bytes inline, one row written per commit, not two
     messages   seq, lane, created_at, acked_at (NULL until PUBACK), n (readings carried)
     resends    chunks of history re-queued by a ``resend`` command, optionally limited to a time range,
                bound to their own message in the resend lane
@@ -25,6 +26,11 @@ Tables:
     commands   answered command ids and their replies (idempotence)
     intervals  poll-interval overrides set by command
     meta       next_seq, dropped and other counters
+
+The backlog (unbound chunks) has no index — an index is one more page written and fsynced per poll. Binding
+is one-way (msg_seq is never cleared), so the unbound chunks are the ones at or after an in-memory lower
+bound, ``_unbound_from``, that moves up to the first unbound chunk whenever a scan finds it: backlog queries
+walk the rowid from there.
 
 The next sequence number is also reserved ahead in a sidecar file (``<outbox>.seq``, written atomically) so
 that a deleted or corrupt database never makes sequence numbers go backwards. An outbox of the first format
@@ -71,6 +77,7 @@ PURGE_MIN_READINGS = 500  # history freed at least, once the quota bites: not a 
 COMPACT_ROWS = 400  # chunks examined per compaction step: a few ms, the writer lock is shared with polls
 QUOTA_SLACK_BYTES = 2 << 20  # this close to the quota, its check reads the file's true size
 QUOTA_TRUE_UP = 256  # further from it, the size is estimated and read again every this many checks
+INLINE_BODY_BYTES = 2048  # a new chunk's body up to this stays in its chunks row (a poll: a few hundred)
 IMPORTANT_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
 
 SCHEMA = """
@@ -82,9 +89,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     t_max TEXT NOT NULL,
     msg_seq INTEGER,
     sent INTEGER NOT NULL DEFAULT 0,
-    acquired_at INTEGER NOT NULL
+    acquired_at INTEGER NOT NULL,
+    body TEXT
 );
-CREATE INDEX IF NOT EXISTS ix_chunks_backlog ON chunks(id) WHERE msg_seq IS NULL;
 CREATE INDEX IF NOT EXISTS ix_chunks_msg ON chunks(msg_seq) WHERE msg_seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bodies (
     id INTEGER PRIMARY KEY,
@@ -139,9 +146,12 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 # Indexes of earlier versions, dropped: every index a new chunk enters is one more page written and fsynced
-# per poll's commit. The live lane walks ix_chunks_backlog from its newest end, the unsent count comes from
-# ix_chunks_backlog plus the unacknowledged messages, and a time-range resend (a rare command) scans.
-DROPPED_INDEXES = ("ix_chunks_pending", "ix_chunks_unsent", "ix_chunks_t_max")
+# per poll's commit. Backlog queries walk the rowid from ``_unbound_from``, the unsent count is that walk
+# plus the unacknowledged messages, and a time-range resend (a rare command) scans.
+DROPPED_INDEXES = ("ix_chunks_pending", "ix_chunks_unsent", "ix_chunks_t_max", "ix_chunks_backlog")
+# A chunk's text with its bounds; a body, inline or in ``bodies``.
+CHUNK_COLUMNS = "c.id, c.n, c.size, COALESCE(c.body, b.body), c.acquired_at, c.t_min, c.t_max"
+BODY_JOIN = "LEFT JOIN bodies b ON b.id = c.id"
 
 # A chunk row as selected for batching: id, n, size, body, acquired_at, t_min, t_max.
 ChunkRow = tuple[int, int, int, str, int, str, str]
@@ -189,7 +199,9 @@ class OutboxStats:
 
 def iso_utc(value: datetime) -> str:
     """Fixed-width UTC ISO 8601, so that text order is time order."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat with its timespec (fixed width, "+00:00" cut) rather than strftime: half the time, once or
+    # twice per poll's commit.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _parse_iso(value: str) -> datetime:
@@ -278,6 +290,12 @@ class Outbox:
             fresh = True
             self._db = self._open()
         self._next_seq, self._seq_reserved = self._load_seq(fresh)
+        # Every unbound chunk has an id >= _unbound_from (one scan now; moved up lazily, down by inserts);
+        # the live lane's chunks are also >= _live_from (past what it last bound).
+        first = self._db.execute("SELECT MIN(id) FROM chunks WHERE msg_seq IS NULL").fetchone()[0]
+        if first is None:
+            first = int(self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0])
+        self._unbound_from = self._live_from = int(first)
         if self.recovered_from is not None:
             self.add_event(
                 EventKind.OUTBOX_RECOVERED,
@@ -322,6 +340,9 @@ class Outbox:
             db.executescript(SCHEMA)
             for index in DROPPED_INDEXES:
                 db.execute(f"DROP INDEX IF EXISTS {index}")
+            if "body" not in _columns(db, "chunks"):
+                # The earlier format kept every body in ``bodies``: NULL here says so.
+                db.execute("ALTER TABLE chunks ADD COLUMN body TEXT")
             if "n" not in _columns(db, "messages"):
                 db.execute("ALTER TABLE messages ADD COLUMN n INTEGER NOT NULL DEFAULT 0")
             if _columns(db, "readings"):
@@ -424,6 +445,18 @@ class Outbox:
         self._estimate_age += 1
         return estimate
 
+    def _first_unbound(self, db: sqlite3.Connection) -> int:
+        """Move ``_unbound_from`` up to the first unbound chunk (past the last chunk when there is none) and
+        return it. Cheap: the bound chunks walked over are walked once, the bound then stands past them."""
+        row = db.execute(
+            "SELECT id FROM chunks WHERE id >= ? AND msg_seq IS NULL ORDER BY id LIMIT 1",
+            (self._unbound_from,),
+        ).fetchone()
+        if row is None:
+            row = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()
+        self._unbound_from = int(row[0])
+        return self._unbound_from
+
     # ----------------------------------------------------------------- readings in
 
     def _chunk_limits(self) -> tuple[int, int]:
@@ -433,6 +466,12 @@ class Outbox:
     def _encode_chunks(self, readings: Sequence[Reading]) -> list[NewChunk]:
         """``readings`` encoded once, split into chunks within the batch limits, in order."""
         max_n, max_bytes = self._chunk_limits()
+        if len(readings) <= max_n:  # a poll: one chunk, unless its bytes need more
+            group = readings if isinstance(readings, list) else list(readings)
+            body = encode_fragment(group)
+            size = len(body) if body.isascii() else len(body.encode("utf-8"))
+            if size <= max_bytes:
+                return [_new_chunk(group, body, size)]
         out: list[NewChunk] = []
         for start in range(0, len(readings), max_n):
             group = list(readings[start : start + max_n])
@@ -468,12 +507,17 @@ class Outbox:
         # ``_tx`` context manager here and no PRAGMA for the quota check far below the quota.
         chunks = self._encode_chunks(readings)
         count = len(readings)
-        need = sum(c[1] for c in chunks) + CHUNK_OVERHEAD_BYTES * len(chunks)
-        limit = self.config.max_bytes - self.config.reserve_bytes
+        need = (
+            chunks[0][1] + CHUNK_OVERHEAD_BYTES
+            if len(chunks) == 1
+            else sum(c[1] for c in chunks) + CHUNK_OVERHEAD_BYTES * len(chunks)
+        )
+        config = self.config
+        limit = config.max_bytes - config.reserve_bytes
         dropped = 0
         with self._lock:
             db = self._db
-            now = self._now_ms()
+            now = int(self._clock() * 1000)
             db.execute("BEGIN IMMEDIATE")
             try:
                 if self._used_for_quota(need, limit) + need > limit:
@@ -483,7 +527,12 @@ class Outbox:
                         dropped = self._make_room(db, count)
                     self._used_estimate = None  # read again at the next check
                 for chunk in chunks:
-                    _insert_chunk(db, chunk, None, 0, now)
+                    chunk_id = _insert_chunk(db, chunk, None, 0, now)
+                    # A deleted newest id is reused: the new chunk may sit below the bounds.
+                    if chunk_id < self._unbound_from:
+                        self._unbound_from = chunk_id
+                    if chunk_id < self._live_from:
+                        self._live_from = chunk_id
                 if dropped:
                     self._meta_add(db, "dropped", dropped)
                     self._unreported_drops += dropped
@@ -513,7 +562,8 @@ class Outbox:
             return 0
         oldest = _take_until(
             db.execute(
-                "SELECT id, n FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL ORDER BY id"
+                "SELECT id, n FROM chunks WHERE id >= ? AND msg_seq IS NULL ORDER BY id",
+                (self._first_unbound(db),),
             ),
             wanted - freed,
         )
@@ -634,19 +684,27 @@ class Outbox:
         cutoff = self._now_ms() - int(self.config.live_window_s * 1000)
         merged = 0
         with self._tx() as db:
+            # All chunks from the bound, bound ones too (a few merged heads; no index to skip them), each
+            # counted in ``max_rows``; a bound chunk ends a run, so that a step always gets past it.
             rows = db.execute(
-                "SELECT id, n, size, acquired_at FROM chunks INDEXED BY ix_chunks_backlog "
-                "WHERE msg_seq IS NULL AND id >= ? ORDER BY id LIMIT ?",
-                (self._compact_from, max_rows),
+                "SELECT id, n, size, acquired_at, msg_seq FROM chunks WHERE id >= ? ORDER BY id LIMIT ?",
+                (max(self._compact_from, self._first_unbound(db)), max_rows),
             ).fetchall()
             done = len(rows) < max_rows
             runs: list[list[int]] = []
             run: list[int] = []
             run_n = run_size = 0
-            for chunk_id, n, size, acquired_at in rows:
+            resume = None
+            for chunk_id, n, size, acquired_at, msg_seq in rows:
                 if acquired_at >= cutoff:  # the live window: left for the live lane
                     done = True
                     break
+                if msg_seq is not None:
+                    if run:
+                        runs.append(run)
+                        run, run_n, run_size = [], 0, 0
+                    resume = chunk_id + 1
+                    continue
                 if run and (run_n + n > max_n or run_size + 1 + size > max_bytes):
                     runs.append(run)
                     run, run_n, run_size = [], 0, 0
@@ -655,12 +713,13 @@ class Outbox:
                 run_size += size + (1 if run_size else 0)
             if run:
                 runs.append(run)
+                resume = run[0]  # the last run may grow: start there next time
             for ids in runs:
                 if len(ids) > 1:
                     _merge_chunks(db, ids)
                     merged += len(ids) - 1
-            if runs:
-                self._compact_from = runs[-1][0]  # the last run may grow: start there next time
+            if resume is not None:
+                self._compact_from = resume
         return merged, done
 
     def compact_all(self, *, max_steps: int = 1000) -> int:
@@ -716,18 +775,19 @@ class Outbox:
             if lane is Lane.LIVE:
                 groups = self._group(self._live_rows(db, cutoff), max_messages, allowance)
             else:
-                # The oldest unbound chunks in id order, read from the front of an id index and stopped
+                # The oldest unbound chunks in id order, read along the rowid from the bound and stopped
                 # when the messages are full (the cursor steps lazily: no more rows are read than taken).
                 cursor = db.execute(
-                    "SELECT c.id, c.n, c.size, b.body, c.acquired_at, c.t_min, c.t_max "
-                    "FROM chunks c INDEXED BY ix_chunks_backlog JOIN bodies b ON b.id = c.id "
-                    "WHERE c.msg_seq IS NULL AND c.acquired_at < ? ORDER BY c.id",
-                    (cutoff,),
+                    f"SELECT {CHUNK_COLUMNS} FROM chunks c {BODY_JOIN} "
+                    "WHERE c.id >= ? AND c.msg_seq IS NULL AND c.acquired_at < ? ORDER BY c.id",
+                    (self._first_unbound(db), cutoff),
                 )
                 groups = self._group(cursor, max_messages, allowance)
                 cursor.close()
             if not groups:
                 return []
+            if lane is Lane.LIVE:
+                self._live_from = max(self._live_from, groups[-1][-1][0] + 1)
             first = self._reserve_seq(len(groups))
             now = self._now_ms()
             batches = []
@@ -748,34 +808,44 @@ class Outbox:
 
     def _lane_has_chunks(self, lane: Lane, cutoff: int) -> bool:
         """Whether ``lane`` (live or backfill) may have an unbound chunk (a cheap look, no transaction)."""
+        db = self._db
         if lane is Lane.LIVE:
-            newest = self._db.execute(
-                "SELECT acquired_at FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL "
-                "ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            return newest is not None and newest[0] >= cutoff
-        oldest = self._db.execute(
-            "SELECT 1 FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL AND acquired_at < ? "
-            "ORDER BY id LIMIT 1",
-            (cutoff,),
+            cursor = db.execute(
+                "SELECT acquired_at, msg_seq FROM chunks WHERE id >= ? ORDER BY id DESC",
+                (max(self._unbound_from, self._live_from),),
+            )
+            try:
+                for acquired_at, msg_seq in cursor:
+                    if acquired_at < cutoff:
+                        return False
+                    if msg_seq is None:
+                        return True
+                return False
+            finally:
+                cursor.close()
+        # From the first unbound chunk: in the usual case either it is old enough, or it is in the live
+        # window and so are the few after it.
+        oldest = db.execute(
+            "SELECT 1 FROM chunks WHERE id >= ? AND msg_seq IS NULL AND acquired_at < ? ORDER BY id LIMIT 1",
+            (self._first_unbound(db), cutoff),
         ).fetchone()
         return oldest is not None
 
     def _live_rows(self, db: sqlite3.Connection, cutoff: int) -> list[Any]:
         """The live lane's chunks, in id order: the newest unbound chunks stored within the live window,
-        found by walking the backlog index back from its newest end to the first older chunk. (A chunk of
-        the window stored before an older one — the clock stepped back and forth — waits for the backfill
-        lane: later, never lost.)"""
+        found by walking the rowid back from its newest end (down to what the live lane bound last) to the
+        first older chunk, bound or not. (A chunk of the window stored before an older one — the clock
+        stepped back and forth — waits for the backfill lane: later, never lost.)"""
         newest: list[Any] = []
         cursor = db.execute(
-            "SELECT c.id, c.n, c.size, b.body, c.acquired_at, c.t_min, c.t_max "
-            "FROM chunks c INDEXED BY ix_chunks_backlog JOIN bodies b ON b.id = c.id "
-            "WHERE c.msg_seq IS NULL ORDER BY c.id DESC"
+            f"SELECT {CHUNK_COLUMNS}, c.msg_seq FROM chunks c {BODY_JOIN} WHERE c.id >= ? ORDER BY c.id DESC",
+            (max(self._unbound_from, self._live_from),),
         )
         for row in cursor:
             if row[4] < cutoff:
                 break
-            newest.append(row)
+            if row[7] is None:
+                newest.append(row[:7])
         cursor.close()
         newest.reverse()
         return newest
@@ -818,9 +888,8 @@ class Outbox:
             return []  # the usual answer: no write transaction for it
         with self._tx() as db:
             entries = db.execute(
-                "SELECT s.id, s.n, c.size, b.body, s.t_from, s.t_to FROM resends s "
-                "JOIN chunks c ON c.id = s.chunk_id JOIN bodies b ON b.id = s.chunk_id "
-                "WHERE s.msg_seq IS NULL ORDER BY s.id"
+                "SELECT s.id, s.n, c.size, COALESCE(c.body, b.body), s.t_from, s.t_to FROM resends s "
+                f"JOIN chunks c ON c.id = s.chunk_id {BODY_JOIN} WHERE s.msg_seq IS NULL ORDER BY s.id"
             )
             # A range-limited entry's text is no longer than its chunk's: the chunk size bounds it.
             groups = self._group(entries, max_messages, allowance)
@@ -861,14 +930,14 @@ class Outbox:
                 parts = [
                     (_resend_text(body, t_from, t_to), n)
                     for body, t_from, t_to, n in self._db.execute(
-                        "SELECT b.body, s.t_from, s.t_to, s.n FROM resends s JOIN bodies b "
-                        "ON b.id = s.chunk_id WHERE s.msg_seq = ? ORDER BY s.id",
+                        "SELECT COALESCE(c.body, b.body), s.t_from, s.t_to, s.n FROM resends s "
+                        f"JOIN chunks c ON c.id = s.chunk_id {BODY_JOIN} WHERE s.msg_seq = ? ORDER BY s.id",
                         (seq,),
                     )
                 ]
             else:
                 parts = self._db.execute(
-                    "SELECT b.body, c.n FROM chunks c JOIN bodies b ON b.id = c.id WHERE c.msg_seq = ? "
+                    f"SELECT COALESCE(c.body, b.body), c.n FROM chunks c {BODY_JOIN} WHERE c.msg_seq = ? "
                     "ORDER BY c.id",
                     (seq,),
                 ).fetchall()
@@ -917,7 +986,7 @@ class Outbox:
         lo, hi = start.astimezone(UTC), end.astimezone(UTC)
         with self._tx() as db:
             chunks = db.execute(
-                "SELECT c.id, b.body FROM chunks c JOIN bodies b ON b.id = c.id "
+                f"SELECT c.id, COALESCE(c.body, b.body) FROM chunks c {BODY_JOIN} "
                 "WHERE c.sent = 1 AND c.t_max >= ? AND c.t_min < ? ORDER BY c.id",
                 (iso_utc(lo), iso_utc(hi)),
             ).fetchall()
@@ -932,7 +1001,7 @@ class Outbox:
         """
         with self._tx() as db:
             chunks = db.execute(
-                "SELECT c.id, b.body FROM chunks c INDEXED BY ix_chunks_msg JOIN bodies b ON b.id = c.id "
+                f"SELECT c.id, COALESCE(c.body, b.body) FROM chunks c INDEXED BY ix_chunks_msg {BODY_JOIN} "
                 "WHERE c.msg_seq BETWEEN ? AND ? AND c.sent = 1 ORDER BY c.id",
                 (seq_from, seq_to),
             ).fetchall()
@@ -1022,20 +1091,11 @@ class Outbox:
         backlog, in small transactions; report drops. Returns what was done (readings; chunks merged)."""
         now = self._now_ms()
         aged = self._purge(
-            "SELECT id, n FROM chunks INDEXED BY ix_chunks_backlog WHERE msg_seq IS NULL AND acquired_at < ? "
-            "ORDER BY id LIMIT ?",
-            now - int(self.config.max_age_days * 86_400_000),
-            max_chunks,
-            counter="dropped",
+            self._aged_rows, now - int(self.config.max_age_days * 86_400_000), max_chunks, "dropped"
         )
         self._unreported_drops += aged
         history_cut = now - int(self.config.history_days * 86_400_000)
-        purged = self._purge(
-            "SELECT id, n FROM chunks WHERE sent = 1 AND acquired_at < ? "
-            "AND id NOT IN (SELECT chunk_id FROM resends) ORDER BY id LIMIT ?",
-            history_cut,
-            max_chunks,
-        )
+        purged = self._purge(_history_rows, history_cut, max_chunks)
         with self._tx() as db:
             db.execute("DELETE FROM messages WHERE acked_at IS NOT NULL AND acked_at < ?", (history_cut,))
             db.execute("DELETE FROM events WHERE sent = 1 AND stored_at < ?", (history_cut,))
@@ -1043,12 +1103,34 @@ class Outbox:
         self._report_drops(force=True)
         return {"aged_out": aged, "purged": purged, "compacted": self.compact_all(max_steps=max_chunks)}
 
-    def _purge(self, select: str, cutoff: int, max_chunks: int, counter: str | None = None) -> int:
+    def _aged_rows(self, db: sqlite3.Connection, cutoff: int) -> list[tuple[int, int]]:
+        """Up to PURGE_ROWS (id, n) of the oldest unbound chunks stored before ``cutoff``. The walk stops at the
+        first younger chunk: ids follow storage time, so a backlog of younger chunks is not scanned through."""
+        taken: list[tuple[int, int]] = []
+        cursor = db.execute(
+            "SELECT id, n, acquired_at, msg_seq FROM chunks WHERE id >= ? ORDER BY id",
+            (self._first_unbound(db),),
+        )
+        for chunk_id, n, acquired_at, msg_seq in cursor:
+            if acquired_at >= cutoff or len(taken) >= PURGE_ROWS:
+                break
+            if msg_seq is None:
+                taken.append((chunk_id, n))
+        cursor.close()
+        return taken
+
+    def _purge(
+        self,
+        select: Callable[[sqlite3.Connection, int], list[tuple[int, int]]],
+        cutoff: int,
+        max_chunks: int,
+        counter: str | None = None,
+    ) -> int:
         """Delete the chunks ``select`` names, PURGE_ROWS per transaction. Returns readings deleted."""
         total = 0
         for _ in range(max_chunks):
             with self._tx() as db:
-                rows = db.execute(select, (cutoff, PURGE_ROWS)).fetchall()
+                rows = select(db, cutoff)
                 n = _delete_chunks(db, rows)
                 if n and counter:
                     self._meta_add(db, counter, n)
@@ -1067,10 +1149,10 @@ class Outbox:
         """What is queued. ``detail`` adds the count of all stored readings (a full scan: not per heartbeat)."""
         with self._lock:
             db = self._db
-            # Unsent = unbound (the backlog index) + bound to a message not yet acknowledged.
+            # Unsent = unbound (the rowid from the bound) + bound to a message not yet acknowledged.
             unbound, first_unbound = db.execute(
-                "SELECT COALESCE(SUM(n), 0), MIN(id) FROM chunks INDEXED BY ix_chunks_backlog "
-                "WHERE msg_seq IS NULL AND sent = 0"
+                "SELECT COALESCE(SUM(n), 0), MIN(id) FROM chunks WHERE id >= ? AND msg_seq IS NULL AND sent = 0",
+                (self._first_unbound(db),),
             ).fetchone()
             bound, first_bound = db.execute(
                 "SELECT COALESCE(SUM(c.n), 0), MIN(c.id) FROM messages m "
@@ -1183,10 +1265,22 @@ def _rename_v1_resends(db: sqlite3.Connection) -> None:
 
 
 def _new_chunk(readings: Sequence[Reading], body: str, size: int) -> NewChunk:
+    if len(readings) == 1:  # an analyser's poll
+        t = iso_utc(readings[0].t)
+        return 1, size, t, t, body
     times = [r.t for r in readings]
     lo, hi = min(times), max(times)
     t_min = iso_utc(lo)
     return len(readings), size, t_min, t_min if hi == lo else iso_utc(hi), body
+
+
+def _history_rows(db: sqlite3.Connection, cutoff: int) -> list[tuple[int, int]]:
+    """Up to PURGE_ROWS (id, n) of sent history stored before ``cutoff`` and not queued for a resend."""
+    return db.execute(
+        "SELECT id, n FROM chunks WHERE sent = 1 AND acquired_at < ? AND id NOT IN (SELECT chunk_id FROM resends) "
+        "ORDER BY id LIMIT ?",
+        (cutoff, PURGE_ROWS),
+    ).fetchall()
 
 
 def _take_until(rows: Iterable[Any], wanted: int) -> list[tuple[int, int]]:
@@ -1203,6 +1297,13 @@ def _take_until(rows: Iterable[Any], wanted: int) -> list[tuple[int, int]]:
 
 def _insert_chunk(db: sqlite3.Connection, chunk: NewChunk, msg_seq: int | None, sent: int, at: int) -> int:
     n, size, t_min, t_max, body = chunk
+    if size <= INLINE_BODY_BYTES:
+        cursor = db.execute(
+            "INSERT INTO chunks(n, size, t_min, t_max, msg_seq, sent, acquired_at, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (n, size, t_min, t_max, msg_seq, sent, at, body),
+        )
+        return int(cursor.lastrowid or 0)
     cursor = db.execute(
         "INSERT INTO chunks(n, size, t_min, t_max, msg_seq, sent, acquired_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (n, size, t_min, t_max, msg_seq, sent, at),
@@ -1224,7 +1325,8 @@ def _store_merged(db: sqlite3.Connection, rows: Sequence[ChunkRow], body: str, m
     """Chunk rows (id, n, size, body, acquired_at, t_min, t_max) become the first of them."""
     head = rows[0][0]
     db.execute(
-        "UPDATE chunks SET n = ?, size = ?, acquired_at = ?, t_min = ?, t_max = ?, msg_seq = ? WHERE id = ?",
+        "UPDATE chunks SET n = ?, size = ?, acquired_at = ?, t_min = ?, t_max = ?, msg_seq = ?, body = NULL "
+        "WHERE id = ?",
         (
             sum(r[1] for r in rows),
             sum(r[2] for r in rows) + len(rows) - 1,
@@ -1235,15 +1337,18 @@ def _store_merged(db: sqlite3.Connection, rows: Sequence[ChunkRow], body: str, m
             head,
         ),
     )
-    db.execute("UPDATE bodies SET body = ? WHERE id = ?", (body, head))
+    # A merged chunk is big: its text goes (or stays) apart, where binding and acknowledging never rewrite it.
+    db.execute(
+        "INSERT INTO bodies(id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+        (head, body),
+    )
     _delete_chunks(db, rows[1:])
 
 
 def _merge_chunks(db: sqlite3.Connection, ids: Sequence[int]) -> None:
     marks = ",".join("?" * len(ids))
     rows: list[ChunkRow] = db.execute(
-        "SELECT c.id, c.n, c.size, b.body, c.acquired_at, c.t_min, c.t_max FROM chunks c "
-        f"JOIN bodies b ON b.id = c.id WHERE c.id IN ({marks}) ORDER BY c.id",
+        f"SELECT {CHUNK_COLUMNS} FROM chunks c {BODY_JOIN} WHERE c.id IN ({marks}) ORDER BY c.id",
         tuple(ids),
     ).fetchall()
     _store_merged(db, rows, ",".join(r[3] for r in rows), msg_seq=None)

@@ -28,9 +28,13 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         db.close()
 
 
+# Every chunk's text in row order: a poll's chunk keeps it inline, a merged one in ``bodies``.
+BODIES = "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
+
+
 def stored_values(box: Outbox) -> list[float | None]:
     """Every stored reading's value, in row order (chunks decoded)."""
-    bodies = [r[0] for r in box._db.execute("SELECT body FROM bodies ORDER BY id")]
+    bodies = [r[0] for r in box._db.execute(BODIES)]
     return [r.value for body in bodies for r in decode_fragment(body)]
 
 
@@ -351,7 +355,9 @@ def test_long_device_names_split_a_poll_into_chunks_within_the_byte_bound(tmp_pa
         Reading(param="w01010", t=T0, value=float(i), flag=Flag.NORMAL, device="名" * 60) for i in range(30)
     ]
     assert box.add_readings(polls) == 30
-    sizes = box._db.execute("SELECT n, size, body FROM chunks JOIN bodies USING (id) ORDER BY id").fetchall()
+    sizes = box._db.execute(
+        "SELECT c.n, c.size, COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b USING (id) ORDER BY c.id"
+    ).fetchall()
     assert len(sizes) > 1 and sum(n for n, _, _ in sizes) == 30
     for _, size, body in sizes:
         assert size == len(body.encode("utf-8")) <= 1024 - 256

@@ -47,7 +47,12 @@ def test_compaction_merges_old_small_chunks_in_order_and_leaves_the_live_window(
     assert sizes[-10:] == [6] * 10  # the live window is not touched
     assert len(sizes) <= 90 // 8 + 1 + 10  # 8 polls per full chunk
     assert merged + merged_all == 100 - len(sizes)
-    bodies = [r[0] for r in box._db.execute("SELECT body FROM bodies ORDER BY id")]
+    bodies = [
+        r[0]
+        for r in box._db.execute(
+            "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
+        )
+    ]
     assert [r for body in bodies for r in decode_fragment(body)] == produced  # nothing lost, order kept
     assert box.compact() == (0, True)  # nothing more to do
     assert box.stats().backlog == 600
@@ -243,4 +248,143 @@ def test_opening_drops_the_indexes_a_poll_no_longer_pays_for(tmp_path: Path) -> 
     box = make(path)
     names = {r[0] for r in box._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "ix_chunks_t_max" not in names and "ix_chunks_unsent" not in names
-    assert "ix_chunks_backlog" in names
+    assert "ix_chunks_backlog" not in names  # the backlog is found from an in-memory bound instead
+
+
+def all_values(box: Outbox) -> list[float | None]:
+    sql = "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
+    return [r.value for (body,) in box._db.execute(sql) for r in decode_fragment(body)]
+
+
+def test_a_poll_keeps_its_body_inline_and_a_merged_chunk_apart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    box = make(tmp_path / "o.db", clock, batch_max_readings=50, live_window_s=60)
+    poll_backlog(box, clock, 10, per_poll=5)
+    assert box._db.execute("SELECT COUNT(*) FROM chunks WHERE body IS NULL").fetchone()[0] == 0
+    assert box._db.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 0
+    clock.advance(3600)
+    batch = box.next_batch(Lane.BACKFILL)
+    assert batch is not None and batch.count == 50
+    # Bound and acknowledged later without rewriting its text: the merged body is in ``bodies``.
+    assert box._db.execute("SELECT body IS NULL FROM chunks WHERE msg_seq = ?", (batch.seq,)).fetchall() == [
+        (1,)
+    ]
+    assert box._db.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 1
+    assert box.load_batch(batch.seq) == batch
+    assert box.mark_acked(batch.seq) == 50
+    assert all_values(box) == [float(i) for i in range(50)]
+
+
+def test_an_outbox_of_the_previous_chunk_format_opens_with_nothing_lost(tmp_path: Path) -> None:
+    """The format before inline bodies: every body in ``bodies`` and a partial backlog index."""
+    clock = FakeClock()
+    path = tmp_path / "o.db"
+    box = make(path, clock, batch_max_readings=20, live_window_s=60)
+    produced = poll_backlog(box, clock, 20, per_poll=5)
+    clock.advance(3600)
+    sent, bound = box.next_batches(Lane.BACKFILL, max_messages=2)
+    box.mark_acked(sent.seq)
+    box.close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO bodies(id, body) SELECT id, body FROM chunks WHERE body IS NOT NULL")
+    db.execute("ALTER TABLE chunks DROP COLUMN body")
+    db.execute("CREATE INDEX ix_chunks_backlog ON chunks(id) WHERE msg_seq IS NULL")
+    db.commit()
+    db.close()
+
+    box = make(path, clock, batch_max_readings=20, live_window_s=60)
+    names = {r[0] for r in box._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "ix_chunks_backlog" not in names
+    assert box._db.execute("SELECT COUNT(*) FROM chunks WHERE body IS NOT NULL").fetchone()[0] == 0
+    assert all_values(box) == [r.value for r in produced]
+    assert box.unacked() == [bound.seq] and box.load_batch(bound.seq) == bound  # same seq, same readings
+    assert box.stats().backlog == 80
+    rest = box.next_batches(Lane.BACKFILL, max_messages=5)
+    assert [r for b in rest for r in b.readings()] == produced[40:]
+    box.add_readings(readings(1, first_value=1000))  # new polls go inline beside the old format's rows
+    live = box.next_batch(Lane.LIVE)
+    assert live is not None and [r.value for r in live.readings()] == [1000]
+    assert all_values(box) == [r.value for r in produced] + [1000]
+
+
+def test_the_backlog_bound_follows_binding_and_reused_ids(tmp_path: Path) -> None:
+    """The in-memory lower bound of unbound chunks: moved up by scans, never past an unbound chunk (also
+    when SQLite reuses the id of a deleted newest chunk), and rebuilt on open."""
+    clock = FakeClock()
+    path = tmp_path / "o.db"
+    box = make(path, clock, batch_max_readings=10, live_window_s=60)
+    poll_backlog(box, clock, 6, per_poll=5)  # 6 chunks; clock now 6 minutes on
+    clock.advance(3600)
+    batches = box.next_batches(Lane.BACKFILL, max_messages=5)
+    assert [b.count for b in batches] == [10, 10, 10]  # pairs merged: ids 2, 4, 6 deleted
+    box.mark_acked_many(b.seq for b in batches)
+    assert box.stats().backlog == 0
+    assert box._unbound_from == 6  # past the last chunk (id 5): nothing unbound
+    # The newest chunk (id 5) is purged: the next poll gets id 4 (max + 1), below the bound.
+    box._db.execute("DELETE FROM chunks WHERE id = 5")
+    box.add_readings(readings(2, first_value=500))
+    assert box._db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] == 4
+    assert box.stats().backlog == 2
+    live = box.next_batch(Lane.LIVE)
+    assert live is not None and [r.value for r in live.readings()] == [500, 501]
+    box.add_readings(readings(1, first_value=600))
+    box.close()
+    box = make(path, clock, batch_max_readings=10, live_window_s=60)
+    assert box._unbound_from == 5  # the first unbound chunk, found at open
+    assert box.stats().backlog == 3
+    clock.advance(3600)
+    assert box._lane_has_chunks(Lane.BACKFILL, box._now_ms() - 60_000)
+    late = box.next_batches(Lane.BACKFILL, max_messages=5)
+    assert [r.value for b in late for r in b.readings()] == [600]
+
+
+def test_a_poll_and_the_lanes_do_not_scan_sent_history_or_the_backlog(tmp_path: Path) -> None:
+    """No backlog index: the lanes' questions and a poll's commit still touch a few rows, not the 20,000 chunks
+    of sent history nor the 5,000 of backlog (counted in SQLite VM steps, not time)."""
+    clock = FakeClock()
+    box = make(tmp_path / "o.db", clock, live_window_s=600)
+    now = box._now_ms()
+    body = readings(1)[0].model_dump_json()
+    t = iso_utc(T0)
+    box._db.execute("BEGIN")
+    box._db.executemany(
+        "INSERT INTO chunks(n, size, t_min, t_max, msg_seq, sent, acquired_at, body) VALUES (1, ?, ?, ?, ?, 1, ?, ?)",
+        ((len(body), t, t, i, now - 86_400_000 + i, body) for i in range(20_000)),
+    )
+    box._db.executemany(
+        "INSERT INTO messages(seq, lane, created_at, acked_at, n) VALUES (?, 'live', ?, ?, 1)",
+        ((i, now, now) for i in range(20_000)),
+    )
+    box._db.execute("COMMIT")
+    box._set_next_seq(box._db, 20_000)
+    box.add_readings(readings(1))
+    assert (
+        box._lane_has_chunks(Lane.BACKFILL, now - 600_000) is False
+    )  # the bound moves past the history once
+    for i in range(5000):  # an outage's backlog
+        box.add_readings(readings(1, first_value=i))
+        clock.advance(1)
+    clock.advance(3600)
+    box.add_readings(readings(1, first_value=-1))  # the live poll after it
+
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    box._db.set_progress_handler(count, 100)  # one call every 100 VM instructions
+    cutoff = box._now_ms() - 600_000
+    for ask in (
+        lambda: box._lane_has_chunks(Lane.LIVE, cutoff),
+        lambda: box._lane_has_chunks(Lane.BACKFILL, cutoff),
+        lambda: box.next_batches(Lane.LIVE),
+        lambda: box._lane_has_chunks(Lane.LIVE, cutoff),
+        lambda: box.next_batches(Lane.BACKFILL, max_messages=1, max_readings=50),
+        lambda: box.add_readings(readings(1, first_value=-2)),
+    ):
+        steps = 0
+        ask()
+        assert steps < 50, steps  # a scan of the history or backlog is thousands
+    box._db.set_progress_handler(None, 0)

@@ -269,10 +269,13 @@ def outbox_readings(path: Path) -> list[tuple[str, str, float | None, str]]:
     if not path.exists():
         return []
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        # An outbox of the format before inline bodies has no chunks.body: every body is in ``bodies``.
+        inline = any(row[1] == "body" for row in db.execute("PRAGMA table_info(chunks)"))
+        text = "COALESCE(c.body, b.body)" if inline else "b.body"
         bodies = [
             row[0]
             for row in db.execute(
-                "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
+                f"SELECT {text} FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
             )
         ]
     rows = [item for body in bodies for item in json.loads(f"[{body}]")]
