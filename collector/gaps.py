@@ -26,10 +26,11 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from collector.health.schedule import Schedule
+from collector.store.base import from_us, to_us
 
 log = logging.getLogger("qingliu.collector.gaps")
 
@@ -359,15 +360,6 @@ def merge(windows: Iterable[Span]) -> list[Span]:
         else:
             out.append((a, b))
     return out
-
-
-def to_us(t: datetime) -> int:
-    delta = t - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
 
 def iso(t: datetime) -> str:

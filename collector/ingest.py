@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from collector.inbox import Inbox, Row
 from collector.metrics import IngestCounters
-from collector.store.base import ApplyResult, Received, Storable, Store
+from collector.store.base import ApplyResult, Received, Storable, Store, from_us
 from protocols import messages, topics
 from protocols.errors import PayloadError
 from protocols.messages import CommandReply, Event, Lane, ReadingBatch, Status
@@ -87,10 +87,6 @@ def _lower_priority() -> None:
     get it before this thread, which only catches up with the inbox (Linux: a thread has its own nice value)."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), APPLIER_NICE)
-
-
-def from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1e6, tz=UTC)
 
 
 class Applier:

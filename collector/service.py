@@ -29,7 +29,7 @@ from collector.alerts.model import Transition as AlertTransition
 from collector.api import health, views
 from collector.config import CollectorConfig, StationConfig
 from collector.controller_history import ControllerHistory, Excluded
-from collector.gaps import GapPlanner, GapSettings, missing_windows, producing_windows, to_us
+from collector.gaps import GapPlanner, GapSettings, missing_windows, producing_windows
 from collector.inbox import Inbox
 from collector.ingest import Applier, utcnow
 from collector.live import LiveHub
@@ -39,7 +39,7 @@ from collector.notify.sender import Notifier, specs_from_config
 from collector.receiver import Receiver, ReceiverProcess, ReceiverSettings
 from collector.stations import StationTracker, Thresholds
 from collector.store import open_store
-from collector.store.base import ApplyResult, Received, Store
+from collector.store.base import ApplyResult, Received, Store, to_us
 from protocols import messages, topics
 from protocols.errors import CommandError
 from protocols.flags import VALID_FLAGS

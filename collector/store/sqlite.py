@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ from collector.store.base import (
     StoredStatus,
     Transition,
     alerts_query,
+    from_us,
     summary_from_ranges,
     supersedes,
+    to_us,
 )
 from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
@@ -85,20 +87,7 @@ CREATE TABLE IF NOT EXISTS replies (
 """
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 _FLAG_TEXT = {flag: flag.value for flag in Flag}  # Enum.value is a slow property; this runs per reading
-
-
-def to_us(value: datetime) -> int:
-    # Aware datetimes subtract across zones exactly; a naive one is taken to be UTC (as ``utc`` does).
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _ONE_US
-
-
-def from_us(value: int) -> datetime:
-    return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
 
 
 class SqliteStore:
