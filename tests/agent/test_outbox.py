@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import OutboxConfig
-from agent.outbox import SEQ_RESERVE, Outbox
-from protocols.messages import EventKind, Lane, Severity, decode_fragment
-from tests.agent.conftest import T0, FakeClock, readings
-
-STATION = "hexicun"
-
-
-def make(path: Path, clock: FakeClock | None = None, **settings: object) -> Outbox:
-    return Outbox(path, OutboxConfig(**settings), STATION, clock=clock or FakeClock())
+from agent.outbox import SEQ_RESERVE
+from protocols.messages import EventKind, Lane, Severity
+from tests.agent.conftest import STATION, T0, FakeClock, make, readings, stored_values
 
 
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -26,16 +19,6 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
     finally:
         db.close()
-
-
-# Every chunk's text in row order: a poll's chunk keeps it inline, a merged one in ``bodies``.
-BODIES = "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
-
-
-def stored_values(box: Outbox) -> list[float | None]:
-    """Every stored reading's value, in row order (chunks decoded)."""
-    bodies = [r[0] for r in box._db.execute(BODIES)]
-    return [r.value for body in bodies for r in decode_fragment(body)]
 
 
 def test_pragmas_wal_and_full_sync(tmp_path: Path) -> None:

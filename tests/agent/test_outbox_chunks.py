@@ -7,16 +7,9 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from agent.config import OutboxConfig
 from agent.outbox import Outbox, iso_utc
-from protocols.messages import Lane, Reading, decode_fragment
-from tests.agent.conftest import T0, FakeClock, readings
-
-STATION = "hexicun"
-
-
-def make(path: Path, clock: FakeClock | None = None, **settings: object) -> Outbox:
-    return Outbox(path, OutboxConfig(**settings), STATION, clock=clock or FakeClock())
+from protocols.messages import Lane, Reading
+from tests.agent.conftest import T0, FakeClock, make, readings, stored_readings, stored_values
 
 
 def poll_backlog(box: Outbox, clock: FakeClock, polls: int, per_poll: int = 6) -> list[Reading]:
@@ -47,13 +40,7 @@ def test_compaction_merges_old_small_chunks_in_order_and_leaves_the_live_window(
     assert sizes[-10:] == [6] * 10  # the live window is not touched
     assert len(sizes) <= 90 // 8 + 1 + 10  # 8 polls per full chunk
     assert merged + merged_all == 100 - len(sizes)
-    bodies = [
-        r[0]
-        for r in box._db.execute(
-            "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
-        )
-    ]
-    assert [r for body in bodies for r in decode_fragment(body)] == produced  # nothing lost, order kept
+    assert stored_readings(box) == produced  # nothing lost, order kept
     assert box.compact() == (0, True)  # nothing more to do
     assert box.stats().backlog == 600
 
@@ -251,11 +238,6 @@ def test_opening_drops_the_indexes_a_poll_no_longer_pays_for(tmp_path: Path) -> 
     assert "ix_chunks_backlog" not in names  # the backlog is found from an in-memory bound instead
 
 
-def all_values(box: Outbox) -> list[float | None]:
-    sql = "SELECT COALESCE(c.body, b.body) FROM chunks c LEFT JOIN bodies b ON b.id = c.id ORDER BY c.id"
-    return [r.value for (body,) in box._db.execute(sql) for r in decode_fragment(body)]
-
-
 def test_a_poll_keeps_its_body_inline_and_a_merged_chunk_apart(tmp_path: Path) -> None:
     clock = FakeClock()
     box = make(tmp_path / "o.db", clock, batch_max_readings=50, live_window_s=60)
@@ -272,7 +254,7 @@ def test_a_poll_keeps_its_body_inline_and_a_merged_chunk_apart(tmp_path: Path) -
     assert box._db.execute("SELECT COUNT(*) FROM bodies").fetchone()[0] == 1
     assert box.load_batch(batch.seq) == batch
     assert box.mark_acked(batch.seq) == 50
-    assert all_values(box) == [float(i) for i in range(50)]
+    assert stored_values(box) == [float(i) for i in range(50)]
 
 
 def test_an_outbox_of_the_previous_chunk_format_opens_with_nothing_lost(tmp_path: Path) -> None:
@@ -296,7 +278,7 @@ def test_an_outbox_of_the_previous_chunk_format_opens_with_nothing_lost(tmp_path
     names = {r[0] for r in box._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "ix_chunks_backlog" not in names
     assert box._db.execute("SELECT COUNT(*) FROM chunks WHERE body IS NOT NULL").fetchone()[0] == 0
-    assert all_values(box) == [r.value for r in produced]
+    assert stored_values(box) == [r.value for r in produced]
     assert box.unacked() == [bound.seq] and box.load_batch(bound.seq) == bound  # same seq, same readings
     assert box.stats().backlog == 80
     rest = box.next_batches(Lane.BACKFILL, max_messages=5)
@@ -304,7 +286,7 @@ def test_an_outbox_of_the_previous_chunk_format_opens_with_nothing_lost(tmp_path
     box.add_readings(readings(1, first_value=1000))  # new polls go inline beside the old format's rows
     live = box.next_batch(Lane.LIVE)
     assert live is not None and [r.value for r in live.readings()] == [1000]
-    assert all_values(box) == [r.value for r in produced] + [1000]
+    assert stored_values(box) == [r.value for r in produced] + [1000]
 
 
 def test_the_backlog_bound_follows_binding_and_reused_ids(tmp_path: Path) -> None:
