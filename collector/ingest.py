@@ -120,11 +120,6 @@ class Applier:
         self._abort = threading.Event()  # stop now (a failing store is not retried any more)
         self._thread: threading.Thread | None = None
 
-    @property
-    def depth(self) -> int:
-        """Messages in the inbox, committed by the receiver and not yet applied."""
-        return self.inbox.depth()
-
     def start(self) -> None:
         self._draining.clear()
         self._abort.clear()

@@ -593,16 +593,16 @@ class CollectorService:
         with self._gap_lock:
             self.api_rejected[reason] += 1
 
-    def metric_families(self) -> list[Family]:
+    def metric_families(self, receiver: dict[str, Any] | None = None) -> list[Family]:
         """What the receiver, gaps, notifications, alerts, the controller history and the API add to
-        /metrics."""
-        proc = self.receiver_process
+        /metrics. ``receiver``: a ``receiver_status()`` the caller already has (the inbox is counted once)."""
+        status = receiver if receiver is not None else self.receiver_status()
         families = receiver_families(
             self.inbox.counters(),
-            restarts=proc.restarts if proc is not None else 0,
-            running=proc.alive if proc is not None else self.receiver is not None,
-            inbox_depth=self.inbox.depth(),
-            inbox_oldest_age_s=self.inbox.oldest_age_s(),
+            restarts=status["restarts"],
+            running=status["running"],
+            inbox_depth=status["inbox_depth"],
+            inbox_oldest_age_s=status["inbox_oldest_age_s"],
             inbox_bytes=self.inbox.size_bytes(),
         )
         with self._alert_lock:

@@ -255,10 +255,11 @@ def create_app(service: CollectorService) -> FastAPI:
     def stats() -> dict[str, Any]:
         snap = service.counters.snapshot()
         snap["last_commit_at"] = views.iso(snap["last_commit_at"])
+        receiver = service.receiver_status()
         return {
             "ingest": snap,
-            "queue_depth": service.applier.depth,
-            "receiver": service.receiver_status(),
+            "queue_depth": receiver["inbox_depth"],
+            "receiver": receiver,
             "receiver_counters": service.inbox.counters(),
             "store": service.store.counts(),
             "mqtt_connected": service.mqtt_connected,
@@ -291,12 +292,13 @@ def create_app(service: CollectorService) -> FastAPI:
 
     @app.get("/metrics")
     def prometheus() -> PlainTextResponse:
+        receiver = service.receiver_status()  # counts the inbox once for both depth metrics
         text = metrics.render(
             service.counters,
             service.tracker.count_by_state(),
-            mqtt_connected=service.mqtt_connected,
-            queue_depth=service.applier.depth,
-            extra=service.metric_families(),
+            mqtt_connected=receiver["connected"],
+            queue_depth=receiver["inbox_depth"],
+            extra=service.metric_families(receiver),
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
