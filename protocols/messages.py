@@ -155,6 +155,8 @@ class EventKind(StrEnum):
     OUTBOX_RECOVERED = "outbox_recovered"
     CONTROLLER = "controller"  # ice / no water / mains lost / door open
     CONFIG_CHANGED = "config_changed"
+    ANALYSER_CLOCK = "analyser_clock"  # an analyser's clock is off the agent's, or went back
+    STORAGE_FAILED = "storage_failed"  # the outbox could not store readings (disk full, I/O error)
 
 
 class Severity(StrEnum):
