@@ -16,7 +16,7 @@ The machine may be noisy: ``--rounds`` (default 3) alternates a baseline stream 
 batches each round, to one collector process, the next round only once the previous one is applied); every
 round is printed and the verdict uses the median ratio.
 
-    /work/venv/bin/python -m benchmarks.bench_collector_ingest [--batches 2000] [--size 100]
+    .venv/bin/python -m benchmarks.bench_collector_ingest [--batches 2000] [--size 100]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
 
 Targets: ingest lag < 5 s throughout; RSS flat (slope from 30 % to 60 % of the run < 1 MB/min); API p95 < 100 ms.
 
-    /work/venv/bin/python -m benchmarks.bench_fleet_1000 [--minutes 10] [--stations 1000] [--prefill-days 30]
+    .venv/bin/python -m benchmarks.bench_fleet_1000 [--minutes 10] [--stations 1000] [--prefill-days 30]
 """
 
 from __future__ import annotations

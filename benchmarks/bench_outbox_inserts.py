@@ -11,7 +11,7 @@ The readings are built before the clock starts (as the TinyDB baseline's documen
 acquisition's work, not the outbox's. For scale, a bare SQLite one-row commit loop (WAL, synchronous=FULL,
 same directory) is measured too: an outbox commit cannot be cheaper than that.
 
-    /work/venv/bin/python -m benchmarks.bench_outbox_inserts [--backlog 500000] [--seconds 5]
+    .venv/bin/python -m benchmarks.bench_outbox_inserts [--backlog 500000] [--seconds 5]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One station on one RS-485 line at 9600 baud 8N1, polled by the real agent acquisition.
 
-    /work/venv/bin/python -m benchmarks.bench_rs485_poll [--cycles N] [--gap-ms G] [--rss-seconds S]
+    .venv/bin/python -m benchmarks.bench_rs485_poll [--cycles N] [--gap-ms G] [--rss-seconds S]
 
 Setup: a socat pty pair; ``qingliu sim station --rtu PTY --baud 9600 --wire-time`` (a separate process) serves
 the probe, the four nutrient analysers (nh3n, codmn, tp, tn), the COD analyser and the controller as units

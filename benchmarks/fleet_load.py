@@ -6,7 +6,7 @@ Each station publishes what a real agent would, at a realistic pace: a retained 
 clients (one paho client per station would cost 1,000 sockets and threads for no extra realism at the broker:
 topics, payloads and rates are per station). Their start times are staggered so the load is even.
 
-    /work/venv/bin/python -m benchmarks.fleet_load --url mqtt://127.0.0.1:1883 --stations 1000 --seconds 600
+    .venv/bin/python -m benchmarks.fleet_load --url mqtt://127.0.0.1:1883 --stations 1000 --seconds 600
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ from protocols import hj212
 from protocols.errors import FrameError
 from protocols.hj212 import CP, Frame, crc_hj212, decode_frame, encode_frame
 
-REPO = Path(__file__).resolve().parents[2]
 VECTORS_COPY = Path(__file__).with_name("data") / "hj212_vectors.tsv"
-VECTORS_SHARED = REPO / ".." / "shared" / "hj212" / "vectors.tsv"
 
 # Vectors that decode but whose re-encoding differs on purpose: we normalise what real peers get wrong.
 # (text in the vector's source column → what we normalise)
@@ -53,12 +51,6 @@ def load_vectors(path: Path) -> list[Vector]:
 
 VECTORS = load_vectors(VECTORS_COPY)
 IDS = [f"{i:02d}-{v.frame[v.frame.find('CN=') + 3 : v.frame.find('CN=') + 7]}" for i, v in enumerate(VECTORS)]
-
-
-def test_vector_copy_matches_shared_file() -> None:
-    if not VECTORS_SHARED.exists():
-        pytest.skip("shared/hj212/vectors.tsv is not beside the repo")
-    assert VECTORS_COPY.read_bytes() == VECTORS_SHARED.read_bytes()
 
 
 def test_vector_file_has_all_cases() -> None:
