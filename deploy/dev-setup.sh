@@ -27,8 +27,19 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+# Install (again) only when what decides the install changed: a rerun is quick and quiet. The dev tools come at
+# the exact versions of deploy/constraints-dev.txt (a formatter's style moves between versions).
+stamp=.venv/.qingliu-setup
+want=$(cat pyproject.toml deploy/constraints-dev.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    # setuptools reminds on every editable install that the package folders sit in the checkout's root (our
+    # decided flat layout): that block of the build's output is dropped, anything else is shown.
+    .venv/bin/python -m pip install -q -e ".[dev]" -c deploy/constraints-dev.txt 2>&1 \
+        | grep -v "^WARNING: Location" \
+        | awk '/BuildBackendWarning: Editable installation/{skip=1} skip&&/wheel_obj/{skip=0;next} !skip' || true
+fi
 .venv/bin/python -c "import agent, collector, protocols, simulators, pymodbus, paho.mqtt, fastapi" \
     || { echo "dev-setup: the package did not install" >&2; exit 1; }
+echo "$want" > "$stamp"  # only once the package imports
 echo "dev-setup: ready (.venv)"

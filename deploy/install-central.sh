@@ -9,7 +9,7 @@ id qingliu >/dev/null 2>&1 || useradd --system --home /var/lib/qingliu --shell /
 install -d -o qingliu -g qingliu /var/lib/qingliu /var/lib/qingliu/var
 install -d /etc/qingliu /opt/qingliu
 python3 -m venv /opt/qingliu/venv
-/opt/qingliu/venv/bin/pip install -q "$src[postgres]"
+/opt/qingliu/venv/bin/pip install -q "$src[collector,postgres]"
 /opt/qingliu/venv/bin/qingliu collector check --config "$config"
 install -m 0640 -g qingliu "$config" /etc/qingliu/collector.toml
 bash "$src/deploy/mosquitto/make-certs.sh" /etc/mosquitto/certs "$host" "$ip"

@@ -10,7 +10,8 @@ usermod -a -G dialout qingliu
 install -d -o qingliu -g qingliu /var/lib/qingliu /var/lib/qingliu/var
 install -d /etc/qingliu /opt/qingliu
 python3 -m venv /opt/qingliu/venv
-/opt/qingliu/venv/bin/pip install -q "$src"
+# The agent extra only: a station PC gets no web server and no demo broker.
+/opt/qingliu/venv/bin/pip install -q "$src[agent]"
 /opt/qingliu/venv/bin/qingliu agent check --config "$config"
 install -m 0640 -g qingliu "$config" /etc/qingliu/agent.toml
 install -m 0644 "$src/deploy/systemd/qingliu-agent.service" /etc/systemd/system/
