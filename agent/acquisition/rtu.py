@@ -1,7 +1,8 @@
-"""Modbus RTU framing for the two read functions the agent uses (0x03 holding, 0x04 input). Pure.
+"""Modbus RTU master framing for the two read functions the agent uses (0x03 holding, 0x04 input). Pure.
 
-Our own thin codec rather than pymodbus's framer, so that each failure is told apart (CRC, wrong unit,
-wrong function, short frame, exception response) and counted by kind.
+Frames and CRC come from protocols/modbus.py, shared with the simulators' slaves. This module adds what a
+master needs over pymodbus's framer: each failure told apart (CRC, wrong unit, wrong function, short frame,
+exception response) and counted by kind.
 """
 
 from __future__ import annotations
@@ -9,22 +10,18 @@ from __future__ import annotations
 import struct
 
 from agent.acquisition.errors import ReadFailed
+from protocols import modbus
 
-READ_HOLDING = 0x03
-READ_INPUT = 0x04
+READ_HOLDING = modbus.READ_HOLDING
+READ_INPUT = modbus.READ_INPUT
 FUNCTION = {"holding": READ_HOLDING, "input": READ_INPUT}
 HEADER = 3  # unit, function, byte count (or exception code)
 MAX_FRAME = 256
 
 
 def crc16(data: bytes) -> int:
-    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    """CRC-16/MODBUS, the one shared with the simulators (protocols/modbus.py)."""
+    return modbus.crc16_modbus(data)
 
 
 def with_crc(body: bytes) -> bytes:
@@ -32,9 +29,9 @@ def with_crc(body: bytes) -> bytes:
 
 
 def build_read(unit: int, function: int, address: int, count: int) -> bytes:
-    if not 1 <= count <= 125:
-        raise ValueError(f"register count {count} is outside 1-125")
-    return with_crc(struct.pack(">BBHH", unit, function, address, count))
+    if not 1 <= count <= modbus.MAX_READ_COUNT:
+        raise ValueError(f"register count {count} is outside 1-{modbus.MAX_READ_COUNT}")
+    return modbus.encode_rtu(unit, modbus.build_read_request(function, address, count))
 
 
 def frame_length(header: bytes, function: int) -> int:
@@ -65,9 +62,9 @@ def parse_read_reply(frame: bytes, unit: int, function: int, count: int) -> list
 
 
 def build_read_reply(unit: int, function: int, registers: list[int]) -> bytes:
-    """A slave's answer (for test slaves and simulators)."""
-    return with_crc(struct.pack(f">BBB{len(registers)}H", unit, function, 2 * len(registers), *registers))
+    """A slave's answer (for test slaves)."""
+    return modbus.encode_rtu(unit, modbus.build_read_response(function, registers))
 
 
 def build_exception_reply(unit: int, function: int, code: int) -> bytes:
-    return with_crc(bytes([unit, function | 0x80, code]))
+    return modbus.encode_rtu(unit, modbus.build_exception_response(function, code))

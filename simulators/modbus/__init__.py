@@ -1,9 +1,9 @@
 """Simulated Modbus slaves: a pure frame codec, register devices with fault plans, and asyncio servers
 for Modbus TCP and Modbus RTU on a (virtual) serial line."""
 
+from protocols.modbus import ExceptionCode, ModbusExceptionError, ModbusFrameError, crc16_modbus
 from simulators.modbus.device import RegisterBank, RegisterDevice, ServerStats, Table
 from simulators.modbus.faults import FaultMode, FaultPlan
-from simulators.modbus.frames import ExceptionCode, ModbusExceptionError, ModbusFrameError, crc16_modbus
 from simulators.modbus.rtu_server import ModbusRtuServer, start_rtu_server
 from simulators.modbus.tcp_server import ModbusTcpServer, start_tcp_server
 

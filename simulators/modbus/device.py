@@ -9,9 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from protocols.registers import WIDTH, DataType, WordOrder, decode, encode
-from simulators.modbus.faults import FaultMode, FaultPlan
-from simulators.modbus.frames import (
+from protocols.modbus import (
     READ_HOLDING,
     ExceptionCode,
     ModbusExceptionError,
@@ -22,6 +20,8 @@ from simulators.modbus.frames import (
     build_write_response,
     parse_request_pdu,
 )
+from protocols.registers import WIDTH, DataType, WordOrder, decode, encode
+from simulators.modbus.faults import FaultMode, FaultPlan
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from simulators.modbus.device import RegisterDevice, ServerStats, handle_broadcast, handle_pdu
-from simulators.modbus.frames import (
+from protocols.modbus import (
     RtuFrame,
     RtuRequestSplitter,
     crc16_modbus,
@@ -35,6 +34,7 @@ from simulators.modbus.frames import (
     rtu_silent_interval_s,
     rtu_transaction_time_s,
 )
+from simulators.modbus.device import RegisterDevice, ServerStats, handle_broadcast, handle_pdu
 from simulators.ptyline import PtyLine
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,7 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from simulators.modbus.device import RegisterDevice, ServerStats, handle_pdu
-from simulators.modbus.frames import (
+from protocols.modbus import (
     MBAP_HEADER_LEN,
     ExceptionCode,
     MbapHeader,
@@ -31,6 +30,7 @@ from simulators.modbus.frames import (
     encode_mbap,
     parse_mbap_header,
 )
+from simulators.modbus.device import RegisterDevice, ServerStats, handle_pdu
 
 log = logging.getLogger(__name__)
 

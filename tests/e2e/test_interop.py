@@ -466,7 +466,7 @@ async def test_scenario_flags_reach_the_readings(tmp_path: Path) -> None:
 
 def test_benchmark_wire_minimum_formula() -> None:
     from benchmarks.bench_rs485_poll import minimum_requests, station_plan, wire_minimum_s
-    from simulators.modbus.frames import rtu_transaction_time_s
+    from protocols.modbus import rtu_transaction_time_s
 
     t_char = 10 / 9600
     # One read of 10 registers: request 8 + response 25 characters, and the slave's 3.5-character turnaround.

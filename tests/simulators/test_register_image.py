@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from protocols.flags import Flag
+from protocols.modbus import ExceptionCode, ModbusExceptionError
 from protocols.profiles import FieldMap, Profile, builtin_names, load_profile
 from protocols.registers import decode
 from simulators.analysers.base import DeviceState, Reading
 from simulators.clock import ManualClock
 from simulators.fleet import DEVICE_LAYOUT, DeviceSlot, Station, build_station
-from simulators.modbus.frames import ExceptionCode, ModbusExceptionError
 from simulators.register_image import SimulatedDevice, register_image, status_value
 
 T0 = datetime(2026, 7, 15, 3, 17, tzinfo=UTC)

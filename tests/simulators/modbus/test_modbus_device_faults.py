@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 
 from protocols.errors import ConfigError
+from protocols.modbus import (
+    ModbusExceptionError,
+    build_read_request,
+    build_write_multiple_request,
+    build_write_single_request,
+)
 from protocols.registers import decode, encode
 from simulators.modbus.device import (
     RegisterBank,
@@ -15,12 +21,6 @@ from simulators.modbus.device import (
     handle_pdu,
 )
 from simulators.modbus.faults import FaultPlan
-from simulators.modbus.frames import (
-    ModbusExceptionError,
-    build_read_request,
-    build_write_multiple_request,
-    build_write_single_request,
-)
 
 # ---------------------------------------------------------------- FaultPlan
 

@@ -15,14 +15,14 @@ import pytest
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusIOException
 
-from protocols.registers import encode
-from simulators.modbus import RegisterBank, start_rtu_server
-from simulators.modbus.frames import (
+from protocols.modbus import (
     build_read_request,
     build_write_single_request,
     encode_rtu,
     rtu_transaction_time_s,
 )
+from protocols.registers import encode
+from simulators.modbus import RegisterBank, start_rtu_server
 from simulators.modbus.rtu_server import ModbusRtuServer
 from tests.simulators.modbus.conftest import MbpollRunner, parse_mbpoll
 

@@ -13,9 +13,9 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
+from protocols.modbus import encode_mbap
 from protocols.registers import decode, encode
 from simulators.modbus import RegisterBank, start_tcp_server
-from simulators.modbus.frames import encode_mbap
 from simulators.modbus.tcp_server import ModbusTcpServer
 from tests.simulators.modbus.conftest import MbpollRunner, parse_mbpoll
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.modbus.frames import (
+from protocols.modbus import (
     ExceptionCode,
     ModbusExceptionError,
     ModbusFrameError,

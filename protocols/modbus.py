@@ -1,6 +1,8 @@
-"""Modbus slave-side frame codec: request PDUs in, response PDUs out, plus MBAP (TCP) and RTU framing.
+"""Modbus frame codec shared by both ends: request and response PDUs, MBAP (TCP) and RTU framing, CRC-16/MODBUS.
 
-Pure code: no sockets, files or clocks. Supported function codes are 3 (read holding registers),
+The simulators' slaves parse requests and build responses with it; the agent's RTU master
+(agent/acquisition/rtu.py) builds its requests and checks replies with the same CRC and framing, so the two
+ends cannot drift apart. Pure code: no sockets, files or clocks. Supported function codes are 3 (read holding registers),
 4 (read input registers), 6 (write single register) and 16 (write multiple registers).
 
 Two kinds of failure, kept apart on purpose:
