@@ -6,6 +6,7 @@ then runs the agent's entry points in it.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def agent_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = tmp_path_factory.mktemp("agent-venv") / "venv"
+    work = tmp_path_factory.mktemp("agent-venv")
+    # A copy of the source: building writes build/ and *.egg-info beside it, which must not land in the checkout.
+    source = work / "src"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "venv", "build", "var", "artifacts", "__pycache__", "*.db*"
+        ),
+    )
+    venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # Non-editable, from a copy of the source, so nothing of the dev venv leaks in.
+    # Non-editable, so nothing of the dev venv leaks in.
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"{ROOT}[agent]"],
+        [str(python), "-m", "pip", "install", "-q", f"{source}[agent]"],
         capture_output=True,
         text=True,
         timeout=600,
