@@ -60,6 +60,9 @@ class OutboxConfig(_Section):
     history_days: float = Field(default=90.0, ge=0)  # sent readings kept to answer re-send requests
     full_policy: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
     reserve_bytes: int = Field(default=5_000_000, ge=0)  # kept free for health and alarm events
+    # Free space kept on the outbox's filesystem: below it the quota dropping (counted) starts, before the
+    # disk is full. Covers the WAL at its largest (~1 MiB), the -shm file and the events of a fault.
+    min_free_bytes: int = Field(default=8_000_000, ge=0)
     batch_max_readings: int = Field(default=500, ge=1, le=2000)
     batch_max_bytes: int = Field(default=128 * 1024, ge=1024, le=256 * 1024)
     inflight: int = Field(default=16, ge=1, le=1000)  # messages awaiting PUBACK at once

@@ -32,6 +32,18 @@ is one-way (msg_seq is never cleared), so the unbound chunks are the ones at or 
 bound, ``_unbound_from``, that moves up to the first unbound chunk whenever a scan finds it: backlog queries
 walk the rowid from there.
 
+A full disk (issue 10): the outbox keeps a free-space floor (``min_free_bytes``, statvfs through
+``agent.diskguard.FreeSpace``) so that its quota dropping — sent history first, then the oldest unsent, every
+reading counted in ``dropped`` — starts before the filesystem is full. A write that fails anyway (SQLITE_FULL,
+ENOSPC, EIO) is rolled back, its readings are counted in memory (``StorageLoss``) and ``StorageFailed`` is
+raised to the caller; the log says so once a minute; the WAL is checkpointed (TRUNCATE) to give its space
+back. As soon as a write succeeds again the count goes into ``dropped`` and ``count:lost_storage_full`` with
+one ``storage_failed`` event (critical). Until then ``stats()`` adds the count held in memory, so the status
+message carries it even while nothing can be written. Readings lost to the disk go into ``dropped``, the
+station's one number of readings lost before the wire, so the collector's "dropped" alert rule fires for them
+too; the event and the counter say which cause. The WAL is kept small: checkpointed every
+WAL_AUTOCHECKPOINT_PAGES, truncated to JOURNAL_SIZE_LIMIT, and truncated to nothing after housekeeping.
+
 The next sequence number is also reserved ahead in a sidecar file (``<outbox>.seq``, written atomically) so
 that a deleted or corrupt database never makes sequence numbers go backwards. An outbox of the first format
 (one row per reading in ``readings``) is converted when it is opened, in one transaction.
@@ -55,6 +67,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import OutboxConfig
+from agent.diskguard import FreeSpace, StorageLoss, is_storage_error
+from agent.sink import StorageFailed
 from protocols.flags import Flag
 from protocols.messages import (
     Event,
@@ -79,6 +93,11 @@ QUOTA_SLACK_BYTES = 2 << 20  # this close to the quota, its check reads the file
 QUOTA_TRUE_UP = 256  # further from it, the size is estimated and read again every this many checks
 INLINE_BODY_BYTES = 2048  # a new chunk's body up to this stays in its chunks row (a poll: a few hundred)
 IMPORTANT_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
+# The WAL is checkpointed every this many pages (~1 MiB) rather than SQLite's 1000 (~4 MiB), and its file
+# truncated to JOURNAL_SIZE_LIMIT when it restarts: on a small disk the WAL must not outgrow the data.
+WAL_AUTOCHECKPOINT_PAGES = 256
+JOURNAL_SIZE_LIMIT = 1 << 20
+WAL_FRAME_BYTES = 4096 + 24  # what a commit adds to the WAL at least (a page and its frame header)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -272,6 +291,9 @@ class Outbox:
         self._compact_from = 0  # compaction resumes here: chunks before it are as merged as they get
         self._used_estimate: int | None = None  # bytes in use: the last true size plus what was stored since
         self._estimate_age = 0  # quota checks answered by the estimate since it was last read
+        self._space = FreeSpace(self.path.parent, config.min_free_bytes)
+        self.loss = StorageLoss(clock=clock)  # what a failing disk cost, until it is written
+        self._settling = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
         problem: str | None = None
@@ -333,6 +355,8 @@ class Outbox:
             # stored would be lost. FULL fsyncs the WAL on every commit; batching rows per commit keeps the
             # cost small (TOOLING.md: 185k rows/s at 100 rows per commit).
             db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            db.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             result = db.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
                 raise OutboxCorrupt(f"quick_check: {result}")
@@ -389,16 +413,52 @@ class Outbox:
             if not durable:
                 self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    self._db.execute("BEGIN IMMEDIATE")
                     yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
+                    self._db.execute("COMMIT")
+                except BaseException as exc:
+                    self._rollback()
+                    if is_storage_error(exc):
+                        raise self._storage_failed(exc) from exc
                     raise
-                self._db.execute("COMMIT")
             finally:
                 if not durable:
                     self._db.execute("PRAGMA synchronous=FULL")
+
+    def _rollback(self) -> None:
+        """Roll back what is open. After SQLITE_FULL SQLite may have rolled back already, or may not (a
+        failed COMMIT leaves the transaction open): either way the connection is usable afterwards."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.debug("outbox rollback failed: %s", exc)
+
+    def _storage_failed(self, exc: BaseException, *, readings: int = 0) -> StorageFailed:
+        """A write failed for lack of space or an I/O error: count what it cost, log at a measured pace,
+        give the WAL's space back. Returns the exception for the caller to raise."""
+        with self._lock:
+            line = self.loss.failed(exc, readings=readings)
+            self._used_estimate = None
+            self._space.forget()
+            self.checkpoint()
+        if line is not None:
+            log.error("station %s: %s", self.station, line)
+        return StorageFailed(f"outbox could not store {readings} readings: {self.loss.last_error}")
+
+    def checkpoint(self) -> bool:
+        """Move the WAL into the database and truncate it to nothing. False when it could not (the disk
+        refused, or a reader holds it): it is tried again at the next housekeeping."""
+        with self._lock:
+            if self._db.in_transaction:
+                return False
+            try:
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.Error as exc:
+                log.debug("outbox checkpoint failed: %s", exc)
+                return False
+        return not busy
 
     def _meta(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -412,14 +472,90 @@ class Outbox:
         )
 
     def count(self, key: str, amount: int = 1) -> None:
-        """A persisted counter (malformed commands, refused publishes, ...)."""
-        with self._tx() as db:
-            self._meta_add(db, f"count:{key}", amount)
+        """A persisted counter (malformed commands, refused publishes, ...). While the disk refuses writes
+        the increment is held in memory and written with the storage_failed bookkeeping."""
+        try:
+            with self._tx() as db:
+                self._meta_add(db, f"count:{key}", amount)
+        except StorageFailed:
+            with self._lock:
+                self.loss.add_counter(key, amount)
 
     def counters(self) -> dict[str, int]:
+        """Persisted counters, plus what a failing disk holds in memory (``lost_storage_full`` readings,
+        ``events_lost_storage``)."""
         with self._lock:
             rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'count:%'").fetchall()
-        return {key[len("count:") :]: int(value) for key, value in rows}
+            out = {key[len("count:") :]: int(value) for key, value in rows}
+            pending = dict(self.loss.counters)
+            pending["lost_storage_full"] = self.loss.readings
+            pending["events_lost_storage"] = self.loss.events
+        for key, amount in pending.items():
+            if amount:
+                out[key] = out.get(key, 0) + amount
+        return out
+
+    def _room_on_disk(self, db: sqlite3.Connection, need: int) -> bool:
+        """Whether ``need`` more bytes fit above the free-space floor: the filesystem has them, or the
+        database's own free pages do (reused: the file does not grow)."""
+        if self._space.above_floor(need + WAL_FRAME_BYTES):
+            return True
+        free_pages = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+        return free_pages * self._page_size >= need + WAL_FRAME_BYTES
+
+    @property
+    def _page_size(self) -> int:
+        return int(self._db.execute("PRAGMA page_size").fetchone()[0])
+
+    def _settle_loss(self) -> None:
+        """Writes work again: persist what the failing disk cost (into ``dropped`` and its own counters) with
+        one storage_failed event, in one transaction. Still failing: kept in memory for the next try."""
+        with self._lock:
+            loss = self.loss
+            if not loss.pending or self._settling:
+                return
+            self._settling = True
+            try:
+                lost, events, counters = loss.readings, loss.events, dict(loss.counters)
+                since = datetime.fromtimestamp(loss.first_at or self._clock(), UTC)
+                total = self._meta("count:lost_storage_full") + lost
+                event = self._new_event(
+                    EventKind.STORAGE_FAILED,
+                    Severity.CRITICAL,
+                    f"the outbox could not store {lost} readings and {events} events since "
+                    f"{since.isoformat(timespec='seconds')} ({loss.last_error}); {total} readings lost "
+                    "to storage failures in all",
+                    detail={
+                        "lost_readings": lost,
+                        "lost_events": events,
+                        "failed_writes": loss.failures,
+                        "error": loss.last_error,
+                        "since": since.isoformat(),
+                        "total_lost_readings": total,
+                    },
+                )
+                with self._tx() as db:
+                    if lost:
+                        self._meta_add(db, "dropped", lost)
+                        self._meta_add(db, "count:lost_storage_full", lost)
+                    if events:
+                        self._meta_add(db, "count:events_lost_storage", events)
+                    for key, amount in counters.items():
+                        self._meta_add(db, f"count:{key}", amount)
+                    self._insert_event(db, event)
+            except StorageFailed:
+                return
+            finally:
+                self._settling = False
+            loss.settle()
+        log.error(
+            "station %s: the outbox writes again; %d readings and %d events were lost to storage failures "
+            "(%d readings in all); event storage_failed recorded",
+            self.station,
+            lost,
+            events,
+            total,
+        )
 
     def used_bytes(self) -> int:
         # Pages in use: page_count less the free list, so that space freed by purges counts as free.
@@ -500,7 +636,10 @@ class Outbox:
         return out
 
     def add_readings(self, readings: Sequence[Reading]) -> int:
-        """Store ``readings`` (one transaction); when this returns they are on disk. Returns how many."""
+        """Store ``readings`` (one transaction); when this returns they are on disk. Returns how many.
+
+        Raises StorageFailed when the disk refused them: they are counted as lost (see the module's
+        docstring) and nothing else changed."""
         if not readings:
             return 0
         # Once per poll, and at a few thousand commits/s its Python time is a good part of each: hence no
@@ -518,9 +657,11 @@ class Outbox:
         with self._lock:
             db = self._db
             now = int(self._clock() * 1000)
-            db.execute("BEGIN IMMEDIATE")
             try:
-                if self._used_for_quota(need, limit) + need > limit:
+                db.execute("BEGIN IMMEDIATE")
+                # Over the quota, or the filesystem at its floor: room is made here, counted, before the
+                # disk itself is full.
+                if self._used_for_quota(need, limit) + need > limit or not self._room_on_disk(db, need):
                     if self.config.full_policy == "drop_newest":
                         dropped, chunks, count, need = count, [], 0, 0
                     else:
@@ -535,13 +676,18 @@ class Outbox:
                         self._live_from = chunk_id
                 if dropped:
                     self._meta_add(db, "dropped", dropped)
-                    self._unreported_drops += dropped
-            except BaseException:
-                db.execute("ROLLBACK")
+                db.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if is_storage_error(exc):
+                    raise self._storage_failed(exc, readings=len(readings)) from exc
                 raise
-            db.execute("COMMIT")
+            self._unreported_drops += dropped
             if self._used_estimate is not None:
                 self._used_estimate += need
+            self._space.spend(need + WAL_FRAME_BYTES)
+            if self.loss.pending:
+                self._settle_loss()
         if dropped:
             self._report_drops(force=False)
         return count
@@ -580,7 +726,7 @@ class Outbox:
         with self._lock:
             total = self._meta("dropped")
         log.warning(
-            "station %s: outbox dropped %d readings (%d in all): quota or age limit",
+            "station %s: outbox dropped %d readings (%d in all): quota, free-space floor or age limit",
             self.station,
             count,
             total,
@@ -588,8 +734,13 @@ class Outbox:
         self.add_event(
             EventKind.READINGS_DROPPED,
             Severity.WARNING,
-            f"{count} readings dropped by the outbox quota or age limit ({total} in all)",
-            detail={"dropped": count, "total": total, "policy": self.config.full_policy},
+            f"{count} readings dropped by the outbox quota, free-space floor or age limit ({total} in all)",
+            detail={
+                "dropped": count,
+                "total": total,
+                "policy": self.config.full_policy,
+                "min_free_bytes": self.config.min_free_bytes,
+            },
         )
 
     # ----------------------------------------------------------------- events
@@ -608,9 +759,38 @@ class Outbox:
         """Store an event durably; it is published and marked sent on its PUBACK.
 
         Health and alarm events (warning, critical) may use the reserved room; info events are refused
-        (and counted) once the outbox is at its quota.
+        (and counted) once the outbox is at its quota. An event the disk refuses is counted
+        (``events_lost_storage``) and None returned: reporting a fault must not raise another.
         """
-        event = Event(
+        event = self._new_event(kind, severity, message, device=device, param=param, detail=detail, at=at)
+        try:
+            with self._tx() as db:
+                if severity not in IMPORTANT_SEVERITIES and self._used_for_quota(0, self.config.max_bytes) > (
+                    self.config.max_bytes
+                ):
+                    self._meta_add(db, "count:events_dropped", 1)
+                    return None
+                self._insert_event(db, event)
+        except StorageFailed:
+            with self._lock:
+                self.loss.events += 1
+            return None
+        if self.loss.pending:
+            self._settle_loss()
+        return event
+
+    def _new_event(
+        self,
+        kind: EventKind,
+        severity: Severity,
+        message: str,
+        *,
+        device: str | None = None,
+        param: str | None = None,
+        detail: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        return Event(
             station=self.station,
             id=uuid.uuid4().hex,
             at=at or datetime.fromtimestamp(self._clock(), UTC),
@@ -621,28 +801,23 @@ class Outbox:
             message=message[:1000],
             detail=dict(detail or {}),
         )
-        with self._tx() as db:
-            if severity not in IMPORTANT_SEVERITIES and self._used_for_quota(0, self.config.max_bytes) > (
-                self.config.max_bytes
-            ):
-                self._meta_add(db, "count:events_dropped", 1)
-                return None
-            db.execute(
-                "INSERT INTO events(event_id, at, kind, severity, device, param, message, detail, "
-                "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.id,
-                    iso_utc(event.at),
-                    str(kind),
-                    str(severity),
-                    device,
-                    param,
-                    event.message,
-                    json.dumps(event.detail, default=str),
-                    self._now_ms(),
-                ),
-            )
-        return event
+
+    def _insert_event(self, db: sqlite3.Connection, event: Event) -> None:
+        db.execute(
+            "INSERT INTO events(event_id, at, kind, severity, device, param, message, detail, "
+            "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.id,
+                iso_utc(event.at),
+                str(event.kind),
+                str(event.severity),
+                event.device,
+                event.param,
+                event.message,
+                json.dumps(event.detail, default=str),
+                self._now_ms(),
+            ),
+        )
 
     def unsent_events(self, limit: int = 50, exclude: Collection[int] = ()) -> list[StoredEvent]:
         with self._lock:
@@ -738,8 +913,9 @@ class Outbox:
         """The first of ``count`` new sequence numbers; the sidecar is written ahead of their use."""
         first = self._next_seq
         if first + count > self._seq_reserved:
-            self._seq_reserved = first + count + SEQ_RESERVE
-            self.sidecar.write(self._seq_reserved)
+            reserved = first + count + SEQ_RESERVE
+            self.sidecar.write(reserved)  # may fail (disk full): then nothing is reserved, nor used
+            self._seq_reserved = reserved
         return first
 
     def next_batch(self, lane: Lane, *, max_readings: int | None = None) -> Batch | None:
@@ -771,7 +947,7 @@ class Outbox:
             # index entry, without taking the write lock.
             if not self._lane_has_chunks(lane, cutoff):
                 return []
-        with self._tx() as db:
+        with self._bind_rollback(), self._tx() as db:
             if lane is Lane.LIVE:
                 groups = self._group(self._live_rows(db, cutoff), max_messages, allowance)
             else:
@@ -873,6 +1049,18 @@ class Outbox:
             groups.append(group)
         return groups
 
+    @contextmanager
+    def _bind_rollback(self) -> Iterator[None]:
+        """A binding transaction that fails (disk full) used no sequence number and bound no chunk: the
+        next binding starts where this one did."""
+        with self._lock:
+            before = self._next_seq, self._live_from
+            try:
+                yield
+            except BaseException:
+                self._next_seq, self._live_from = before
+                raise
+
     def _set_next_seq(self, db: sqlite3.Connection, next_seq: int) -> None:
         db.execute(
             "INSERT INTO meta(key, value) VALUES ('next_seq', ?) "
@@ -886,7 +1074,7 @@ class Outbox:
             waiting = self._db.execute("SELECT 1 FROM resends WHERE msg_seq IS NULL LIMIT 1").fetchone()
         if waiting is None:
             return []  # the usual answer: no write transaction for it
-        with self._tx() as db:
+        with self._bind_rollback(), self._tx() as db:
             entries = db.execute(
                 "SELECT s.id, s.n, c.size, COALESCE(c.body, b.body), s.t_from, s.t_to FROM resends s "
                 f"JOIN chunks c ON c.id = s.chunk_id {BODY_JOIN} WHERE s.msg_seq IS NULL ORDER BY s.id"
@@ -1088,7 +1276,9 @@ class Outbox:
 
     def housekeeping(self, *, max_chunks: int = 50) -> dict[str, int]:
         """Drop unsent readings past ``max_age_days``, purge history past ``history_days`` and compact the
-        backlog, in small transactions; report drops. Returns what was done (readings; chunks merged)."""
+        backlog, in small transactions; report drops; then truncate the WAL, so that it never stays larger
+        than a minute's writes. Returns what was done (readings; chunks merged)."""
+        self._settle_loss()
         now = self._now_ms()
         aged = self._purge(
             self._aged_rows, now - int(self.config.max_age_days * 86_400_000), max_chunks, "dropped"
@@ -1101,7 +1291,10 @@ class Outbox:
             db.execute("DELETE FROM events WHERE sent = 1 AND stored_at < ?", (history_cut,))
             db.execute("DELETE FROM commands WHERE answered_at < ?", (history_cut,))
         self._report_drops(force=True)
-        return {"aged_out": aged, "purged": purged, "compacted": self.compact_all(max_steps=max_chunks)}
+        done = {"aged_out": aged, "purged": purged, "compacted": self.compact_all(max_steps=max_chunks)}
+        self.checkpoint()
+        self._space.forget()  # purges may have freed pages: read the floor afresh
+        return done
 
     def _aged_rows(self, db: sqlite3.Connection, cutoff: int) -> list[tuple[int, int]]:
         """Up to PURGE_ROWS (id, n) of the oldest unbound chunks stored before ``cutoff``. The walk stops at the
@@ -1165,7 +1358,8 @@ class Outbox:
             unacked = db.execute("SELECT COUNT(*) FROM messages WHERE acked_at IS NULL").fetchone()[0]
             events = db.execute("SELECT COUNT(*) FROM events WHERE sent = 0").fetchone()[0]
             stored = db.execute("SELECT COALESCE(SUM(n), 0) FROM chunks").fetchone()[0] if detail else -1
-            dropped = self._meta("dropped")
+            # Readings a failing disk cost are in ``dropped`` at once, before they can be written there.
+            dropped = self._meta("dropped") + self.loss.readings
         return OutboxStats(
             backlog=int(backlog),
             oldest_unsent=_parse_iso(oldest[0]) if oldest else None,

@@ -27,7 +27,7 @@ from agent.clockwatch import ClockJump, ClockWatch, watch_clock
 from agent.commands import CommandHandler
 from agent.config import AgentConfig, OutboxConfig
 from agent.outbox import Batch, Outbox
-from agent.sink import Sink
+from agent.sink import Sink, StorageFailed
 from agent.status import StatusBoard, will_status
 from agent.uplink import MqttUplink, PublishError, backoff_delay
 from protocols.messages import DeviceStatus, EventKind, Lane, Reading, Severity, batch_payload, encode
@@ -184,7 +184,10 @@ class Publisher:
         # At most ``step`` new messages per turn of the loop: acquisition shares this loop, and polls must
         # stay on time while a backlog drains. A message of pre-encoded chunks costs tens of microseconds.
         while True:
-            more = self.pump(max_new=step) if self.uplink.connected else False
+            try:
+                more = self.pump(max_new=step) if self.uplink.connected else False
+            except StorageFailed:
+                more = False  # the disk refuses the bindings: counted and logged by the outbox; try later
             if more:
                 await asyncio.sleep(0)
                 continue
@@ -299,6 +302,11 @@ class Publisher:
         seqs, self.acked = self.acked, []
         try:
             self.outbox.mark_acked_many(seqs)
+        except StorageFailed:
+            # The disk refuses the marks (logged by the outbox): kept, tried again at the next flush. Not
+            # raised: this runs as a loop callback, where it would only print a traceback per PUBACK.
+            self.acked = seqs + self.acked
+            return
         except BaseException:
             self.acked = seqs + self.acked  # not marked: kept out of the window's re-sends, tried again
             raise
@@ -319,7 +327,8 @@ class Publisher:
             future.exception() if not future.cancelled() else PublishError("cancelled", reason="cancelled")
         )
         if error is None:
-            self.outbox.mark_event_sent(row_id)
+            with contextlib.suppress(StorageFailed):  # not marked: sent again later, the collector dedups
+                self.outbox.mark_event_sent(row_id)
         elif isinstance(error, PublishError) and error.reason == "refused":
             self.outbox.count("publish_refused")
             self.events_retry_at = self._clock() + self.retry_max_s
@@ -462,7 +471,10 @@ async def run_agent(
             publish_status()
 
     async def housekeeping() -> None:
-        done = await asyncio.to_thread(outbox.housekeeping)
+        try:
+            done = await asyncio.to_thread(outbox.housekeeping)
+        except StorageFailed:
+            return  # the disk refuses writes: the outbox counts and logs that, once a minute
         if any(done.values()):
             log.info("station %s: housekeeping %s", station, done)
         waker()

@@ -3,6 +3,9 @@
 Acquisition produces readings, events and device/controller state and hands them to a Sink. The runtime's
 sink writes readings to the outbox (durable when ``add_readings`` returns: invariant 1) and keeps the state
 that goes into the retained status message. Unit tests use ``MemorySink``.
+
+A sink that cannot store (the disk is full) raises ``StorageFailed`` after counting what was lost: the
+caller goes on with its next poll, without a traceback (the sink already logged, at a measured pace).
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ from typing import Any, Protocol
 from protocols.messages import DeviceStatus, EventKind, Reading, Severity
 
 
+class StorageFailed(Exception):
+    """Readings or events could not be stored; they are counted as lost and reported by the sink."""
+
+
 class Sink(Protocol):
     def add_readings(self, readings: Sequence[Reading]) -> None:
-        """Store readings durably; when this returns they are on disk."""
+        """Store readings durably; when this returns they are on disk. Raises StorageFailed when they could
+        not be stored (counted as lost already)."""
 
     def add_event(
         self,

@@ -32,7 +32,7 @@ from agent.acquisition.serialline import SerialLine
 from agent.acquisition.state import MemoryStateStore, StateStore, result_time_key
 from agent.config import AgentConfig, DeviceConfig, SerialBus, TcpBus
 from agent.flagging import LogicMonitor, StuckDetector
-from agent.sink import Sink
+from agent.sink import Sink, StorageFailed
 from protocols import catalogue
 from protocols.errors import ConfigError, ProtocolError, RegisterError
 from protocols.flags import VALID_FLAGS, Flag
@@ -46,8 +46,9 @@ if TYPE_CHECKING:  # pymodbus costs ~6 MiB resident: imported only when a statio
 log = logging.getLogger(__name__)
 
 # Per-device counters beside the failure kinds: polls attempted, answers, readings handed to the sink,
-# results the analyser did not have, B readings while down, times marked down, unexpected internal errors.
-COUNTERS = ("polls", "ok", "readings", "missing", "b_readings", "down_events", "internal")
+# results the analyser did not have, B readings while down, times marked down, unexpected internal errors,
+# polls whose readings the sink could not store (counted and reported by the sink).
+COUNTERS = ("polls", "ok", "readings", "missing", "b_readings", "down_events", "internal", "storage_failed")
 
 Clock = Callable[[], datetime]
 Reader = Callable[[int, str, int, int], Awaitable[list[int]]]
@@ -265,6 +266,10 @@ class Acquisition:
                 self._failed(dev, exc, tick)
                 return
             self._answered(dev, sample, self.clock())
+        except StorageFailed:
+            # The disk is full: the sink counted the lost readings and logs at its own pace; no traceback
+            # per poll. A result-time analyser's result is not marked taken: the next poll tries it again.
+            dev.counts["storage_failed"] += 1
         except Exception:  # a bug or a failing sink must not end the bus task
             dev.counts["internal"] += 1
             log.exception("device %s: poll failed unexpectedly", dev.name)

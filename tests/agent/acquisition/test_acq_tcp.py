@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from agent.acquisition import Acquisition, MemoryStateStore
-from agent.sink import MemorySink
+from agent.sink import MemorySink, StorageFailed
 from protocols.flags import Flag
 from protocols.messages import EventKind, Reading
 from tests.agent.acquisition.acq_helpers import SteppingClock, make_config, run_until
@@ -345,4 +348,28 @@ def test_result_time_is_remembered_only_after_the_sink_stored_the_reading() -> N
         assert [r.t for r in sink.readings] == [datetime.fromtimestamp(rt, UTC)]  # taken again, once
         assert state.get("acquisition.result_time.tp") == datetime.fromtimestamp(rt, UTC).isoformat()
 
+    asyncio.run(main())
+
+
+class FullDiskSink(MemorySink):
+    """A sink on a full disk: every add_readings raises StorageFailed (the outbox counted the loss)."""
+
+    def add_readings(self, readings: Sequence[Reading]) -> None:
+        raise StorageFailed("outbox could not store: database or disk is full")
+
+
+def test_a_full_disk_costs_no_traceback_per_poll_and_the_bus_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        units = Units({1: profile_registers("multiparam_probe", PROBE)})
+        async with TcpSlave(units) as slave:
+            sink = FullDiskSink()
+            acq = Acquisition(make_config([TCP], [probe_device("probe", slave.port, interval=0.02)]), sink)
+            await run_until(acq, lambda: acq.counters()["devices"]["probe"]["storage_failed"] >= 10)
+        counts = acq.counters()["devices"]["probe"]
+        assert counts["internal"] == 0 and counts["ok"] >= 10
+        assert not any(r.exc_info for r in caplog.records)  # the outbox logs, once a minute
+
+    caplog.set_level(logging.DEBUG)
     asyncio.run(main())
