@@ -4,6 +4,7 @@
                 keepalive_s, receive_maximum
     [store]     url ("sqlite:///path" or "postgresql://user@host/db"), batch_max, batch_wait_s
     [inbox]     path, max_bytes, batch_max (the receiver's durable inbox, collector/inbox.py)
+    [ingest]    earliest, max_ahead_s (the time window), retry_max_s, stall_s, max_inbox_age_s (/healthz)
     [api]       host, port, admin_token (needed for changes; reading needs none)
     [state]     offline_after_heartbeats, clock_offset_max_s, default_heartbeat_s
     [schedule]  every_s {param = seconds}, slot_params, slot_hours, timezone (expected values, for capture)
@@ -20,6 +21,7 @@ With no ``[[stations]]`` tables the eight sections of the city plan (protocols/s
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -114,6 +116,20 @@ class InboxConfig(_Section):
     # session until the store catches up. 0: no limit.
     max_bytes: int = Field(default=0, ge=0)
     batch_max: int = Field(default=2000, ge=1, le=100_000)  # messages per inbox commit at most
+
+
+class IngestConfig(_Section):
+    """The applier (collector/ingest.py) and what /healthz judges it by."""
+
+    # A reading sampled before ``earliest`` or more than ``max_ahead_s`` past the receiver's clock is kept
+    # apart as suspect (never "latest", never an alert), with an analyser_clock event.
+    earliest: date = date(2000, 1, 1)
+    max_ahead_s: float = Field(default=600.0, gt=0)
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600)  # back-off cap while the store is down
+    # /healthz is not ok when the applier has made no progress for stall_s while the inbox holds messages,
+    # or when the inbox's oldest message is older than max_inbox_age_s.
+    stall_s: float = Field(default=60.0, gt=0)
+    max_inbox_age_s: float = Field(default=300.0, gt=0)
 
 
 class ApiConfig(_Section):
@@ -288,6 +304,7 @@ class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
     inbox: InboxConfig = InboxConfig()
+    ingest: IngestConfig = IngestConfig()
     api: ApiConfig = ApiConfig()
     state: StateConfig = StateConfig()
     schedule: ScheduleConfig = ScheduleConfig()

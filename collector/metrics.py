@@ -21,7 +21,9 @@ class IngestCounters:
     inbox (collector/inbox.py) and are rendered by ``receiver_families``."""
 
     received: Counter[str] = field(default_factory=Counter)  # valid messages by type
-    payload_errors: Counter[str] = field(default_factory=Counter)  # rejected payloads by reason
+    # Quarantined messages by reason (seeded from the store's persisted dead-letter totals at start).
+    payload_errors: Counter[str] = field(default_factory=Counter)
+    suspect: Counter[str] = field(default_factory=Counter)  # readings outside the time window, by reason
     stored: ApplyResult = field(default_factory=ApplyResult)
     commits: int = 0
     commit_errors: int = 0
@@ -33,9 +35,18 @@ class IngestCounters:
         with self._lock:
             self.received[kind] += 1
 
-    def count_error(self, reason: str) -> None:
+    def count_error(self, reason: str, n: int = 1) -> None:
         with self._lock:
-            self.payload_errors[reason] += 1
+            self.payload_errors[reason] += n
+
+    def seed_errors(self, totals: dict[str, int]) -> None:
+        """Start from the persisted totals (the store's dead-letter counts), so a restart does not reset them."""
+        with self._lock:
+            self.payload_errors = Counter(totals)
+
+    def count_suspect(self, reason: str) -> None:
+        with self._lock:
+            self.suspect[reason] += 1
 
     def count_commit(self, result: ApplyResult, at: datetime, lag_s: float | None) -> None:
         with self._lock:
@@ -55,6 +66,9 @@ class IngestCounters:
             return {
                 "received": dict(self.received),
                 "payload_errors": dict(self.payload_errors),
+                "suspect_readings": dict(self.suspect),
+                "suspect_inserted": stored.suspect_inserted,
+                "readings_revised": stored.readings_revised,
                 "readings_inserted": stored.readings_inserted,
                 "readings_duplicate": stored.readings_duplicate,
                 "messages_inserted": stored.messages_inserted,
@@ -141,9 +155,22 @@ def render(
     metric(
         "qingliu_collector_payload_errors_total",
         "counter",
-        "Payloads refused by the full validation in the main process, by reason (the receiving process's "
-        "cheap refusals: qingliu_collector_receiver_rejected_total).",
+        "Payloads quarantined by the main process (refused by validation or by the store), by reason; kept "
+        "across restarts (the receiving process's cheap refusals: qingliu_collector_receiver_rejected_total).",
         [({"reason": k}, v) for k, v in sorted(errors.items())],
+    )
+    suspect: dict[str, int] = snap["suspect_readings"]
+    metric(
+        "qingliu_collector_suspect_readings_total",
+        "counter",
+        "Readings received with a sample time outside the collector's window, kept apart, by reason.",
+        [({"reason": k}, v) for k, v in sorted(suspect.items())],
+    )
+    metric(
+        "qingliu_collector_reading_revisions_total",
+        "counter",
+        "Readings whose identity was stored with another value or flag: kept as revisions.",
+        [({}, int(snap["readings_revised"]))],
     )
     metric(
         "qingliu_collector_commits_total",

@@ -10,12 +10,18 @@ the main process (collector/ingest.py Applier), so a slow store never holds up t
 In production the receiver runs in a child process (``python -m collector.receiver``, settings as JSON on
 stdin) that ``ReceiverProcess`` starts, watches and restarts; it dies with its parent (PR_SET_PDEATHSIG, and
 a parent watch as a second line). Tests may run ``Receiver`` in-process instead.
+
+An inbox commit that fails (disk full, I/O error) is retried and nothing is acknowledged meanwhile. The
+failures are counted (``write_status``), logged at most once a minute with a count, and — since the inbox
+itself cannot carry the news when its disk is full — reported to the parent as JSON lines on a pipe
+(``status_fd``), for /healthz, /metrics and the inbox_write alert.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import queue
@@ -28,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -35,6 +42,7 @@ from collector.config import MqttConfig
 from collector.inbox import Inbox, now_us
 from collector.ingest import route
 from collector.mqtt_client import CollectorMqtt
+from collector.ratelog import RateLimitedLog
 from protocols.errors import PayloadError
 
 log = logging.getLogger("qingliu.collector.receiver")
@@ -85,6 +93,11 @@ class Receiver:
         self._abort = threading.Event()  # give up a commit that keeps failing: leave it unacknowledged
         self._thread: threading.Thread | None = None
         self._paused = False
+        self.write_errors = 0  # failed inbox commits since this receiver started
+        self.write_failing = False  # the last inbox commit failed
+        self.last_write_error = ""
+        self.on_write_state: Callable[[dict[str, Any]], None] | None = None  # the child's pipe to its parent
+        self._write_log = RateLimitedLog(log, 60.0)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -142,6 +155,37 @@ class Receiver:
             self._pending += 1
         self._queue.put(_Item(topic, payload, self.clock_us(), reason, ack))
         return reason
+
+    def write_status(self) -> dict[str, Any]:
+        """Inbox write failures: {"errors": n, "failing": bool, "last_error": text}."""
+        return {
+            "errors": self.write_errors,
+            "failing": self.write_failing,
+            "last_error": self.last_write_error,
+        }
+
+    def _write_failed(self, exc: Exception, n: int) -> None:
+        self.write_errors += 1
+        self.write_failing = True
+        self.last_write_error = str(exc)[:500]
+        self._report()
+        self._write_log.failed(
+            "inbox commit of %d messages failed, retrying every %.1f s (nothing acknowledged): %s",
+            n,
+            self.retry_s,
+            exc,
+        )
+
+    def _write_ok(self) -> None:
+        if self.write_failing:
+            self.write_failing = False
+            self._report()
+            self._write_log.recovered("inbox writable again after %d failed commits", self.write_errors)
+
+    def _report(self) -> None:
+        if self.on_write_state is not None:
+            with contextlib.suppress(Exception):  # the parent's reader is gone or slow: it must not stop us
+                self.on_write_state(self.write_status())
 
     def _on_state(self, connected: bool) -> None:
         self.inbox.set_state(
@@ -201,17 +245,13 @@ class Receiver:
                     raise _Full
                 self.inbox.append(rows, counts + self._unsaved)
                 self._unsaved.clear()
+                self._write_ok()
                 break
             except _Full:
                 pass
             except Exception as exc:  # disk full, file locked too long: keep the batch, do not acknowledge
                 self._unsaved["commit_errors"] += 1
-                log.error(
-                    "inbox commit of %d messages failed, retrying in %.1f s: %s",
-                    len(batch),
-                    self.retry_s,
-                    exc,
-                )
+                self._write_failed(exc, len(batch))
             if self._abort.wait(self.retry_s):
                 return  # shutting down: unacknowledged, the broker redelivers them to our session
         sent = skipped = 0
@@ -241,6 +281,7 @@ class ReceiverSettings(BaseModel):
     max_bytes: int = 0
     log_level: str = "INFO"
     parent_pid: int = 0
+    status_fd: int = -1  # write end of the pipe for inbox write failures (JSON lines); -1: none
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -272,6 +313,8 @@ def main() -> int:
         batch_max=settings.batch_max,
         max_bytes=settings.max_bytes,
     )
+    if settings.status_fd >= 0:
+        receiver.on_write_state = _pipe_writer(settings.status_fd)
     receiver.start()
     log.info("receiving into %s", settings.inbox)
     while not done.wait(1.0):
@@ -280,6 +323,18 @@ def main() -> int:
     inbox.close()
     log.info("stopped")
     return 0
+
+
+def _pipe_writer(fd: int) -> Callable[[dict[str, Any]], None]:
+    """Write each state as one JSON line to ``fd``, never blocking (a full pipe drops the line: the next
+    state carries the totals again)."""
+    os.set_blocking(fd, False)
+
+    def write(state: dict[str, Any]) -> None:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(fd, (json.dumps(state) + "\n").encode())
+
+    return write
 
 
 def _die_with_parent() -> None:
@@ -303,6 +358,35 @@ class ReceiverProcess:
         self._stopping = threading.Event()
         self._started = threading.Event()
         self._thread: threading.Thread | None = None
+        self._write_lock = threading.Lock()
+        self._write_states: dict[int, dict[str, Any]] = {}  # per running child (by its pipe): last report
+        self._write_errors_before = 0  # inbox write failures of children that have exited
+        self._last_write_error = ""
+
+    def write_status(self) -> dict[str, Any]:
+        """Inbox write failures reported by the children (errors summed over restarts)."""
+        with self._write_lock:
+            states = list(self._write_states.values())
+            errors = self._write_errors_before + sum(int(st.get("errors", 0)) for st in states)
+            failing = any(bool(st.get("failing")) for st in states)
+            last_error = self._last_write_error
+        return {"errors": errors, "failing": failing and self.alive, "last_error": last_error}
+
+    def _read_status(self, fd: int) -> None:
+        """One child's inbox write reports, until it exits (the pipe closes)."""
+        with os.fdopen(fd, "rb") as pipe:
+            for line in pipe:
+                try:
+                    state = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(state, dict):
+                    with self._write_lock:
+                        self._write_states[fd] = state
+                        self._last_write_error = str(state.get("last_error") or self._last_write_error)
+        with self._write_lock:
+            done = self._write_states.pop(fd, {})
+            self._write_errors_before += int(done.get("errors", 0))
 
     def start(self) -> None:
         self._stopping.clear()
@@ -356,15 +440,27 @@ class ReceiverProcess:
         return False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "collector.receiver"],
-            stdin=subprocess.PIPE,
-            start_new_session=True,  # the collector stops it in order; a group signal must not race that
-            cwd=os.getcwd(),
-            env={**os.environ, "PYTHONPATH": _pythonpath()},
-        )
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "collector.receiver"],
+                stdin=subprocess.PIPE,
+                start_new_session=True,  # the collector stops it in order; a group signal must not race that
+                cwd=os.getcwd(),
+                env={**os.environ, "PYTHONPATH": _pythonpath()},
+                pass_fds=(write_fd,),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)  # the child holds its copy: the pipe closes when the child exits
+        threading.Thread(
+            target=self._read_status, args=(read_fd,), name="receiver-status", daemon=True
+        ).start()
         assert proc.stdin is not None
-        proc.stdin.write(self.settings.model_dump_json().encode())
+        settings = self.settings.model_copy(update={"status_fd": write_fd})
+        proc.stdin.write(settings.model_dump_json().encode())
         proc.stdin.close()
         log.info("receiver started (pid %d)", proc.pid)
         return proc

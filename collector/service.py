@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from collector.alerts import AlertEngine, AlertsConfig, Site
+from collector.alerts.config import COLLECTOR_STATION
 from collector.alerts.model import SEVERITY_RANK, Alert, AlertStatus
 from collector.alerts.model import Transition as AlertTransition
 from collector.api import health, views
@@ -31,7 +32,7 @@ from collector.config import CollectorConfig, StationConfig
 from collector.controller_history import ControllerHistory, Excluded
 from collector.gaps import GapPlanner, GapSettings, missing_windows, producing_windows
 from collector.inbox import Inbox
-from collector.ingest import Applier, utcnow
+from collector.ingest import Applier, TimeWindow, utcnow
 from collector.live import LiveHub
 from collector.metrics import Family, IngestCounters, receiver_families
 from collector.mqtt_client import CollectorMqtt
@@ -39,7 +40,7 @@ from collector.notify.sender import Notifier, specs_from_config
 from collector.receiver import Receiver, ReceiverProcess, ReceiverSettings
 from collector.stations import StationTracker, Thresholds
 from collector.store import open_store
-from collector.store.base import ApplyResult, Received, Store, to_us
+from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
 from protocols import messages, topics
 from protocols.errors import CommandError
 from protocols.flags import VALID_FLAGS
@@ -96,15 +97,24 @@ class CollectorService:
         )
         self.stations: dict[str, StationConfig] = {s.id: s for s in config.stations}
         self.known_stations = None if config.accept_unknown_stations else frozenset(self.stations)
+        ingest = config.ingest
+        self.counters.seed_errors(self.store.dead_letter_counts())  # quarantine totals survive restarts
         self.applier = Applier(
             self.store,
             self.inbox,
             self.counters,
             known_stations=self.known_stations,
             batch_max=config.store.batch_max,
+            retry_max_s=ingest.retry_max_s,
+            window=TimeWindow(
+                earliest=datetime.combine(ingest.earliest, datetime.min.time(), tzinfo=UTC),
+                max_ahead=timedelta(seconds=ingest.max_ahead_s),
+            ),
             on_committed=self._committed,
+            on_quarantined=self._quarantined,
             clock=clock,
         )
+        self._inbox_errors_seen = 0  # inbox write errors already given to the alert engine
         self.receiver: Receiver | None = None  # in this process (receiver="thread", or start(mqtt=False))
         self.receiver_process: ReceiverProcess | None = None  # the child process (receiver="process")
         self.mqtt: CollectorMqtt | None = None  # publish-only: commands and alert notifications
@@ -334,20 +344,108 @@ class CollectorService:
             "inbox_oldest_age_s": round(self.inbox.oldest_age_s(), 3),
         }
 
+    def receiver_write_status(self) -> dict[str, Any]:
+        """The receiver's inbox write failures: {"errors": n, "failing": bool, "last_error": text}."""
+        if self.receiver_process is not None:
+            return self.receiver_process.write_status()
+        if self.receiver is not None:
+            return self.receiver.write_status()
+        return {"errors": 0, "failing": False, "last_error": ""}
+
+    # -- quarantine ------------------------------------------------------------------------------------------
+
+    def dead_letters(
+        self, *, station: str | None = None, reason: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Quarantined messages, most recently seen first (for /api/dead-letters)."""
+        return [
+            {
+                "id": d.id,
+                "station": d.station,
+                "topic": d.topic,
+                "reason": d.reason,
+                "error": d.error,
+                "first_seen": views.iso(d.first_seen),
+                "last_seen": views.iso(d.last_seen),
+                "count": d.count,
+                "size": len(d.payload),
+                "preview": d.payload[:800].decode("utf-8", errors="replace")[:200],
+            }
+            for d in self.store.dead_letters(station=station, reason=reason, limit=limit)
+        ]
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        """Every message ever quarantined, by reason (persisted in the store)."""
+        return self.store.dead_letter_counts()
+
+    def reapply_dead_letters(self, ids: list[int] | None = None) -> dict[str, int]:
+        """Run dead letters (``ids``, or all) through the normal path again, e.g. after an upgrade: those that
+        now store leave the quarantine. {"reapplied": n, "still_failing": m}."""
+        return self.applier.reapply(ids)
+
+    # -- health ----------------------------------------------------------------------------------------------
+
+    def health_report(self) -> tuple[bool, dict[str, Any]]:
+        """The /healthz body and whether all is well; ``reasons`` says what is not, in words."""
+        cfg = self.config.ingest
+        store_ok = self.store.ping()
+        mqtt_ok = self.mqtt_connected
+        receiver = self.receiver_status()
+        writes = self.receiver_write_status()
+        applier = self.applier.status()
+        reasons: list[str] = []
+        if not store_ok:
+            reasons.append("the store does not answer")
+        if not mqtt_ok:
+            reasons.append("the receiver is not connected to the broker")
+        if applier["state"] == "retrying":
+            reasons.append(f"the store is down, the applier is retrying: {applier['last_error']}")
+        elif applier["state"] == "stopped" and self.started_at is not None and not self._stop.is_set():
+            reasons.append("the applier is not running")
+        elif receiver["inbox_depth"] and applier["since_progress_s"] > cfg.stall_s:
+            reasons.append(
+                f"the applier has made no progress for {applier['since_progress_s']:.0f} s "
+                f"with {receiver['inbox_depth']} messages waiting"
+            )
+        if receiver["inbox_oldest_age_s"] > cfg.max_inbox_age_s:
+            reasons.append(
+                f"the inbox's oldest message is {receiver['inbox_oldest_age_s']:.0f} s old "
+                f"(limit {cfg.max_inbox_age_s:g} s)"
+            )
+        if writes["failing"]:
+            reasons.append(f"the receiver cannot commit to its inbox: {writes['last_error']}")
+        ok = not reasons
+        body: dict[str, Any] = {
+            "ok": ok,
+            "store": "ok" if store_ok else "error",
+            "mqtt": "connected" if mqtt_ok else "disconnected",
+            "receiver": "up" if receiver["running"] else "down",
+            "receiver_restarts": receiver["restarts"],
+            "inbox_depth": receiver["inbox_depth"],
+            "inbox_oldest_age_s": receiver["inbox_oldest_age_s"],
+            "applier": applier["state"],
+            "reasons": reasons,
+            "dead_letters": sum(self.dead_letter_counts().values()) if store_ok else None,
+            "inbox_write_errors": writes["errors"],
+        }
+        return ok, body
+
     def _committed(self, items: Sequence[Received], result: ApplyResult) -> None:
         for item in items:
             message = item.message
             if isinstance(message, Status):
                 self.tracker.on_status(message, item.received_at)
             elif isinstance(message, ReadingBatch):
-                self.tracker.on_message(message.station, item.received_at, max(r.t for r in message.readings))
+                # A reading outside the time window is kept apart: it never makes the station look current.
+                times = [r.t for i, r in enumerate(message.readings) if i not in item.suspect]
+                self.tracker.on_message(message.station, item.received_at, max(times) if times else None)
             elif isinstance(message, Event | CommandReply):
                 self.tracker.on_message(message.station, item.received_at)
             if isinstance(message, Status):
                 self.controller.on_status(message)
             elif isinstance(message, CommandReply):
                 with self._gap_lock:
-                    self.gaps.on_reply(message.id, message.ok)
+                    self.gaps.on_reply(message.id, message.ok, message.result)
         alert_changes: list[AlertTransition] = []
         with self._alert_lock:
             for item in items:
@@ -359,12 +457,50 @@ class CollectorService:
                     and (message.station, message.seq) in result.new_batches
                     and message.lane is not Lane.RESEND
                 ):
-                    alert_changes += self.alert_engine.on_readings(message.station, message.readings)
+                    readings = message.readings
+                    if item.suspect:  # never feeds nor closes an alert
+                        readings = [r for i, r in enumerate(readings) if i not in item.suspect]
+                    if readings:
+                        alert_changes += self.alert_engine.on_readings(message.station, readings)
                 elif isinstance(message, Status):
                     alert_changes += self.alert_engine.on_status(message)
+            if result.revisions:
+                now = self.clock()
+                for station, n in sorted(result.revisions.items()):
+                    alert_changes += self.alert_engine.on_incident(station, "revisions", now, n)
         self._alert_transitions(alert_changes)
         self.tick()
         self._publish_live({item.message.station for item in items})
+
+    def _quarantined(self, dead: Sequence[DeadLetter]) -> None:
+        """Messages the applier quarantined: a dead_letters alert for each station that sent them."""
+        by_station: dict[str, Counter[str]] = {}
+        for letter in dead:
+            if letter.station is not None:
+                by_station.setdefault(letter.station, Counter())[letter.reason] += 1
+        if not by_station:
+            return
+        now = self.clock()
+        changes: list[AlertTransition] = []
+        with self._alert_lock:
+            for station, reasons in sorted(by_station.items()):
+                changes += self.alert_engine.on_incident(
+                    station, "dead_letters", now, sum(reasons.values()), dict(reasons)
+                )
+        self._alert_transitions(changes)
+
+    def _check_inbox_writes(self) -> None:
+        """New inbox write errors of the receiver raise the collector-level inbox_write alert."""
+        total = self.receiver_write_status()["errors"]
+        if total < self._inbox_errors_seen:  # a restarted receiver counts afresh
+            self._inbox_errors_seen = 0
+        new = total - self._inbox_errors_seen
+        if new <= 0:
+            return
+        self._inbox_errors_seen = total
+        with self._alert_lock:
+            changes = self.alert_engine.on_incident(COLLECTOR_STATION, "inbox_write", self.clock(), new)
+        self._alert_transitions(changes)
 
     def _publish_live(self, stations: set[str]) -> None:
         if not self.live.subscriber_count:
@@ -406,6 +542,7 @@ class CollectorService:
                     log.exception("gap check failed")
             try:
                 self.tick()
+                self._check_inbox_writes()
                 with self._alert_lock:
                     changes = self.alert_engine.tick(self.clock())
                 self._alert_transitions(changes)
@@ -589,6 +726,11 @@ class CollectorService:
         with self._gap_lock:
             return self.gaps.snapshot(station)
 
+    def recovered_seqs(self, station: str) -> list[tuple[int, int]]:
+        """Seq ranges of ``station`` whose re-send was answered in full (for /api/stations/{id}/gaps)."""
+        with self._gap_lock:
+            return self.gaps.recovered(station)
+
     def count_rejected(self, reason: str) -> None:
         with self._gap_lock:
             self.api_rejected[reason] += 1
@@ -626,6 +768,48 @@ class CollectorService:
                 "counter",
                 "API requests refused, by reason (e.g. ack_unknown_alert).",
                 [({"reason": r}, n) for r, n in sorted(rejected.items())],
+            )
+        )
+        families.append(
+            (
+                "qingliu_collector_dead_letters_total",
+                "counter",
+                "Messages quarantined (not validated or refused by the store), by reason; persisted.",
+                [({"reason": r}, n) for r, n in sorted(self.dead_letter_counts().items())],
+            )
+        )
+        writes = self.receiver_write_status()
+        families.append(
+            (
+                "qingliu_collector_inbox_write_errors_total",
+                "counter",
+                "Inbox commits of the receiver that failed (disk full, I/O error; nothing acknowledged).",
+                [({}, int(writes["errors"]))],
+            )
+        )
+        families.append(
+            (
+                "qingliu_collector_inbox_write_failing",
+                "gauge",
+                "1 while the receiver's inbox commits fail.",
+                [({}, 1 if writes["failing"] else 0)],
+            )
+        )
+        applier = self.applier.status()
+        families.append(
+            (
+                "qingliu_collector_applier_retrying",
+                "gauge",
+                "1 while the store is down and the applier retries.",
+                [({}, 1 if applier["state"] == "retrying" else 0)],
+            )
+        )
+        families.append(
+            (
+                "qingliu_collector_store_unreadable_rows",
+                "gauge",
+                "Stored rows skipped on read-back because they no longer validate, by table.",
+                [({"table": t}, n) for t, n in sorted(self.store.unreadable().items())],
             )
         )
         families.append(

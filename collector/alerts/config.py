@@ -191,6 +191,43 @@ class ControllerRule(RuleBase):
     open_after_s: float = Field(default=60.0, ge=0)
 
 
+class IncidentRule(RuleBase):
+    """Opens on the first incident of its kind at a station; resolves after ``quiet_s`` without another
+    (checked on each tick)."""
+
+    quiet_s: float = Field(default=3600.0, gt=0)
+
+
+class DeadLettersRule(IncidentRule):
+    """A station's messages were quarantined: the collector could not validate or store them."""
+
+    type: Literal["dead_letters"] = "dead_letters"
+
+
+class RevisionsRule(IncidentRule):
+    """A station re-sent readings already stored with another value or flag (an analyser clock set back):
+    the first value is kept and the new one saved as a revision."""
+
+    type: Literal["revisions"] = "revisions"
+
+
+class InboxWriteRule(IncidentRule):
+    """The collector's receiver cannot write its inbox (disk full, I/O error): nothing is acknowledged, the
+    broker keeps the messages. A collector-level alert (station ``_collector``)."""
+
+    type: Literal["inbox_write"] = "inbox_write"
+    severity: Severity = Severity.CRITICAL
+    quiet_s: float = Field(default=300.0, gt=0)
+
+
+INCIDENT_RULES: dict[str, type[IncidentRule]] = {
+    "dead_letters": DeadLettersRule,
+    "revisions": RevisionsRule,
+    "inbox_write": InboxWriteRule,
+}
+COLLECTOR_STATION = "_collector"  # the alert key of collector-level alerts (not a valid station id)
+
+
 def _default_calibration() -> dict[str, float]:
     # Nutrient analysers run a standard-solution check every 24 h; the probe a weekly check (STANDARDS.md §7).
     return {
@@ -218,7 +255,10 @@ Rule = Annotated[
     | DroppedRule
     | ClockSkewRule
     | ControllerRule
-    | CalibrationRule,
+    | CalibrationRule
+    | DeadLettersRule
+    | RevisionsRule
+    | InboxWriteRule,
     Field(discriminator="type"),
 ]
 
@@ -250,6 +290,9 @@ def default_rules() -> list[Rule]:
         ControllerRule(id="no_water", condition="no_water"),
         ControllerRule(id="mains_lost", condition="mains_lost"),
         CalibrationRule(id="calibration_overdue"),
+        DeadLettersRule(id="dead_letters"),
+        RevisionsRule(id="revisions"),
+        InboxWriteRule(id="inbox_write"),
     ]
 
 

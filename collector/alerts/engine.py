@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from collector.alerts.config import (
+    INCIDENT_RULES,
     AlertsConfig,
     BacklogRule,
     CalibrationRule,
@@ -27,6 +28,7 @@ from collector.alerts.config import (
     DroppedRule,
     ExceedanceRule,
     FaultFlagRule,
+    IncidentRule,
     OfflineRule,
     RuleBase,
     Site,
@@ -39,6 +41,7 @@ from collector.alerts.model import (
     AlertStatus,
     Counter,
     EngineState,
+    IncidentMemo,
     ParamMemo,
     StationMemo,
     Transition,
@@ -361,6 +364,27 @@ class AlertEngine:
         checks += self._controller(status)
         return self._apply_all(checks)
 
+    def on_incident(
+        self, station: str, kind: str, at: datetime, n: int = 1, detail: dict[str, Any] | None = None
+    ) -> list[Transition]:
+        """``n`` incidents of ``kind`` (dead_letters, revisions, inbox_write) at ``station`` at ``at``."""
+        rule_type = INCIDENT_RULES[kind]
+        key = f"{station}|{kind}"
+        memo = self.state.incidents.get(key)
+        if memo is None:
+            memo = self.state.incidents[key] = IncidentMemo(first_at=at, last_at=at)
+        elif at > memo.last_at:
+            memo.last_at = at
+        memo.count += n
+        for name, value in (detail or {}).items():
+            if isinstance(value, int) and isinstance(memo.detail.get(name), int):
+                memo.detail[name] += value  # counts by reason add up
+            else:
+                memo.detail[name] = value
+        return self._apply_all(
+            [self._incident_check(rule, station, kind, memo) for rule in self._rules(rule_type, station)]
+        )
+
     def tick(self, now: datetime) -> list[Transition]:
         checks: list[Check] = []
         for station, memo in self.state.stations.items():
@@ -369,7 +393,61 @@ class AlertEngine:
             station, param = key.split("|", 1)
             checks += self._stale(station, param, pmemo, now)
             checks += self._calibration(station, param, pmemo, now)
-        return self._apply_all(checks)
+        quiet: list[str] = []
+        for key, imemo in self.state.incidents.items():
+            station, kind = key.split("|", 1)
+            rules = self._rules(INCIDENT_RULES[kind], station)
+            if all((now - imemo.last_at).total_seconds() >= r.quiet_s for r in rules):
+                quiet.append(key)
+            checks += [
+                Check(rule, station, "", False, now)
+                for rule in rules
+                if (now - imemo.last_at).total_seconds() >= rule.quiet_s
+            ]
+        transitions = self._apply_all(checks)
+        for key in quiet:  # resolved (or never opened): the next incident starts a new count
+            del self.state.incidents[key]
+        return transitions
+
+    def _incident_check(self, rule: IncidentRule, station: str, kind: str, memo: IncidentMemo) -> Check:
+        label, n = self._label(station), memo.count
+        if kind == "dead_letters":
+            reasons = ", ".join(f"{r} {c}" for r, c in sorted(memo.detail.items()) if isinstance(c, int))
+            texts = (
+                "站点消息被隔离",
+                "Messages quarantined",
+                f"{label} 有 {n} 条消息无法校验或入库，已隔离（{reasons}）",
+                f"{label}: {n} message(s) could not be validated or stored and were quarantined ({reasons})",
+            )
+        elif kind == "revisions":
+            texts = (
+                "同一时刻数据出现不同值",
+                "Readings revised",
+                f"{label} 有 {n} 条已入库数据以不同的值或标识再次到达（保留首值，另存修订）",
+                f"{label}: {n} stored reading(s) arrived again with another value or flag "
+                "(the first is kept, the new one saved as a revision)",
+            )
+        else:
+            texts = (
+                "采集中心收件箱写入失败",
+                "Collector inbox cannot be written",
+                f"采集中心收件箱写入失败 {n} 次（磁盘满或 I/O 错误），消息暂不确认",
+                f"The collector's inbox failed {n} write(s) (disk full or I/O error): messages stay "
+                "unacknowledged",
+            )
+        return Check(
+            rule,
+            station,
+            "",
+            True,
+            memo.last_at,
+            value=float(n),
+            title_zh=texts[0],
+            title_en=texts[1],
+            message_zh=texts[2],
+            message_en=texts[3],
+            detail={"count": n, "since": memo.first_at.isoformat(), **memo.detail},
+        )
 
     # ----- operator actions --------------------------------------------------------------------------------
     def _find(self, alert_id: str) -> Alert:

@@ -94,6 +94,15 @@ class ParamMemo(BaseModel):
     history: list[tuple[datetime, float]] = Field(default_factory=list)  # valid values for the rise rule
 
 
+class IncidentMemo(BaseModel):
+    """Incidents of one kind at one station (quarantined messages, revisions, inbox write errors)."""
+
+    first_at: UtcDatetime
+    last_at: UtcDatetime
+    count: int = 0
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class EngineState(BaseModel):
     """Everything the engine remembers; ``model_dump_json()`` / ``model_validate_json()`` to persist."""
 
@@ -102,3 +111,4 @@ class EngineState(BaseModel):
     counters: dict[str, Counter] = Field(default_factory=dict)
     stations: dict[str, StationMemo] = Field(default_factory=dict)
     params: dict[str, ParamMemo] = Field(default_factory=dict)  # "station|param" → memo
+    incidents: dict[str, IncidentMemo] = Field(default_factory=dict)  # "station|kind" → memo

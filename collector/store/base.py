@@ -8,24 +8,38 @@ and only then may the MQTT messages be acknowledged.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections.abc import Sequence
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
 
 from collector.alerts.model import Alert
 from protocols.messages import Command, CommandReply, Event, ReadingBatch, StationState, Status
 
 Storable = ReadingBatch | Status | Event | CommandReply
 
+log = logging.getLogger("qingliu.collector.store")
+
+NO_SUSPECTS: Mapping[int, str] = MappingProxyType({})
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """One validated message and when the collector received it (UTC)."""
+    """One validated message and when the collector received it (UTC).
+
+    ``suspect``: for a readings batch, the positions of readings whose sample time is outside the receiver's
+    time window (collector/timewindow.py), with the reason. The store keeps those in ``suspect_readings``,
+    never in ``readings`` or ``latest``."""
 
     message: Storable
     received_at: datetime
+    suspect: Mapping[int, str] = field(default_factory=lambda: NO_SUSPECTS)
 
 
 @dataclass(slots=True)
@@ -40,13 +54,26 @@ class ApplyResult:
     replies_duplicate: int = 0
     statuses_saved: int = 0
     statuses_stale: int = 0  # older than the status already held
+    suspect_inserted: int = 0  # readings outside the time window, kept apart (first arrival)
+    suspect_duplicate: int = 0
+    readings_revised: int = 0  # a stored identity arrived with another value or flag: kept as a revision
     # (station, seq) of the readings batches stored for the first time by this call; not accumulated by add()
     new_batches: set[tuple[str, int]] = field(default_factory=set)
+    # station → new revisions stored by this call; not accumulated by add()
+    revisions: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: ApplyResult) -> None:
+        """Add ``other``'s counts (not its per-call sets: a running total must not grow with them)."""
         for name in self.__slots__:
-            if name != "new_batches":
+            if name not in ("new_batches", "revisions"):
                 setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def merge(self, other: ApplyResult) -> None:
+        """Add ``other``'s counts and its per-call sets (the results of one batch applied in parts)."""
+        self.add(other)
+        self.new_batches |= other.new_batches
+        for station, n in other.revisions.items():
+            self.revisions[station] = self.revisions.get(station, 0) + n
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +125,125 @@ class SeqSummary:
     @property
     def missing_count(self) -> int:
         return sum(hi - lo + 1 for lo, hi in self.missing)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An inbox message that could not be stored, to keep in quarantine (collector/ingest.py)."""
+
+    topic: str
+    payload: bytes
+    station: str | None  # from the topic, when it parses
+    reason: str  # short code: a PayloadError reason, "invalid" or "store_rejected"
+    error: str
+    seen_at: datetime  # when the receiver received it
+
+    @property
+    def digest(self) -> str:
+        return dead_letter_digest(self.topic, self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    id: int
+    station: str | None
+    topic: str
+    payload: bytes
+    reason: str
+    error: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectReading:
+    """A reading kept apart because its sample time is outside the receiver's time window."""
+
+    station: str
+    param: str
+    t: datetime
+    value: float | None
+    flag: str
+    seq: int | None
+    received_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A later value or flag for a reading identity already stored (the first stays in ``readings``)."""
+
+    station: str
+    param: str
+    t: datetime
+    value: float | None
+    flag: str
+    seq: int | None
+    received_at: datetime
+
+
+MAX_ERROR_CHARS = 2000
+
+
+def dead_letter_digest(topic: str, payload: bytes) -> str:
+    """A dead letter's identity: a redelivered poison message bumps the count of its row."""
+    return hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()
+
+
+def clean_text(value: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``value`` as text any store can hold: no lone surrogates, no NUL, at most ``limit`` characters."""
+    text = value[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\x00")
+    return text[:limit]
+
+
+M = TypeVar("M", bound=Storable)
+
+
+def checked_body(message: M) -> str:
+    """The JSON to store for ``message``, serialised by its own model and proven to read back by the same
+    model: a value JSON cannot carry (Infinity becomes null) raises ValueError here, never at a later read."""
+    body = message.model_dump_json()
+    try:
+        type(message).model_validate_json(body)
+    except ValueError as exc:
+        raise ValueError(f"{type(message).__name__} does not read back after storing: {exc}") from None
+    return body
+
+
+T = TypeVar("T")
+
+
+class ReadBack:
+    """Stored rows that no longer validate: skipped (None), logged once per row and counted per table,
+    never raised (a bad row must not fail a start or a page)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: set[tuple[str, str]] = set()
+        self.counts: Counter[str] = Counter()
+
+    def parse(self, table: str, key: object, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:  # ValidationError is a ValueError
+            with self._lock:
+                first = (table, str(key)) not in self._seen
+                if first:
+                    self._seen.add((table, str(key)))
+                    self.counts[table] += 1
+            if first:
+                log.warning("skipped a stored %s row that no longer reads back (%s): %s", table, key, exc)
+            return None
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+def value_key(value: float | None) -> str:
+    """A revision's value as part of its identity (exact; NULL-safe)."""
+    return "null" if value is None else float(value).hex()
 
 
 class Store(Protocol):
@@ -166,6 +312,36 @@ class Store(Protocol):
         """Keep a small document (e.g. the alert engine's memory) under ``key``."""
 
     def load_blob(self, key: str) -> str | None: ...
+
+    # -- quarantine, suspects, revisions ---------------------------------------------------------------------
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep ``letters`` (a known one, by digest, bumps its count and last_seen) and add them to the
+        persisted totals per reason; how many new rows. One transaction."""
+
+    def dead_letters(
+        self,
+        *,
+        station: str | None = None,
+        reason: str | None = None,
+        ids: Sequence[int] | None = None,
+        limit: int = 100,
+    ) -> list[StoredDeadLetter]:
+        """Newest (last_seen) first."""
+
+    def remove_dead_letters(self, ids: Sequence[int]) -> int: ...
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        """Every message ever quarantined, by reason (persisted: re-applying does not lower it)."""
+
+    def suspect_readings(self, station: str, *, limit: int = 100) -> list[SuspectReading]:
+        """Newest (t) first."""
+
+    def revisions(self, station: str, *, limit: int = 100) -> list[Revision]:
+        """Newest (received) first."""
+
+    def unreadable(self) -> dict[str, int]:
+        """Stored rows skipped on read-back because they no longer validate, by table."""
 
     def counts(self) -> dict[str, int]:
         """Row counts per table, for /api/stats."""

@@ -10,27 +10,35 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from collector.alerts.model import Alert
 from collector.store.base import (
     ApplyResult,
+    DeadLetter,
+    ReadBack,
     Received,
+    Revision,
     SeqSummary,
     StoredCommand,
+    StoredDeadLetter,
     StoredEvent,
     StoredReading,
     StoredStatus,
+    SuspectReading,
     Transition,
     alerts_query,
+    checked_body,
     from_us,
     summary_from_ranges,
     supersedes,
     to_us,
+    value_key,
 )
 from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
@@ -84,6 +92,23 @@ CREATE TABLE IF NOT EXISTS replies (
     station TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL,
     PRIMARY KEY (station, id)
 );
+CREATE TABLE IF NOT EXISTS suspect_readings (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
+    value REAL, flag TEXT NOT NULL, device TEXT, seq INTEGER, received_at INTEGER NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (station, param, t)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reading_revisions (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL, vkey TEXT NOT NULL, flag TEXT NOT NULL,
+    value REAL, seq INTEGER, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, param, t, vkey, flag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS revisions_by_received ON reading_revisions (station, received_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, digest TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, station TEXT,
+    payload BLOB NOT NULL, reason TEXT NOT NULL, error TEXT NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letter_totals (reason TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
 
 
@@ -105,6 +130,7 @@ class SqliteStore:
         # The latest table mirrored in memory (loaded on first use; this process is its only writer): the
         # fleet overview reads every station's latest values on each request.
         self._latest: dict[str, dict[str, StoredReading]] | None = None
+        self._read_back = ReadBack()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -122,21 +148,23 @@ class SqliteStore:
     def apply(self, items: Sequence[Received]) -> ApplyResult:
         result = ApplyResult()
         rows: list[tuple[Any, ...]] = []  # every reading of every batch: one executemany per call
+        suspects: list[tuple[Any, ...]] = []  # readings outside the time window
         newest: dict[tuple[str, str], tuple[Reading, int]] = {}  # (station, param) → newest reading, received
         with self._transaction() as db:
             for item in items:
                 message, received = item.message, to_us(item.received_at)
                 if isinstance(message, ReadingBatch):
-                    self._apply_batch(db, message, received, result, rows, newest)
+                    self._apply_batch(db, message, received, result, rows, newest, item.suspect, suspects)
                 elif isinstance(message, Status):
+                    body = checked_body(message)
                     row = db.execute(
                         "SELECT body FROM statuses WHERE station = ?", (message.station,)
                     ).fetchone()
-                    held = Status.model_validate_json(row[0]) if row is not None else None
+                    held = self._held_status(message.station, row[0]) if row is not None else None
                     if supersedes(message, held):
                         db.execute(
                             "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?)",
-                            (message.station, to_us(message.at), message.model_dump_json(), received),
+                            (message.station, to_us(message.at), body, received),
                         )
                         result.statuses_saved += 1
                     else:
@@ -151,7 +179,7 @@ class SqliteStore:
                             to_us(message.at),
                             message.kind.value,
                             message.severity.value,
-                            message.model_dump_json(),
+                            checked_body(message),
                             received,
                         ),
                     )
@@ -163,7 +191,7 @@ class SqliteStore:
                     before = db.total_changes
                     db.execute(
                         "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?)",
-                        (message.station, message.id, message.model_dump_json(), received),
+                        (message.station, message.id, checked_body(message), received),
                     )
                     if db.total_changes > before:
                         result.replies_inserted += 1
@@ -176,6 +204,8 @@ class SqliteStore:
                 inserted = db.total_changes - before
                 result.readings_inserted += inserted
                 result.readings_duplicate += len(rows) - inserted
+                if inserted < len(rows):  # only then can a row differ from the one stored
+                    self._keep_revisions(db, rows, result)
                 # The latest value per parameter is kept in its own small table so the dashboard never scans
                 # history: one row per (station, param) of this call, the newest; a newer t wins over the table.
                 db.executemany(
@@ -187,8 +217,39 @@ class SqliteStore:
                         for (station, param), (r, received) in newest.items()
                     ],
                 )
+            if suspects:
+                before = db.total_changes
+                db.executemany(
+                    "INSERT OR IGNORE INTO suspect_readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", suspects
+                )
+                inserted = db.total_changes - before
+                result.suspect_inserted += inserted
+                result.suspect_duplicate += len(suspects) - inserted
         self._remember_latest(newest)  # after the commit: idempotent, newer t wins
         return result
+
+    def _held_status(self, station: str, body: str) -> Status | None:
+        """The stored status of ``station``; None when it no longer reads back (any new status replaces it)."""
+        return self._read_back.parse("statuses", station, lambda: Status.model_validate_json(body))
+
+    @staticmethod
+    def _keep_revisions(db: sqlite3.Connection, rows: list[tuple[Any, ...]], result: ApplyResult) -> None:
+        """Rows whose identity is stored with another value or flag go to ``reading_revisions`` (the stored
+        value stays as it is); an identical re-send is a plain duplicate."""
+        revised: list[tuple[Any, ...]] = []
+        for station, param, t, value, flag, _device, seq, received in rows:
+            held = db.execute(
+                "SELECT value, flag FROM readings WHERE station = ? AND param = ? AND t = ?",
+                (station, param, t),
+            ).fetchone()
+            if held is not None and (held[0] != value or held[1] != flag):
+                revised.append((station, param, t, value_key(value), flag, value, seq, received))
+        for row in revised:
+            before = db.total_changes
+            db.execute("INSERT OR IGNORE INTO reading_revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            if db.total_changes > before:
+                result.readings_revised += 1
+                result.revisions[row[0]] = result.revisions.get(row[0], 0) + 1
 
     def _remember_latest(self, newest: dict[tuple[str, str], tuple[Reading, int]]) -> None:
         """The in-memory latest values follow the latest table (once loaded)."""
@@ -211,8 +272,11 @@ class SqliteStore:
         result: ApplyResult,
         rows: list[tuple[Any, ...]],
         newest: dict[tuple[str, str], tuple[Reading, int]],
+        suspect: Mapping[int, str],
+        suspects: list[tuple[Any, ...]],
     ) -> None:
-        """Store the message record now; queue its readings in ``rows`` and its newest values in ``newest``."""
+        """Store the message record now; queue its readings in ``rows`` and its newest values in ``newest``;
+        readings outside the time window (``suspect``) in ``suspects``, never in ``newest``."""
         station, seq = batch.station, batch.seq
         before = db.total_changes
         db.execute(
@@ -225,7 +289,27 @@ class SqliteStore:
         else:
             result.messages_duplicate += 1
         flag_text = _FLAG_TEXT
-        for r in batch.readings:
+        if suspect:
+            for i, r in enumerate(batch.readings):
+                reason = suspect.get(i)
+                if reason is not None:
+                    suspects.append(
+                        (
+                            station,
+                            r.param,
+                            to_us(r.t),
+                            r.value,
+                            flag_text[r.flag],
+                            r.device,
+                            seq,
+                            received,
+                            reason,
+                        )
+                    )
+            readings = [r for i, r in enumerate(batch.readings) if i not in suspect]
+        else:
+            readings = batch.readings
+        for r in readings:
             rows.append((station, r.param, to_us(r.t), r.value, flag_text[r.flag], r.device, seq, received))
             key = (station, r.param)
             held = newest.get(key)
@@ -320,10 +404,12 @@ class SqliteStore:
     def statuses(self) -> dict[str, StoredStatus]:
         with self._lock:
             rows = self._db.execute("SELECT station, body, received_at FROM statuses").fetchall()
-        return {
-            str(station): StoredStatus(Status.model_validate_json(body), from_us(int(received)))
-            for station, body, received in rows
-        }
+        found = {}
+        for station, body, received in rows:
+            status = self._read_back.parse("statuses", station, partial(Status.model_validate_json, body))
+            if status is not None:  # unreadable: as if the station had sent none
+                found[str(station)] = StoredStatus(status, from_us(int(received)))
+        return found
 
     def transitions(self, station: str, *, limit: int = 50) -> list[Transition]:
         with self._lock:
@@ -378,20 +464,31 @@ class SqliteStore:
             ).fetchone()
         if row is None:
             return None
-        reply = CommandReply.model_validate_json(row[1]) if row[1] is not None else None
-        return StoredCommand(
-            Command.model_validate_json(row[0]), reply, from_us(int(row[2])) if row[2] is not None else None
+        key = f"{station}/{command_id}"
+        command = self._read_back.parse("commands", key, lambda: Command.model_validate_json(row[0]))
+        if command is None:
+            return None
+        reply = (
+            self._read_back.parse("replies", key, lambda: CommandReply.model_validate_json(row[1]))
+            if row[1] is not None
+            else None
         )
+        return StoredCommand(command, reply, from_us(int(row[2])) if reply is not None else None)
 
     def events(self, station: str, *, limit: int = 50) -> list[StoredEvent]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT body, received_at FROM events WHERE station = ? ORDER BY at DESC LIMIT ?",
+                "SELECT id, body, received_at FROM events WHERE station = ? ORDER BY at DESC LIMIT ?",
                 (station, limit),
             ).fetchall()
-        return [
-            StoredEvent(Event.model_validate_json(body), from_us(int(received))) for body, received in rows
-        ]
+        found = []
+        for event_id, body, received in rows:
+            event = self._read_back.parse(
+                "events", f"{station}/{event_id}", partial(Event.model_validate_json, body)
+            )
+            if event is not None:
+                found.append(StoredEvent(event, from_us(int(received))))
+        return found
 
     def seq_summary(self, station: str) -> SeqSummary:
         # Islands of consecutive seq: seq - row_number is constant within one run.
@@ -433,11 +530,15 @@ class SqliteStore:
         limit: int = 100,
     ) -> list[Alert]:
         sql, args = alerts_query(state=state, station=station, severity=severity, limit=limit, mark="?")
-        return [Alert.model_validate_json(row[0]) for row in self._select(sql, args)]
+        found = [self._alert(row[0]) for row in self._select(sql, args)]
+        return [a for a in found if a is not None]
 
     def alert(self, alert_id: str) -> Alert | None:
         rows = self._select("SELECT body FROM alerts WHERE id = ?", (alert_id,))
-        return Alert.model_validate_json(rows[0][0]) if rows else None
+        return self._alert(rows[0][0]) if rows else None
+
+    def _alert(self, body: str) -> Alert | None:
+        return self._read_back.parse("alerts", hash(body), lambda: Alert.model_validate_json(body))
 
     def save_blob(self, key: str, text: str) -> None:
         with self._transaction() as db:
@@ -454,6 +555,113 @@ class SqliteStore:
         with self._lock:
             return list(self._db.execute(sql, args).fetchall())
 
+    # -- quarantine, suspects, revisions ---------------------------------------------------------------------
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        if not letters:
+            return 0
+        added = 0
+        with self._transaction() as db:
+            for d in letters:
+                seen = to_us(d.seen_at)
+                before = db.total_changes
+                db.execute(
+                    "INSERT INTO dead_letters (digest, topic, station, payload, reason, error, first_seen,"
+                    " last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (digest) DO NOTHING",
+                    (d.digest, d.topic, d.station, d.payload, d.reason, d.error, seen, seen),
+                )
+                if db.total_changes > before:
+                    added += 1
+                else:
+                    db.execute(
+                        "UPDATE dead_letters SET count = count + 1, last_seen = MAX(last_seen, ?), reason = ?,"
+                        " error = ? WHERE digest = ?",
+                        (seen, d.reason, d.error, d.digest),
+                    )
+                db.execute(
+                    "INSERT INTO dead_letter_totals VALUES (?, 1) ON CONFLICT (reason) DO UPDATE SET n = n + 1",
+                    (d.reason,),
+                )
+        return added
+
+    def dead_letters(
+        self,
+        *,
+        station: str | None = None,
+        reason: str | None = None,
+        ids: Sequence[int] | None = None,
+        limit: int = 100,
+    ) -> list[StoredDeadLetter]:
+        sql = (
+            "SELECT id, station, topic, payload, reason, error, first_seen, last_seen, count FROM dead_letters"
+            " WHERE 1 = 1"
+        )
+        args: list[Any] = []
+        if station is not None:
+            sql += " AND station = ?"
+            args.append(station)
+        if reason is not None:
+            sql += " AND reason = ?"
+            args.append(reason)
+        if ids is not None:
+            sql += f" AND id IN ({', '.join('?' * len(ids))})" if ids else " AND 0"
+            args += [int(i) for i in ids]
+        sql += " ORDER BY last_seen DESC, id DESC LIMIT ?"
+        args.append(limit)
+        return [
+            StoredDeadLetter(
+                int(i),
+                st,
+                str(topic),
+                bytes(payload),
+                str(r),
+                str(err),
+                from_us(int(f)),
+                from_us(int(la)),
+                int(n),
+            )
+            for i, st, topic, payload, r, err, f, la, n in self._select(sql, args)
+        ]
+
+    def remove_dead_letters(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany("DELETE FROM dead_letters WHERE id = ?", [(int(i),) for i in ids])
+            return db.total_changes - before
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        return {
+            str(r): int(n)
+            for r, n in self._select("SELECT reason, n FROM dead_letter_totals ORDER BY reason")
+        }
+
+    def suspect_readings(self, station: str, *, limit: int = 100) -> list[SuspectReading]:
+        rows = self._select(
+            "SELECT station, param, t, value, flag, seq, received_at, reason FROM suspect_readings"
+            " WHERE station = ? ORDER BY t DESC LIMIT ?",
+            (station, limit),
+        )
+        return [
+            SuspectReading(st, p, from_us(int(t)), v, f, seq, from_us(int(rec)), reason)
+            for st, p, t, v, f, seq, rec, reason in rows
+        ]
+
+    def revisions(self, station: str, *, limit: int = 100) -> list[Revision]:
+        rows = self._select(
+            "SELECT station, param, t, value, flag, seq, received_at FROM reading_revisions"
+            " WHERE station = ? ORDER BY received_at DESC LIMIT ?",
+            (station, limit),
+        )
+        return [
+            Revision(st, p, from_us(int(t)), v, f, seq, from_us(int(rec)))
+            for st, p, t, v, f, seq, rec in rows
+        ]
+
+    def unreadable(self) -> dict[str, int]:
+        return self._read_back.snapshot()
+
     def counts(self) -> dict[str, int]:
         """Row counts per table (for /api/stats)."""
         with self._lock:
@@ -468,6 +676,8 @@ class SqliteStore:
                     "commands",
                     "replies",
                     "alerts",
+                    "suspect_readings",
+                    "reading_revisions",
                 )
             }
 

@@ -17,12 +17,16 @@ from collector.alerts import (
     CalibrationRule,
     ClockSkewRule,
     ControllerRule,
+    DeadLettersRule,
     DeviceDownRule,
     DroppedRule,
     ExceedanceRule,
     FaultFlagRule,
+    InboxWriteRule,
     OfflineRule,
+    RevisionsRule,
     Rule,
+    RuleBase,
     Site,
     StaleRule,
     SuddenRiseRule,
@@ -379,6 +383,9 @@ def test_default_config_runs_every_rule() -> None:
         "clock_skew",
         "controller",
         "calibration_overdue",
+        "dead_letters",
+        "revisions",
+        "inbox_write",
     }
     out = e.on_reading(ST, reading("w21003", 0, 1.6))
     out += e.on_reading(ST, reading("w21003", 60, 1.6))
@@ -440,3 +447,39 @@ def test_a_batch_gives_the_same_transitions_and_memory_as_its_readings_one_by_on
             assert batched.tick(now) == single.tick(now)
         assert json.loads(batched.dump()) == json.loads(single.dump())
     assert {"opened", "escalated", "resolved"} <= seen  # the stream reaches every kind of change
+
+
+# ----- incidents: quarantined messages, revisions, inbox write errors ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "kind", "title"),
+    [
+        (DeadLettersRule(id="dl", quiet_s=600), "dead_letters", "站点消息被隔离"),
+        (RevisionsRule(id="rev", quiet_s=600), "revisions", "同一时刻数据出现不同值"),
+        (InboxWriteRule(id="inbox", quiet_s=600), "inbox_write", "采集中心收件箱写入失败"),
+    ],
+)
+def test_incident_opens_on_the_first_and_resolves_after_a_quiet_period(
+    rule: RuleBase, kind: str, title: str
+) -> None:
+    e = engine(rule)
+    opened = e.on_incident(ST, kind, at(0), 2, {"schema": 2} if kind == "dead_letters" else None)
+    assert kinds(opened) == ["opened"] and opened[0].alert.title_zh == title and opened[0].alert.title_en
+    assert e.on_incident(ST, kind, at(5), 1, {"schema": 1} if kind == "dead_letters" else None) == []
+    alert = e.active()[0]
+    assert alert.value == 3 and alert.message_zh and alert.message_en
+    if kind == "dead_letters":
+        assert alert.detail["schema"] == 3 and "schema 3" in alert.message_en
+    assert e.tick(at(5 + 9)) == []  # 9 min quiet: not yet
+    assert kinds(e.tick(at(5 + 10))) == ["resolved"]
+    assert e.state.incidents == {}
+    assert kinds(e.on_incident(ST, kind, at(30))) == ["opened"]  # a new incident, a new alert
+    assert e.active()[0].value == 1
+
+
+def test_incident_state_survives_a_dump_and_load() -> None:
+    e = engine(DeadLettersRule(id="dl", quiet_s=600))
+    e.on_incident(ST, "dead_letters", at(0), 1, {"invalid": 1})
+    again = AlertEngine.load(e.config, e.dump())
+    assert kinds(again.tick(at(10))) == ["resolved"]
