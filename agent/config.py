@@ -111,11 +111,30 @@ class FlaggingConfig(_Section):
     clock_back_tolerance_s: float = Field(default=1.0, ge=0)  # backward steps up to this are NTP noise
 
 
+class ClockConfig(_Section):
+    """How far an analyser's result time may be from the agent's (NTP-disciplined) clock.
+
+    Ahead 300 s: a result's time is when its sample was taken, never after the agent's now; five minutes
+    allow for an analyser's RTC drifting a few seconds a day between manual settings, and stay inside the
+    collector's 10-minute future window, so the station warns before the collector has to flag. Behind 24 h:
+    a nutrient analyser keeps its last result in the register until the next cycle, every 1-4 h and at some
+    stations daily; a NEW result dated more than a day back can only come from a clock that is behind.
+    """
+
+    analyser_ahead_s: float = Field(default=300.0, gt=0)
+    analyser_behind_s: float = Field(default=86_400.0, gt=0)
+    # keep: readings keep the analyser's time (the event says so); restamp: a result from an analyser whose
+    # clock is off is stamped with the agent's acquisition time instead. Values are never rewritten.
+    analyser_time: Literal["keep", "restamp"] = "keep"
+    report_every_s: float = Field(default=3600.0, ge=0)  # one analyser_clock event per device and kind
+
+
 class AgentConfig(_Section):
     station: StationConfig
     mqtt: MqttConfig = MqttConfig()
     outbox: OutboxConfig = OutboxConfig()
     flagging: FlaggingConfig = FlaggingConfig()
+    clock: ClockConfig = ClockConfig()
     bus: list[Bus] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -8,7 +8,10 @@ answers again (event ``device_up``). Every failure is counted per device and kin
 
 Readings are stamped with the injectable ``clock`` (UTC) when the answer arrives, except the results of
 analysers whose profile has a ``result_time``: those are taken once per new result time and stamped with it
-(the sample time). The last result time taken is kept in the ``StateStore`` across restarts.
+(the sample time). The last result time taken is kept in the ``StateStore`` across restarts. A new result
+time is checked against the agent's clock and the last one taken (``analyserclock``): a clock that is off or
+went back is an ``analyser_clock`` event and a note in the device's status; a result time earlier than the
+last is still a new result, taken and emitted; ``clock.analyser_time`` says whose time its readings carry.
 
 Call ``set_interval`` from the event loop's thread (the command handler runs there).
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from agent.acquisition.analyserclock import AnalyserClock, ClockFinding
 from agent.acquisition.controller import ControllerWatch
 from agent.acquisition.decoding import ParamValue, Sample, decode_sample, flag_value
 from agent.acquisition.errors import FAILURE_KINDS, ILLEGAL_DATA_ADDRESS, ReadFailed
@@ -79,6 +83,7 @@ class _Device:
     last_ok: datetime | None = None
     last_error: str | None = None
     last_flag: Flag | None = None
+    clock_note: str | None = None  # what is wrong with the analyser's clock, for its status
     counts: Counter[str] = field(default_factory=Counter)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -104,6 +109,7 @@ class Acquisition:
         self.stuck = StuckDetector(config.flagging.stuck_after_s)
         self.logic = LogicMonitor()
         self.controller = ControllerWatch()
+        self.analyser_clock = AnalyserClock(config.clock)
         self._buses: dict[str, SerialBus | TcpBus] = {b.name: b for b in config.bus}
         self._devices: dict[str, _Device] = {}
         self._lines: dict[str, SerialLine] = {}
@@ -382,9 +388,7 @@ class Acquisition:
             dev.counts["decode"] += 1
             log.warning("device %s: %s", dev.name, error)
         self._device_state(dev, sample)
-        self.sink.set_device_status(
-            dev.name, DeviceStatus(up=True, flag=sample.device_flag, failures=0, last_ok=now)
-        )
+        self._set_up_status(dev, sample.device_flag, now)
         if sample.signals:
             self.sink.set_controller_signals(dict(sample.signals))
             for change in self.controller.update(sample.signals):
@@ -406,12 +410,60 @@ class Acquisition:
                 return  # the analyser has no result yet
             key = result_time_key(dev.name)
             stamp = sample.result_time.isoformat()
-            if self.state.get(key) == stamp:
+            last = self.state.get(key)
+            if last == stamp:
                 return  # this result was taken already
-            self._take(dev, sample, sample.result_time)
+            # Any other time is a new result, earlier ones too (a clock set back): judged, then taken.
+            finding = self.analyser_clock.judge(dev.name, sample.result_time, now, _parse_time(last))
+            self._clock_finding(dev, finding, sample.device_flag)
+            self._take(dev, sample, self.analyser_clock.stamp(finding))
             self.state.set(key, stamp)  # after add_readings returned: the readings are durable
         else:
             self._take(dev, sample, now)
+
+    def _set_up_status(self, dev: _Device, flag: Flag, now: datetime) -> None:
+        self.sink.set_device_status(
+            dev.name, DeviceStatus(up=True, flag=flag, failures=0, last_ok=now, error=dev.clock_note)
+        )
+
+    def _clock_finding(self, dev: _Device, finding: ClockFinding, flag: Flag) -> None:
+        note = finding.note()
+        if note != dev.clock_note:
+            dev.clock_note = note
+            self._set_up_status(dev, flag, finding.agent_time)
+        policy = self.analyser_clock.config.analyser_time
+        stamped = self.analyser_clock.stamp(finding)
+        detail = {
+            "device": dev.name,
+            "skew_s": round(finding.skew_s, 3),
+            "analyser_time": finding.analyser_time.isoformat(),
+            "agent_time": finding.agent_time.isoformat(),
+            "policy": policy,
+            "stamped": stamped.isoformat(),
+        }
+        whose = "the agent's" if stamped != finding.analyser_time else "the analyser's"
+        for kind in self.analyser_clock.due(finding):
+            if kind == "ok":
+                message = f"{dev.name} clock agrees with the agent's again (skew {finding.skew_s:.0f} s)"
+                severity = Severity.INFO
+            elif kind == "skew":
+                message = (
+                    f"{dev.name}: {note}; its readings carry {whose} time (clock.analyser_time = {policy})"
+                )
+                severity = Severity.WARNING
+            else:
+                assert finding.went_back_s is not None and finding.last_taken is not None
+                message = (
+                    f"{dev.name} result time went back {finding.went_back_s:.0f} s, before the last result "
+                    f"taken ({finding.last_taken.isoformat()}): taken as a new result with {whose} time"
+                )
+                severity = Severity.WARNING
+            extra: dict[str, object] = {"finding": kind}
+            if kind == "back" and finding.last_taken is not None:
+                extra |= {"went_back_s": finding.went_back_s, "last_taken": finding.last_taken.isoformat()}
+            self.sink.add_event(
+                EventKind.ANALYSER_CLOCK, severity, message, device=dev.name, detail=detail | extra
+            )
 
     def _device_state(self, dev: _Device, sample: Sample) -> None:
         flag, before = sample.device_flag, dev.last_flag
@@ -467,6 +519,17 @@ class Acquisition:
                 param=next(iter(violation.values)),
                 detail={"rule": violation.rule, "values": violation.values},
             )
+
+
+def _parse_time(stamp: str | None) -> datetime | None:
+    """A result time as the state store keeps it (isoformat), or None when absent or unreadable."""
+    if stamp is None:
+        return None
+    try:
+        value = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 __all__ = ["Acquisition", "Clock", "utc_now"]
