@@ -359,3 +359,40 @@ def test_batches_stay_within_the_byte_bound(tmp_path: Path) -> None:
     )
     payload = batch_payload(STATION, batch.seq, batch.lane, T0, batch.body)
     assert payload == encode(message) and len(payload) <= 2048
+
+
+def test_a_wall_clock_set_back_never_reorders_or_reuses_sequence_numbers(tmp_path: Path) -> None:
+    """Sequence numbers come from the outbox, not the clock: a station clock stepped back a day (and
+    forward again) leaves them strictly increasing, each used once, in the order the readings were stored,
+    across a restart too; every reading still goes out."""
+    clock = FakeClock()
+    path = tmp_path / "o.db"
+    box = make(path, clock, batch_max_readings=5)
+    seqs: list[int] = []
+    sent: list[float | None] = []
+
+    def drain(lane: Lane) -> None:
+        while (batch := box.next_batch(lane)) is not None:
+            seqs.append(batch.seq)
+            sent.extend(r.value for r in batch.readings())
+            box.mark_acked(batch.seq)
+
+    value = 0.0
+    for step in (0.0, -86_400.0, 30.0, 86_400.0 + 3600.0, -7200.0):
+        clock.advance(step)
+        for _ in range(3):
+            box.add_readings(
+                readings(4, start=T0 + timedelta(seconds=clock.now - T0.timestamp()), first_value=value)
+            )
+            value += 4
+            clock.advance(1.0)
+        drain(Lane.LIVE)
+        clock.advance(box.config.live_window_s + 1)
+        drain(Lane.BACKFILL)
+        if step < 0:  # a restart while the clock is behind
+            box.close()
+            box = make(path, clock, batch_max_readings=5)
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert seqs == list(range(len(seqs)))  # no hole either
+    assert sent == [float(v) for v in range(int(value))]  # every reading, in the order stored
+    assert box.next_seq == len(seqs)
