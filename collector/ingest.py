@@ -206,7 +206,10 @@ class Applier:
         on_committed: Callable[[Sequence[Received], ApplyResult], None] | None = None,
         on_quarantined: Callable[[Sequence[DeadLetter]], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        classifier: Callable[..., Storable] = classify,
     ) -> None:
+        """``classifier``: ``classify`` (tests give one that lets poison through, to prove the isolation does
+        not depend on validation catching it)."""
         self.store = store
         self.inbox = inbox
         self.counters = counters
@@ -219,6 +222,7 @@ class Applier:
         self.on_committed = on_committed
         self.on_quarantined = on_quarantined
         self.clock = clock
+        self.classifier = classifier
         self._lock = threading.Lock()  # _busy and the inbox's emptiness are judged together
         self._apply_lock = threading.RLock()  # one writer: the thread or a re-apply, never both at once
         self._busy = False
@@ -355,7 +359,7 @@ class Applier:
         return items, dead
 
     def _received(self, topic: str, payload: bytes, received_at: datetime) -> Received:
-        message = classify(topic, payload, known_stations=self.known_stations)
+        message = self.classifier(topic, payload, known_stations=self.known_stations)
         if isinstance(message, ReadingBatch):
             suspect = time_suspects(message, received_at, self.window)
             if suspect:
