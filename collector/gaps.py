@@ -11,8 +11,10 @@ Two kinds of hole are asked for:
 
 A hole must persist for ``grace_s`` before it is asked (QoS 1 redelivery and the backfill lane fill most on
 their own). A range is never asked again while a request covering it waits for its reply; an answered
-request (ok or refused) closes its range for good, since a re-send may arrive under new sequence numbers and
-leave the seq hole as it was. A request without a reply is asked again after ``reply_timeout_s``, at most
+request (ok or refused) closes its range for good, since a re-send arrives under new sequence numbers and
+leaves the seq hole as it was. A seq range answered ok with every message found at the station
+(``unknown_seqs`` 0 in the reply's result) is *recovered*: its readings came back under new numbers, so
+``recovered`` lists it and ``split_recovered`` tells the API which holes are still missing. A request without a reply is asked again after ``reply_timeout_s``, at most
 ``max_attempts`` times. At most ``max_outstanding`` requests per station wait at once. A seq hole wider than
 ``max_seq_jump`` (a station whose counter jumped, a replayed batch from another life) is not asked: it is
 counted once as implausible and remembered.
@@ -36,6 +38,10 @@ log = logging.getLogger("qingliu.collector.gaps")
 
 EARLY_MAX = 256
 Kind = Literal["seq", "time"]
+# What became of a closed request: re-sent in full, answered ok but some seqs unknown at the station,
+# refused by the agent, or never answered after max_attempts.
+Outcome = Literal["recovered", "partial", "refused", "given_up"]
+OUTCOMES: tuple[Outcome, ...] = ("recovered", "partial", "refused", "given_up")
 Span = tuple[int, int]  # closed seq range, or [a, b) in microseconds since the epoch for time windows
 
 
@@ -72,6 +78,7 @@ class _Request:
     command_id: str | None = None
     sent_at: datetime | None = None
     closed: bool = False  # answered, or given up after max_attempts
+    outcome: Outcome | None = None  # set when closed
 
 
 @dataclass(slots=True)
@@ -90,8 +97,8 @@ class GapPlanner:
         self.counters: Counter[str] = Counter()
         self._stations: dict[str, _StationMemo] = {}
         self._by_command: dict[str, _Request] = {}
-        # Replies that came before ``sent`` registered their command (a fast agent): (command id, ok).
-        self._early: dict[str, bool] = {}
+        # Replies that came before ``sent`` registered their command (a fast agent): command id → outcome.
+        self._early: dict[str, Outcome] = {}
 
     def _memo(self, station: str) -> _StationMemo:
         return self._stations.setdefault(station, _StationMemo())
@@ -185,7 +192,7 @@ class GapPlanner:
                 self._by_command.pop(request.command_id, None)
             request.command_id, request.sent_at = None, None
             if request.attempts >= self.settings.max_attempts:
-                request.closed = True
+                request.closed, request.outcome = True, "given_up"
                 self.counters["given_up"] += 1
 
     # -- what happened to the requests -----------------------------------------------------------------------
@@ -203,25 +210,41 @@ class GapPlanner:
         self._by_command[command_id] = request
         self.counters[f"sent_{ask.kind}"] += 1
         if command_id in self._early:
-            self.on_reply(command_id, self._early.pop(command_id))
+            self._close(request, self._early.pop(command_id))
+            self._by_command.pop(command_id, None)
 
     def send_failed(self, ask: Ask) -> None:
         """The command could not be published (broker down): the request waits for the next check."""
         self._request(ask)
         self.counters["send_errors"] += 1
 
-    def on_reply(self, command_id: str, ok: bool) -> bool:
-        """A reply to one of our requests closes it (True); other commands' replies are not ours (False)."""
+    def on_reply(self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None) -> bool:
+        """A reply to one of our requests closes it (True); other commands' replies are not ours (False).
+        ``result``: the reply's result; a seq re-send that found every message (``unknown_seqs`` 0 or absent)
+        recovers its range."""
+        outcome = reply_outcome(ok, result)
         request = self._by_command.pop(command_id, None)
         if request is None:
-            self._early[command_id] = ok
+            self._early[command_id] = outcome
             while len(self._early) > EARLY_MAX:  # replies to other commands: forget the oldest
                 del self._early[next(iter(self._early))]
             return False
-        request.closed = True
-        request.sent_at = None
-        self.counters["replies_ok" if ok else "replies_refused"] += 1
+        self._close(request, outcome)
         return True
+
+    def _close(self, request: _Request, outcome: Outcome) -> None:
+        request.closed, request.outcome = True, outcome
+        request.sent_at = None
+        self.counters["replies_refused" if outcome == "refused" else "replies_ok"] += 1
+
+    def recovered(self, station: str) -> list[Span]:
+        """The seq ranges (closed) whose re-send the station answered in full: merged, sorted."""
+        spans = [
+            r.ask.span
+            for r in self._memo(station).requests
+            if r.ask.kind == "seq" and r.outcome == "recovered"
+        ]
+        return merge_closed(spans)
 
     def outstanding(self, station: str) -> int:
         return sum(1 for r in self._memo(station).requests if not r.closed and r.sent_at is not None)
@@ -242,6 +265,7 @@ class GapPlanner:
                 "attempts": r.attempts,
                 "command_id": r.command_id,
                 "state": "closed" if r.closed else ("waiting" if r.sent_at is not None else "queued"),
+                "outcome": r.outcome,
             }
             for r in self._memo(station).requests
         ]
@@ -260,6 +284,7 @@ class GapPlanner:
                         r.command_id,
                         iso(r.sent_at) if r.sent_at else None,
                         r.closed,
+                        r.outcome,
                     ]
                     for r in memo.requests
                 ],
@@ -277,15 +302,21 @@ class GapPlanner:
                 raise ValueError(f"unknown gap memory version {doc.get('v')!r}")
             for station, saved in doc["stations"].items():
                 memo = planner._memo(station)
-                for kind, (lo, hi), attempts, command_id, sent_at, closed in saved["requests"]:
+                for kind, (lo, hi), attempts, command_id, sent_at, closed, *rest in saved["requests"]:
                     if kind not in ("seq", "time"):
                         raise ValueError(f"unknown request kind {kind!r}")
+                    # A memory written before outcomes were kept has six fields: its closed requests stay
+                    # closed (never asked again) without claiming a recovery.
+                    outcome = rest[0] if rest else None
+                    if outcome is not None and outcome not in OUTCOMES:
+                        raise ValueError(f"unknown request outcome {outcome!r}")
                     request = _Request(
                         Ask(station, kind, (int(lo), int(hi))),
                         int(attempts),
                         command_id,
                         datetime.fromisoformat(sent_at.replace("Z", "+00:00")) if sent_at else None,
                         bool(closed),
+                        outcome,
                     )
                     memo.requests.append(request)
                     if command_id and not closed and request.sent_at is not None:
@@ -349,6 +380,33 @@ def _split(span: Span, size: int, closed: int) -> list[Span]:
         out.append((lo, end))
         lo = end + closed
     return out
+
+
+def merge_closed(spans: Iterable[Span]) -> list[Span]:
+    """Union of closed seq ranges, sorted; adjacent ranges (5-7, 8-9) join."""
+    return [(a, b - 1) for a, b in merge((lo, hi + 1) for lo, hi in spans)]
+
+
+def split_recovered(missing: Iterable[Span], recovered: Sequence[Span]) -> tuple[list[Span], list[Span]]:
+    """The seq holes ``missing`` (closed ranges) split into those still missing and those inside a
+    ``recovered`` range (re-sent under new numbers). Pure."""
+    still: list[Span] = []
+    back: list[Span] = []
+    for hole in missing:
+        rest = _subtract(hole, recovered, 1)
+        still += rest
+        back += _subtract(hole, rest, 1)
+    return still, merge_closed(back)
+
+
+def reply_outcome(ok: bool, result: Mapping[str, Any] | None) -> Outcome:
+    """How a reply closes a request: refused, or ok in full, or ok with seqs the station does not know."""
+    if not ok:
+        return "refused"
+    unknown = (result or {}).get("unknown_seqs")
+    if isinstance(unknown, int) and not isinstance(unknown, bool) and unknown > 0:
+        return "partial"
+    return "recovered"
 
 
 def merge(windows: Iterable[Span]) -> list[Span]:

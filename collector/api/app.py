@@ -1,4 +1,4 @@
-"""The FastAPI app, following the contract in /work/helpers/API.md. Reading needs no token; changes need
+"""The FastAPI app: the API contract is the endpoint list below. Reading needs no token; changes need
 ``Authorization: Bearer <api.admin_token>``.
 
 GET  /healthz                                    {ok, store: ok|error, mqtt: connected|disconnected,
@@ -25,18 +25,31 @@ GET  /                                           the dashboard (collector.web)
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector import metrics, web
 from collector.api import health, views
+from collector.api.params import (
+    EARLIEST,
+    AlertState,
+    IdPath,
+    Inputs,
+    Limit,
+    ParamCode,
+    Severity,
+    TimeRange,
+)
 from collector.config import StationConfig
-from protocols import catalogue
+from protocols.commands import Bounds, check_args
 from protocols.errors import CommandError
 from protocols.messages import CommandKind
 
@@ -64,7 +77,8 @@ class CommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: CommandKind
-    args: dict[str, Any] = Field(default_factory=dict)
+    # Checked per kind by protocols.commands.check_args (422 with the agent's own reason).
+    args: dict[str, Any] = Field(default_factory=dict, max_length=8)
 
 
 def create_app(service: CollectorService) -> FastAPI:
@@ -75,12 +89,21 @@ def create_app(service: CollectorService) -> FastAPI:
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    inputs = Inputs(service.clock, service.site)
+    # Dependencies as defaults, not in Annotated: annotations are strings here, resolved in module globals.
+    station_dep: Any = Depends(inputs.station)
+    range_dep: Any = Depends(inputs.time_range())
+    health_range_dep: Any = Depends(
+        inputs.time_range(max_span=MAX_HEALTH_RANGE, default_span=timedelta(days=7))
+    )
+    station_filter_dep: Any = Depends(inputs.station_filter)
 
-    def site(station_id: str) -> StationConfig:
-        config = service.site(station_id)
-        if config is None:
-            raise HTTPException(404, f"unknown station {station_id!r}")
-        return config
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        service.count_rejected("invalid_request")  # bad input is counted, not only answered
+        # FastAPI's own handler echoes the input as UTF-8 and fails (500) on a lone surrogate: ASCII escapes.
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+        return Response(body, status_code=422, media_type="application/json")
 
     def token_ok(given: str) -> bool:
         token = service.config.api.admin_token
@@ -102,24 +125,12 @@ def create_app(service: CollectorService) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        store_ok = service.store.ping()
-        mqtt_ok = service.mqtt_connected
-        ok = store_ok and mqtt_ok
-        receiver = service.receiver_status()
-        body = {
-            "ok": ok,
-            "store": "ok" if store_ok else "error",
-            "mqtt": "connected" if mqtt_ok else "disconnected",
-            "receiver": "up" if receiver["running"] else "down",
-            "receiver_restarts": receiver["restarts"],
-            "inbox_depth": receiver["inbox_depth"],
-            "inbox_oldest_age_s": receiver["inbox_oldest_age_s"],
-        }
+        ok, body = service.health_report()  # with the reasons when not ok (collector/service.py)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/api/overview")
     def overview() -> dict[str, Any]:
-        sites = [site(i) for i in service.station_ids()]
+        sites = [inputs.known(i) for i in service.station_ids()]
         return views.overview(sites, summaries(), service.clock())
 
     @app.get("/api/stations")
@@ -127,8 +138,8 @@ def create_app(service: CollectorService) -> FastAPI:
         return summaries()
 
     @app.get("/api/stations/{station_id}")
-    def station(station_id: str) -> dict[str, Any]:
-        config = site(station_id)
+    def station(config: StationConfig = station_dep) -> dict[str, Any]:
+        station_id = config.id
         return views.station_detail(
             config,
             service.tracker.get(station_id),
@@ -141,45 +152,27 @@ def create_app(service: CollectorService) -> FastAPI:
 
     @app.get("/api/stations/{station_id}/readings")
     def readings(
-        station_id: str,
-        param: str | None = None,
-        start: Annotated[datetime | None, Query(alias="from")] = None,
-        end: Annotated[datetime | None, Query(alias="to")] = None,
+        config: StationConfig = station_dep,
+        param: ParamCode | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+        span: TimeRange = range_dep,
     ) -> dict[str, Any]:
-        config = site(station_id)
-        if param is not None and not catalogue.is_known(param):
-            raise HTTPException(422, f"unknown parameter code {param!r}")
-        for name, value in (("from", start), ("to", end)):
-            if value is not None and value.tzinfo is None:
-                raise HTTPException(422, f"'{name}' must carry a time zone, e.g. 2026-07-01T00:00:00Z")
-        if start is not None and end is not None and start >= end:
-            raise HTTPException(422, "'from' must be before 'to'")
         # Without 'from', the newest readings up to 'to' (still oldest first): what a chart of "now" wants.
         rows = service.store.readings(
-            station_id, param=param, start=start, end=end, limit=limit, newest=start is None
+            config.id, param=param, start=span.start, end=span.end, limit=limit, newest=span.start is None
         )
-        return views.readings(config, param, start, end, limit, rows)
+        return views.readings(config, param, span.start, span.end, limit, rows)
 
     @app.get("/api/stations/{station_id}/health")
     def station_health(
-        station_id: str,
-        start: Annotated[datetime | None, Query(alias="from")] = None,
-        end: Annotated[datetime | None, Query(alias="to")] = None,
+        config: StationConfig = station_dep,
+        span: TimeRange = health_range_dep,
     ) -> dict[str, Any]:
-        config = site(station_id)
-        for name, value in (("from", start), ("to", end)):
-            if value is not None and value.tzinfo is None:
-                raise HTTPException(422, f"'{name}' must carry a time zone, e.g. 2026-07-01T00:00:00Z")
-        end = end or service.clock()
-        defaulted = start is None
-        start = start or end - timedelta(days=7)
-        if start >= end:
-            raise HTTPException(422, "'from' must be before 'to'")
-        if end - start > MAX_HEALTH_RANGE:
-            raise HTTPException(422, f"the range may span at most {MAX_HEALTH_RANGE.days} days")
+        station_id = config.id
+        start, end = span.start, span.end
+        assert start is not None and end is not None  # the default span fills both
         initial, transitions = service.store.transitions_between(station_id, start, end)
-        if defaulted and initial is None:
+        if span.defaulted and initial is None:
             # A station first heard inside the default window is judged from then on: the days before it was
             # commissioned are not downtime, and a new station would otherwise show 0.1 % uptime.
             first_heard = next((t.at for t in transitions if t.new != "offline"), None)
@@ -199,24 +192,25 @@ def create_app(service: CollectorService) -> FastAPI:
         return body
 
     @app.get("/api/stations/{station_id}/gaps")
-    def gaps(station_id: str) -> dict[str, Any]:
-        site(station_id)
-        record = service.tracker.get(station_id)
+    def gaps(config: StationConfig = station_dep) -> dict[str, Any]:
+        record = service.tracker.get(config.id)
         next_seq = record.status.next_seq if record is not None and record.status is not None else None
-        return views.gaps(station_id, service.store.seq_summary(station_id), next_seq)
+        return views.gaps(
+            config.id, service.store.seq_summary(config.id), next_seq, service.recovered_seqs(config.id)
+        )
 
     @app.get("/api/alerts")
     def alerts(
-        state: Literal["open", "acknowledged", "resolved", "active"] | None = None,
-        station: str | None = None,
-        severity: Literal["info", "warning", "critical"] | None = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+        state: AlertState | None = None,
+        severity: Severity | None = None,
+        limit: Limit = 100,
+        station: str | None = station_filter_dep,
     ) -> dict[str, Any]:
-        found = service.store.alerts(state=state, station=station or None, severity=severity, limit=limit)
+        found = service.store.alerts(state=state, station=station, severity=severity, limit=limit)
         return {"alerts": [views.alert(a, service.site(a.station)) for a in found]}
 
     @app.post("/api/alerts/{alert_id}/ack", dependencies=[Depends(require_admin)])
-    def acknowledge(alert_id: str, body: AckRequest) -> dict[str, Any]:
+    def acknowledge(alert_id: IdPath, body: AckRequest) -> dict[str, Any]:
         stored = service.store.alert(alert_id)
         if stored is None:
             service.count_rejected("ack_unknown_alert")
@@ -267,27 +261,40 @@ def create_app(service: CollectorService) -> FastAPI:
             "stations": {state.value: n for state, n in service.tracker.count_by_state().items()},
         }
 
-    @app.post("/api/stations/{station_id}/commands", status_code=202, dependencies=[Depends(require_admin)])
-    def send_command(station_id: str, body: CommandRequest) -> dict[str, Any]:
-        site(station_id)
+    def command_args(config: StationConfig, body: CommandRequest) -> dict[str, Any]:
+        """The arguments to send, checked as the agent will check them (422 otherwise)."""
+        args = dict(body.args)
+        if body.kind is CommandKind.SYNC_CLOCK and "reference_time" not in args:
+            args["reference_time"] = views.iso(service.clock())  # the collector's clock is the reference
+        record = service.tracker.get(config.id)
+        status = record.status if record is not None else None
+        devices = set(status.devices) | set(status.intervals) if status is not None else set()
         try:
-            command = service.send_command(station_id, body.kind, body.args)
+            return check_args(body.kind, args, Bounds(EARLIEST, inputs.latest(), devices))
+        except CommandError as exc:
+            service.count_rejected("invalid_command")
+            raise HTTPException(422, str(exc)) from None
+
+    @app.post("/api/stations/{station_id}/commands", status_code=202, dependencies=[Depends(require_admin)])
+    def send_command(body: CommandRequest, config: StationConfig = station_dep) -> dict[str, Any]:
+        args = command_args(config, body)
+        try:
+            command = service.send_command(config.id, body.kind, args)
         except CommandError as exc:
             raise HTTPException(503 if exc.reason == "not_connected" else 504, str(exc)) from None
         return {
             "id": command.id,
-            "station": station_id,
+            "station": config.id,
             "kind": command.kind.value,
             "args": command.args,
             "issued_at": views.iso(command.issued_at),
         }
 
     @app.get("/api/stations/{station_id}/commands/{command_id}")
-    def get_command(station_id: str, command_id: str) -> dict[str, Any]:
-        site(station_id)
-        stored = service.store.command(station_id, command_id)
+    def get_command(command_id: IdPath, config: StationConfig = station_dep) -> dict[str, Any]:
+        stored = service.store.command(config.id, command_id)
         if stored is None:
-            raise HTTPException(404, f"no command {command_id!r} for station {station_id!r}")
+            raise HTTPException(404, f"no command {command_id!r} for station {config.id!r}")
         return views.command(stored)
 
     @app.get("/metrics")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from collector.alerts.model import Alert
 from collector.api import quality
 from collector.config import StationConfig
+from collector.gaps import split_recovered
 from collector.stations import StationRecord
 from collector.store.base import SeqSummary, StoredCommand, StoredEvent, StoredReading, Transition
 from protocols import catalogue
@@ -65,7 +67,7 @@ def station_summary(
     now: datetime,
     alerts: AlertSummary | None = None,
 ) -> dict[str, Any]:
-    """StationSummary of the API contract (/work/helpers/API.md), plus a few extra keys."""
+    """StationSummary of the API contract (collector/api/app.py), plus a few extra keys."""
     river = RIVERS.get(site.river)
     basin = BASIN_NAMES.get(site.basin)  # type: ignore[call-overload]
     status = record.status if record else None
@@ -216,12 +218,19 @@ def command(stored: StoredCommand) -> dict[str, Any]:
     }
 
 
-def gaps(station: str, summary: SeqSummary, next_seq: int | None) -> dict[str, Any]:
+def gaps(
+    station: str, summary: SeqSummary, next_seq: int | None, recovered: Sequence[tuple[int, int]] = ()
+) -> dict[str, Any]:
+    """Received seq ranges and the holes between them. A hole whose re-send the station answered in full
+    came back under new numbers: it is listed under ``recovered``, not ``missing``."""
+    missing, back = split_recovered(summary.missing, recovered)
     return {
         "station": station,
         "ranges": [list(r) for r in summary.ranges],
-        "missing": [list(m) for m in summary.missing],
-        "missing_count": summary.missing_count,
+        "missing": [list(m) for m in missing],
+        "missing_count": sum(hi - lo + 1 for lo, hi in missing),
+        "recovered": [list(r) for r in back],
+        "recovered_count": sum(hi - lo + 1 for lo, hi in back),
         "next_seq": next_seq,
     }
 

@@ -6,7 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collector.gaps import Ask, GapPlanner, GapSettings, merge, missing_windows, producing_windows, to_us
+from collector.gaps import (
+    Ask,
+    GapPlanner,
+    GapSettings,
+    merge,
+    merge_closed,
+    missing_windows,
+    producing_windows,
+    split_recovered,
+    to_us,
+)
 from collector.health import Schedule
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
@@ -227,3 +237,66 @@ def test_a_growing_hole_keeps_its_age() -> None:
     assert p.plan(S, "time", [(a, a + 1200)], at(60)) == []  # one more slot missing
     (ask,) = p.plan(S, "time", [(a, a + 1800)], at(121))  # asked at the first hole's grace, not later
     assert ask.span == (a, a + 1800)
+
+
+def test_a_hole_resent_in_full_is_recovered_and_never_asked_again() -> None:
+    p = planner(grace_s=0)
+    (first,) = p.plan(S, "seq", [(5, 7)], at(0))
+    p.sent(first, "c1", at(0))
+    assert p.recovered(S) == []  # asked, not answered yet
+    assert p.on_reply("c1", ok=True, result={"queued": 9, "seq_from": 5, "seq_to": 7, "unknown_seqs": 0})
+    assert p.recovered(S) == [(5, 7)]
+    assert p.snapshot(S)[0]["outcome"] == "recovered"
+    # The readings came back under new seqs: the old numbers stay a hole in the store, and are not asked.
+    for minute in range(1, 30):
+        assert p.plan(S, "seq", [(5, 7)], at(60 * minute)) == []
+    assert p.counters["sent_seq"] == 1
+
+
+def test_refused_partial_and_unanswered_requests_are_not_recovered() -> None:
+    p = planner(grace_s=0, max_outstanding=10, reply_timeout_s=60, max_attempts=1)
+    asks = p.plan(S, "seq", [(1, 1), (3, 3), (5, 5), (7, 7)], at(0))
+    for i, ask in enumerate(asks):
+        p.sent(ask, f"c{i}", at(0))
+    p.on_reply("c0", ok=False)
+    p.on_reply("c1", ok=True, result={"queued": 0, "unknown_seqs": 1})  # the station has no such message
+    p.on_reply("c2", ok=True)  # an agent that does not say how many it found: ok is taken as all
+    p.plan(S, "seq", [], at(61))  # c3 timed out at its last attempt
+    assert [r["outcome"] for r in p.snapshot(S)] == ["refused", "partial", "recovered", "given_up"]
+    assert p.recovered(S) == [(5, 5)]
+    assert p.counters["replies_refused"] == 1 and p.counters["replies_ok"] == 2
+
+
+def test_an_early_reply_carries_its_outcome() -> None:
+    p = planner(grace_s=0)
+    (first,) = p.plan(S, "seq", [(5, 7)], at(0))
+    assert not p.on_reply("c1", ok=True, result={"unknown_seqs": 0})
+    p.sent(first, "c1", at(0))
+    assert p.recovered(S) == [(5, 7)] and p.outstanding(S) == 0
+
+
+def test_recovered_ranges_survive_a_restart_and_old_memories_still_load() -> None:
+    p = planner(grace_s=0, max_outstanding=10, max_seq_span=2)
+    asks = p.plan(S, "seq", [(5, 8)], at(0))
+    assert [a.span for a in asks] == [(5, 6), (7, 8)]
+    for i, ask in enumerate(asks):
+        p.sent(ask, f"c{i}", at(0))
+        p.on_reply(f"c{i}", ok=True, result={"unknown_seqs": 0})
+    assert p.recovered(S) == [(5, 8)]  # adjacent pieces join
+    copy = GapPlanner.load(p.dump(), GapSettings(grace_s=0))
+    assert copy.recovered(S) == [(5, 8)]
+    assert copy.plan(S, "seq", [(5, 8)], at(10)) == []
+    # A memory written before outcomes were kept: closed stays closed, nothing claims a recovery.
+    old = '{"v": 1, "stations": {"hexicun": {"requests": [["seq", [5, 7], 1, "c1", null, true]], "implausible": []}}}'
+    before = GapPlanner.load(old, GapSettings(grace_s=0))
+    assert before.recovered(S) == [] and before.plan(S, "seq", [(5, 7)], at(10)) == []
+    with pytest.raises(ValueError):
+        GapPlanner.load(old.replace("true]", 'true, "bogus"]'))
+
+
+def test_split_recovered_keeps_only_what_is_still_missing() -> None:
+    still, back = split_recovered([(2, 3), (6, 12), (20, 20)], [(0, 3), (8, 9), (10, 10)])
+    assert still == [(6, 7), (11, 12), (20, 20)]
+    assert back == [(2, 3), (8, 10)]
+    assert split_recovered([(1, 4)], []) == ([(1, 4)], [])
+    assert merge_closed([(8, 9), (5, 7), (11, 12)]) == [(5, 9), (11, 12)]

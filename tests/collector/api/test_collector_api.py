@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,42 +11,10 @@ from collector.api import create_app
 from collector.service import CollectorService
 from protocols import messages
 from protocols.messages import Command, Reading, ReadingBatch, StationState
+from tests.collector.api.helpers import AUTH, FakeMqtt, feed
 from tests.collector.factories import T0, batch, config, event, payload, reply, status
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-AUTH = {"Authorization": "Bearer s3cret"}
-
-
-class FakeMqtt:
-    def __init__(self, connected: bool = True, acknowledged: bool = True) -> None:
-        self.connected = connected
-        self.acknowledged = acknowledged
-        self.published: list[tuple[str, bytes, int]] = []
-
-    def publish(self, topic: str, body: bytes, *, qos: int = 1, timeout: float = 5.0) -> bool:
-        self.published.append((topic, body, qos))
-        return self.acknowledged
-
-    def stop(self) -> None:
-        pass
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[CollectorService]:
-    svc = CollectorService(config(tmp_path), clock=lambda: T0 + timedelta(minutes=10))
-    svc.start(mqtt=False)
-    yield svc
-    svc.stop()
-
-
-@pytest.fixture
-def client(service: CollectorService) -> TestClient:
-    return TestClient(create_app(service))
-
-
-def feed(service: CollectorService, topic_kind: str, message: object, station: str = "hexicun") -> None:
-    service.receiver.handle(f"qingliu/v1/{station}/{topic_kind}", payload(message), lambda: True)
-    assert service.wait_idle(5)
 
 
 def walk_times(value: object) -> list[str]:
@@ -191,6 +158,8 @@ def test_gaps(service: CollectorService, client: TestClient) -> None:
         "ranges": [[0, 1], [4, 5], [8, 8]],
         "missing": [[2, 3], [6, 7]],
         "missing_count": 4,
+        "recovered": [],
+        "recovered_count": 0,
         "next_seq": 10,
     }
 
@@ -225,13 +194,22 @@ def test_parameters_stats_metrics(service: CollectorService, client: TestClient)
 
 def test_healthz(service: CollectorService, client: TestClient) -> None:
     receiver = {"receiver": "up", "receiver_restarts": 0, "inbox_depth": 0, "inbox_oldest_age_s": 0.0}
+    rest = {"applier": "running", "dead_letters": 0, "inbox_write_errors": 0}
     r = client.get("/healthz")
     assert r.status_code == 503
-    assert r.json() == {"ok": False, "store": "ok", "mqtt": "disconnected", **receiver}
+    assert r.json() == {
+        "ok": False,
+        "store": "ok",
+        "mqtt": "disconnected",
+        **receiver,
+        **rest,
+        "reasons": ["the receiver is not connected to the broker"],
+    }
     assert service.receiver is not None
     service.receiver.mqtt = FakeMqtt()  # type: ignore[assignment]  # the receiving side's connection
     r = client.get("/healthz")
-    assert r.status_code == 200 and r.json() == {"ok": True, "store": "ok", "mqtt": "connected", **receiver}
+    assert r.status_code == 200
+    assert r.json() == {"ok": True, "store": "ok", "mqtt": "connected", **receiver, **rest, "reasons": []}
 
 
 def test_commands_need_the_admin_token(service: CollectorService, client: TestClient) -> None:
@@ -330,7 +308,9 @@ def test_login(client: TestClient) -> None:
     assert client.post("/api/login", json={}).status_code == 422
 
 
-def test_station_health(service: CollectorService, client: TestClient) -> None:
+def test_station_health(service: CollectorService, client: TestClient, clock: list[datetime]) -> None:
+    feed(service, "status", status(at=clock[0]))  # first heard at 00:10
+    clock[0] = T0 + timedelta(days=1)  # the day's readings arrive after it: none is ahead of the clock
     readings = [
         Reading(
             param="w01010", t=T0 + timedelta(hours=h), value=4.0, flag="D" if h == 6 else "N", device="probe"
@@ -375,7 +355,7 @@ def nh3n(seq: int, start: datetime, values: list[float]) -> ReadingBatch:
 
 
 def test_alerts_open_list_ack_and_survive_restart(tmp_path: Path) -> None:
-    clock = [T0 + timedelta(hours=3)]
+    clock = [T0 + timedelta(hours=5)]  # after the readings: a reading ahead of the clock is kept apart
     svc = CollectorService(config(tmp_path), clock=lambda: clock[0])
     svc.start(mqtt=False)
     client = TestClient(create_app(svc))
@@ -409,6 +389,7 @@ def test_alerts_open_list_ack_and_survive_restart(tmp_path: Path) -> None:
         client2.get("/api/alerts", params={"state": "acknowledged"}).json()["alerts"][0]["id"] == alert["id"]
     )
     start = T0 + timedelta(hours=8)
+    clock[0] = start + timedelta(hours=9)
     feed(svc2, "readings", nh3n(2, start, [0.3, 0.3, 0.3]))
     resolved = client2.get("/api/alerts", params={"state": "resolved"}).json()["alerts"]
     assert [a["id"] for a in resolved] == [alert["id"]] and ISO_Z.match(resolved[0]["resolved_at"])
@@ -417,8 +398,9 @@ def test_alerts_open_list_ack_and_survive_restart(tmp_path: Path) -> None:
 
 
 def test_redelivered_batch_is_not_new_evidence_for_alerts(
-    service: CollectorService, client: TestClient
+    service: CollectorService, client: TestClient, clock: list[datetime]
 ) -> None:
+    clock[0] = T0 + timedelta(hours=5)  # after every reading below
     once = nh3n(1, T0, [1.8])
     feed(service, "readings", once)
     feed(service, "readings", once)  # QoS 1 redelivery of the same batch
