@@ -65,6 +65,8 @@ GAPS_STATE_KEY = "gap_requests"
 WATER_TEMP = "w01010"
 ICE_LOOKBACK = timedelta(hours=6)
 VALID_FLAG_CODES = frozenset(str(f) for f in VALID_FLAGS)
+# What parsing a stored memory (blob) may raise when it no longer reads back (ValidationError is a ValueError).
+UNREADABLE = (ValueError, TypeError, KeyError, RecursionError)
 
 
 class CollectorService:
@@ -171,7 +173,7 @@ class CollectorService:
         if saved:
             try:
                 return AlertEngine.load(alerts_config, saved)
-            except ValueError as exc:  # an older or damaged memory: start afresh, the alerts table stays
+            except UNREADABLE as exc:  # an older or damaged memory: start afresh, the alerts table stays
                 log.warning("alert engine memory not restored: %s", exc)
         return AlertEngine(alerts_config)
 
@@ -616,7 +618,7 @@ class CollectorService:
         if saved:
             try:
                 return GapPlanner.load(saved, settings)
-            except ValueError as exc:
+            except UNREADABLE as exc:  # damaged: start afresh, never fail the start
                 log.warning("re-send request memory not restored: %s", exc)
         return GapPlanner(settings)
 
@@ -632,7 +634,7 @@ class CollectorService:
         if saved:
             try:
                 return ControllerHistory.load(saved)
-            except ValueError as exc:
+            except UNREADABLE as exc:  # damaged: start afresh, never fail the start
                 log.warning("controller history not restored: %s", exc)
         return ControllerHistory()
 

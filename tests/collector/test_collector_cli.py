@@ -92,6 +92,10 @@ def test_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, mosquitto: Mosq
             "receiver_restarts": 0,
             "inbox_depth": 0,
             "inbox_oldest_age_s": 0.0,
+            "applier": "running",
+            "reasons": [],
+            "dead_letters": 0,
+            "inbox_write_errors": 0,
         }
         child = get_json(port, "/api/stats")["receiver"]["pid"]
         assert child and pid_alive(child)
