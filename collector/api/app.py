@@ -1,25 +1,33 @@
 """The FastAPI app: the API contract is the endpoint list below. Reading needs no token; changes need
 ``Authorization: Bearer <api.admin_token>``.
 
-GET  /healthz                                    {ok, store: ok|error, mqtt: connected|disconnected,
-                                                  receiver: up|down, inbox_depth, ...} (503 not ok)
+GET  /healthz                                    service.health_report(): {ok, reasons, store, mqtt,
+                                                  receiver, applier, inbox_depth, dead_letters...} (503 not ok)
 GET  /api/overview                               {generated_at, stations, rivers, basins, counts}
 GET  /api/stations                               [StationSummary...]
 GET  /api/stations/{id}                          StationSummary + devices, controller, transitions, events...
 GET  /api/stations/{id}/readings?param=&from=&to=&limit=
 GET  /api/stations/{id}/health?from=&to=         uptime, capture and valid rates (default: 7 days)
-GET  /api/stations/{id}/gaps                     received seq ranges and the holes between them
+GET  /api/stations/{id}/gaps                     received seq ranges, the holes still missing and those
+                                                  recovered (re-sent under new numbers)
 GET  /api/parameters                             [catalogue entries]
 GET  /api/flags                                  [HJ 212 flags]
 GET  /api/stats                                  ingest counters, receiver and inbox
+GET  /api/dead-letters?station=&reason=&limit=   {counts: {reason: n}, items: [quarantined message...]}
+POST /api/dead-letters/reapply                   {ids?} → {reapplied, still_failing} (Bearer; 503 store down)
 GET  /api/alerts?state=&station=&severity=&limit=  {alerts: [Alert...]}, newest first
 POST /api/alerts/{id}/ack                        {by, note} → Alert (Bearer; 404 unknown, 409 resolved)
 GET  /api/stream                                 server-sent events: station, alert, ping
 POST /api/login                                  {token} → 200 {ok: true} | 401
-POST /api/stations/{id}/commands                 {kind, args} → 202 {id, ...}        (Bearer)
+POST /api/stations/{id}/commands                 {kind, args} → 202 {id, ...} (Bearer; 422 when the args are
+                                                  not what protocols.commands accepts for the kind; sync_clock
+                                                  without reference_time carries the collector's clock)
 GET  /api/stations/{id}/commands/{cmd_id}        the command and its reply (null until it comes)
 GET  /metrics                                    Prometheus text
 GET  /                                           the dashboard (collector.web)
+
+Every input is bounded by collector/api/params.py: a bad one is 422 with a message (counted as
+api_rejected{reason="invalid_request"}), an unknown station 404, never a 500.
 """
 
 from __future__ import annotations
@@ -45,10 +53,13 @@ from collector.api.params import (
     Inputs,
     Limit,
     ParamCode,
+    Reason,
     Severity,
+    StationQuery,
     TimeRange,
 )
 from collector.config import StationConfig
+from collector.store.failures import store_failure
 from protocols.commands import Bounds, check_args
 from protocols.errors import CommandError
 from protocols.messages import CommandKind
@@ -79,6 +90,13 @@ class CommandRequest(BaseModel):
     kind: CommandKind
     # Checked per kind by protocols.commands.check_args (422 with the agent's own reason).
     args: dict[str, Any] = Field(default_factory=dict, max_length=8)
+
+
+class ReapplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # None: every dead letter. Ids are the store's row ids (positive 64-bit integers).
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(default=None, max_length=10_000)
 
 
 def create_app(service: CollectorService) -> FastAPI:
@@ -296,6 +314,25 @@ def create_app(service: CollectorService) -> FastAPI:
         if stored is None:
             raise HTTPException(404, f"no command {command_id!r} for station {config.id!r}")
         return views.command(stored)
+
+    @app.get("/api/dead-letters")
+    def dead_letters(
+        station: StationQuery | None = None,
+        reason: Reason | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        # Any station id may be asked: a station whose every message was refused is known only here.
+        items = service.dead_letters(station=station or None, reason=reason, limit=limit)
+        return {"counts": service.dead_letter_counts(), "items": items}
+
+    @app.post("/api/dead-letters/reapply", dependencies=[Depends(require_admin)])
+    def reapply_dead_letters(body: ReapplyRequest | None = None) -> dict[str, int]:
+        try:
+            return service.reapply_dead_letters(body.ids if body is not None else None)
+        except Exception as exc:
+            if store_failure(exc) == "down":
+                raise HTTPException(503, f"the store is down, try again later: {exc}") from None
+            raise
 
     @app.get("/metrics")
     def prometheus() -> PlainTextResponse:

@@ -25,3 +25,9 @@ class FakeMqtt:
 def feed(service: CollectorService, topic_kind: str, message: object, station: str = "hexicun") -> None:
     service.receiver.handle(f"qingliu/v1/{station}/{topic_kind}", payload(message), lambda: True)
     assert service.wait_idle(5)
+
+
+def feed_raw(service: CollectorService, topic_kind: str, body: bytes, station: str = "hexicun") -> None:
+    """Bytes as the receiver would take them from the broker, applied (or quarantined) before returning."""
+    service.receiver.handle(f"qingliu/v1/{station}/{topic_kind}", body, lambda: True)
+    assert service.wait_idle(5)

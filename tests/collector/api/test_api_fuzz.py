@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.formats import get_default_format_strategies, un
 from collector.api import create_app
 from collector.service import CollectorService
 from protocols.messages import CommandKind
-from tests.collector.api.helpers import AUTH, FakeMqtt, feed
+from tests.collector.api.helpers import AUTH, FakeMqtt, feed, feed_raw
 from tests.collector.factories import T0, batch, config, event, status
 
 CALLS = {"requests": 0, "cases": 0}
@@ -34,7 +34,7 @@ def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector
     svc = CollectorService(config(tmp_path_factory.mktemp("fuzz")), clock=lambda: T0 + timedelta(hours=6))
     svc.start(mqtt=False)
     svc.mqtt = FakeMqtt()  # type: ignore[assignment]
-    # Something to find: a status with devices, readings with holes, an event, an exceedance alert.
+    # Something to find: a status with devices, readings with holes, an event, an exceedance alert, a dead letter.
     feed(svc, "status", status(at=T0, devices={"probe": True, "nh3n": True}, next_seq=9))
     for seq in (1, 2, 5):
         feed(svc, "readings", batch(seq=seq, n=3, start=T0 + timedelta(minutes=10 * seq)))
@@ -45,6 +45,9 @@ def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector
             batch(seq=seq, n=1, param="w21003", value=value, start=T0 + timedelta(hours=seq - 5)),
         )
     feed(svc, "events", event(at=T0))
+    feed_raw(
+        svc, "readings", b'{"v": 1, "type": "readings", "seq": 2e999'
+    )  # a dead letter to list and reapply
     yield svc
     svc.stop()
     print(f"\nAPI fuzz: {CALLS['cases']} generated cases, {CALLS['requests']} requests, no 5xx")
