@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.config import AgentConfig
 from agent.outbox import Outbox
+from agent.sink import EventRecord
 from protocols.errors import CommandError, PayloadError
 from protocols.messages import Command, CommandKind, CommandReply, EventKind, Severity, decode, encode
 
@@ -177,11 +178,13 @@ class CommandHandler:
                     ) from None
             self.outbox.set_interval(device, float(seconds))
             self.outbox.add_event(
-                EventKind.CONFIG_CHANGED,
-                Severity.INFO,
-                f"poll interval of {device} set to {seconds:g} s by command {command.id}",
-                device=device,
-                detail={"interval_s": float(seconds), "command": command.id},
+                EventRecord(
+                    EventKind.CONFIG_CHANGED,
+                    Severity.INFO,
+                    f"poll interval of {device} set to {seconds:g} s by command {command.id}",
+                    device=device,
+                    detail={"interval_s": float(seconds), "command": command.id},
+                )
             )
             return {"device": device, "seconds": float(seconds)}
         if command.kind is CommandKind.SYNC_CLOCK:

@@ -36,7 +36,7 @@ from agent.acquisition.serialline import SerialLine
 from agent.acquisition.state import MemoryStateStore, StateStore, result_time_key
 from agent.config import AgentConfig, DeviceConfig, SerialBus, TcpBus
 from agent.flagging import LogicMonitor, StuckDetector
-from agent.sink import Sink, StorageFailed
+from agent.sink import EventRecord, Sink, StorageFailed
 from protocols import catalogue
 from protocols.errors import ConfigError, ProtocolError, RegisterError
 from protocols.flags import VALID_FLAGS, Flag
@@ -342,11 +342,13 @@ class Acquisition:
             dev.backoff = min(dev.interval, dev.cfg.backoff_max_s)
             dev.counts["down_events"] += 1
             self.sink.add_event(
-                EventKind.DEVICE_DOWN,
-                Severity.WARNING,
-                f"{dev.name} does not answer after {dev.failures} attempts: {exc}",
-                device=dev.name,
-                detail={"kind": exc.kind, "failures": dev.failures},
+                EventRecord(
+                    EventKind.DEVICE_DOWN,
+                    Severity.WARNING,
+                    f"{dev.name} does not answer after {dev.failures} attempts: {exc}",
+                    device=dev.name,
+                    detail={"kind": exc.kind, "failures": dev.failures},
+                )
             )
         elif dev.down:
             dev.backoff = min(dev.backoff * 2, dev.cfg.backoff_max_s)
@@ -377,11 +379,13 @@ class Acquisition:
         dev.counts["ok"] += 1
         if dev.down:
             self.sink.add_event(
-                EventKind.DEVICE_UP,
-                Severity.INFO,
-                f"{dev.name} answers again after {dev.failures} failed attempts",
-                device=dev.name,
-                detail={"failures": dev.failures},
+                EventRecord(
+                    EventKind.DEVICE_UP,
+                    Severity.INFO,
+                    f"{dev.name} answers again after {dev.failures} failed attempts",
+                    device=dev.name,
+                    detail={"failures": dev.failures},
+                )
             )
         dev.down, dev.failures, dev.backoff, dev.last_ok, dev.last_error = False, 0, 0.0, now, None
         for error in sample.errors:
@@ -394,16 +398,18 @@ class Acquisition:
             for change in self.controller.update(sample.signals):
                 cond = change.condition
                 self.sink.add_event(
-                    EventKind.CONTROLLER,
-                    cond.severity if change.active else Severity.INFO,
-                    cond.message if change.active else f"cleared: {cond.message}",
-                    device=dev.name,
-                    detail={
-                        "condition": cond.key,
-                        "active": change.active,
-                        "signal": cond.signal,
-                        "value": sample.signals[cond.signal],
-                    },
+                    EventRecord(
+                        EventKind.CONTROLLER,
+                        cond.severity if change.active else Severity.INFO,
+                        cond.message if change.active else f"cleared: {cond.message}",
+                        device=dev.name,
+                        detail={
+                            "condition": cond.key,
+                            "active": change.active,
+                            "signal": cond.signal,
+                            "value": sample.signals[cond.signal],
+                        },
+                    )
                 )
         if sample.has_result_time:
             if sample.result_time is None:
@@ -462,7 +468,9 @@ class Acquisition:
             if kind == "back" and finding.last_taken is not None:
                 extra |= {"went_back_s": finding.went_back_s, "last_taken": finding.last_taken.isoformat()}
             self.sink.add_event(
-                EventKind.ANALYSER_CLOCK, severity, message, device=dev.name, detail=detail | extra
+                EventRecord(
+                    EventKind.ANALYSER_CLOCK, severity, message, device=dev.name, detail=detail | extra
+                )
             )
 
     def _device_state(self, dev: _Device, sample: Sample) -> None:
@@ -472,16 +480,18 @@ class Acquisition:
             return
         severity = Severity.WARNING if flag in (Flag.FAULT, Flag.STOPPED) else Severity.INFO
         self.sink.add_event(
-            EventKind.DEVICE_STATE,
-            severity,
-            f"{dev.name} state is now {flag.value}",
-            device=dev.name,
-            detail={
-                "flag": flag.value,
-                "previous": before and before.value,
-                "status": sample.status,
-                "alarm": sample.alarm,
-            },
+            EventRecord(
+                EventKind.DEVICE_STATE,
+                severity,
+                f"{dev.name} state is now {flag.value}",
+                device=dev.name,
+                detail={
+                    "flag": flag.value,
+                    "previous": before and before.value,
+                    "status": sample.status,
+                    "alarm": sample.alarm,
+                },
+            )
         )
 
     def _take(self, dev: _Device, sample: Sample, t: datetime) -> None:
@@ -500,24 +510,28 @@ class Acquisition:
             since = self.stuck.observe(dev.name, pv.param, pv.raw, t)
             if since is not None:
                 self.sink.add_event(
-                    EventKind.STUCK_VALUE,
-                    Severity.WARNING,
-                    f"{pv.param} on {dev.name} has read {pv.raw:g} since {since.isoformat()}",
-                    device=dev.name,
-                    param=pv.param,
-                    detail={"raw": pv.raw, "since": since.isoformat()},
+                    EventRecord(
+                        EventKind.STUCK_VALUE,
+                        Severity.WARNING,
+                        f"{pv.param} on {dev.name} has read {pv.raw:g} since {since.isoformat()}",
+                        device=dev.name,
+                        param=pv.param,
+                        detail={"raw": pv.raw, "since": since.isoformat()},
+                    )
                 )
         if readings:
             self.sink.add_readings(readings)
             dev.counts["readings"] += len(readings)
         for violation in self.logic.update(latest):
             self.sink.add_event(
-                EventKind.LOGIC_VIOLATION,
-                Severity.WARNING,
-                violation.message,
-                device=dev.name,
-                param=next(iter(violation.values)),
-                detail={"rule": violation.rule, "values": violation.values},
+                EventRecord(
+                    EventKind.LOGIC_VIOLATION,
+                    Severity.WARNING,
+                    violation.message,
+                    device=dev.name,
+                    param=next(iter(violation.values)),
+                    detail={"rule": violation.rule, "values": violation.values},
+                )
             )
 
 

@@ -244,7 +244,7 @@ def test_resend_args_are_validated_and_failures_counted(env: Any, args: dict[str
 def test_resend_by_seq_says_which_seqs_this_outbox_never_had(env: Any) -> None:
     handler, outbox, _, _ = env
     outbox.add_readings(readings(2))
-    outbox._next_seq = 1000  # as after a lost outbox: sequence numbers continue from the reserved mark
+    outbox.seq.next = 1000  # as after a lost outbox: sequence numbers continue from the reserved mark
     batch = outbox.next_batch(Lane.LIVE)
     outbox.mark_acked(batch.seq)
     reply = reply_of(handler.handle(cmd(CommandKind.RESEND, {"seq_from": 990, "seq_to": 1000})))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.outbox import SEQ_RESERVE
+from agent.sink import EventRecord
 from protocols.messages import EventKind, Lane, Severity
 from tests.agent.conftest import STATION, T0, FakeClock, make, readings, stored_values
 
@@ -151,7 +152,7 @@ def test_quota_drop_oldest_counts_each_reading_and_keeps_room_for_alarms(tmp_pat
     events = [e.event for e in box.unsent_events(limit=100)]
     dropped_events = [e for e in events if e.kind is EventKind.READINGS_DROPPED]
     assert dropped_events and dropped_events[0].detail["dropped"] > 0
-    assert box.add_event(EventKind.CONTROLLER, Severity.CRITICAL, "mains lost") is not None
+    assert box.add_event(EventRecord(EventKind.CONTROLLER, Severity.CRITICAL, "mains lost")) is not None
     box.close()
     assert make(tmp_path / "o.db", max_bytes=1_000_000).stats().dropped == stats.dropped  # persisted
 
@@ -283,7 +284,7 @@ def test_command_replies_and_interval_overrides_survive_reopen(tmp_path: Path) -
 def test_events_durable_until_acked(tmp_path: Path, severity: Severity) -> None:
     path = tmp_path / "o.db"
     box = make(path)
-    event = box.add_event(EventKind.DEVICE_DOWN, severity, "nh3n not answering", device="nh3n")
+    event = box.add_event(EventRecord(EventKind.DEVICE_DOWN, severity, "nh3n not answering", device="nh3n"))
     assert event is not None
     box.close()
     box = make(path)

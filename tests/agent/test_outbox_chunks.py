@@ -190,7 +190,7 @@ def test_quota_far_below_is_estimated_and_near_it_checked_exactly(tmp_path: Path
     for i in range(2000):
         total += box.add_readings(readings(100, start=T0 + timedelta(days=i), first_value=total))
         if i == 5:
-            assert box._estimate_age > 0  # answered without reading the file's size
+            assert box.store.estimate_age > 0  # answered without reading the file's size
         if i % 50 == 0 and box.stats().dropped:
             break
     for i in range(100):  # well past the quota
@@ -301,7 +301,7 @@ def test_the_backlog_bound_follows_binding_and_reused_ids(tmp_path: Path) -> Non
     assert [b.count for b in batches] == [10, 10, 10]  # pairs merged: ids 2, 4, 6 deleted
     box.mark_acked_many(b.seq for b in batches)
     assert box.stats().backlog == 0
-    assert box._unbound_from == 6  # past the last chunk (id 5): nothing unbound
+    assert box.queue.unbound_from == 6  # past the last chunk (id 5): nothing unbound
     # The newest chunk (id 5) is purged: the next poll gets id 4 (max + 1), below the bound.
     box._db.execute("DELETE FROM chunks WHERE id = 5")
     box.add_readings(readings(2, first_value=500))
@@ -312,10 +312,10 @@ def test_the_backlog_bound_follows_binding_and_reused_ids(tmp_path: Path) -> Non
     box.add_readings(readings(1, first_value=600))
     box.close()
     box = make(path, clock, batch_max_readings=10, live_window_s=60)
-    assert box._unbound_from == 5  # the first unbound chunk, found at open
+    assert box.queue.unbound_from == 5  # the first unbound chunk, found at open
     assert box.stats().backlog == 3
     clock.advance(3600)
-    assert box._lane_has_chunks(Lane.BACKFILL, box._now_ms() - 60_000)
+    assert box.batches.lane_has_chunks(Lane.BACKFILL, box.store.now_ms() - 60_000)
     late = box.next_batches(Lane.BACKFILL, max_messages=5)
     assert [r.value for b in late for r in b.readings()] == [600]
 
@@ -325,7 +325,7 @@ def test_a_poll_and_the_lanes_do_not_scan_sent_history_or_the_backlog(tmp_path: 
     of sent history nor the 5,000 of backlog (counted in SQLite VM steps, not time)."""
     clock = FakeClock()
     box = make(tmp_path / "o.db", clock, live_window_s=600)
-    now = box._now_ms()
+    now = box.store.now_ms()
     body = readings(1)[0].model_dump_json()
     t = iso_utc(T0)
     box._db.execute("BEGIN")
@@ -338,10 +338,10 @@ def test_a_poll_and_the_lanes_do_not_scan_sent_history_or_the_backlog(tmp_path: 
         ((i, now, now) for i in range(20_000)),
     )
     box._db.execute("COMMIT")
-    box._set_next_seq(box._db, 20_000)
+    box.seq.set_next(box._db, 20_000)
     box.add_readings(readings(1))
     assert (
-        box._lane_has_chunks(Lane.BACKFILL, now - 600_000) is False
+        box.batches.lane_has_chunks(Lane.BACKFILL, now - 600_000) is False
     )  # the bound moves past the history once
     for i in range(5000):  # an outage's backlog
         box.add_readings(readings(1, first_value=i))
@@ -357,12 +357,12 @@ def test_a_poll_and_the_lanes_do_not_scan_sent_history_or_the_backlog(tmp_path: 
         return 0
 
     box._db.set_progress_handler(count, 100)  # one call every 100 VM instructions
-    cutoff = box._now_ms() - 600_000
+    cutoff = box.store.now_ms() - 600_000
     for ask in (
-        lambda: box._lane_has_chunks(Lane.LIVE, cutoff),
-        lambda: box._lane_has_chunks(Lane.BACKFILL, cutoff),
+        lambda: box.batches.lane_has_chunks(Lane.LIVE, cutoff),
+        lambda: box.batches.lane_has_chunks(Lane.BACKFILL, cutoff),
         lambda: box.next_batches(Lane.LIVE),
-        lambda: box._lane_has_chunks(Lane.LIVE, cutoff),
+        lambda: box.batches.lane_has_chunks(Lane.LIVE, cutoff),
         lambda: box.next_batches(Lane.BACKFILL, max_messages=1, max_readings=50),
         lambda: box.add_readings(readings(1, first_value=-2)),
     ):

@@ -20,8 +20,8 @@ import pytest
 
 from agent.diskguard import FreeSpace, StorageLoss, is_storage_error
 from agent.outbox import Outbox
-from agent.runtime import Publisher
-from agent.sink import StorageFailed
+from agent.publisher import Publisher
+from agent.sink import EventRecord, StorageFailed
 from protocols.messages import EventKind, Lane, Severity
 from tests.agent.conftest import FakeClock, make, readings, stored_readings
 
@@ -155,12 +155,13 @@ def test_an_event_the_disk_refuses_is_counted_not_raised(tmp_path: Path) -> None
     box = make(tmp_path / "o.db", min_free_bytes=0)
     fill_up(box)
     results = [
-        box.add_event(EventKind.DEVICE_DOWN, Severity.WARNING, "x" * 900, device="ph") for _ in range(50)
+        box.add_event(EventRecord(EventKind.DEVICE_DOWN, Severity.WARNING, "x" * 900, device="ph"))
+        for _ in range(50)
     ]
     refused = results.count(None)
     assert refused > 0 and box.counters()["events_lost_storage"] == refused
     make_room(box)
-    assert box.add_event(EventKind.DEVICE_UP, Severity.INFO, "back", device="ph") is not None
+    assert box.add_event(EventRecord(EventKind.DEVICE_UP, Severity.INFO, "back", device="ph")) is not None
     kinds = [e.event.kind for e in box.unsent_events(limit=100)]
     assert kinds.count(EventKind.STORAGE_FAILED) == 1
     assert box.counters()["events_lost_storage"] == refused  # persisted now, not doubled
@@ -199,11 +200,11 @@ def test_the_free_space_floor_drops_the_oldest_counted_before_the_disk_fills(tmp
     box.mark_acked(batch.seq)  # sent history: the first to go
     box.add_readings(readings(50, first_value=500.0))
     free = {"bytes": 10_000_000}
-    box._space = FreeSpace(tmp_path, 1_000_000, statvfs=lambda _p: statvfs_with(free["bytes"]))
+    box.store.space = FreeSpace(tmp_path, 1_000_000, statvfs=lambda _p: statvfs_with(free["bytes"]))
     box.add_readings(readings(1, first_value=900.0))
     assert box.stats().dropped == 0
     free["bytes"] = 999_000  # someone else filled the disk to below the floor
-    box._space.forget()
+    box.store.space.forget()
     box.add_readings(readings(1, first_value=901.0))
     values = [r.value for r in stored_readings(box)]
     assert 0.0 not in values and 901.0 in values  # history went first, nothing unsent yet

@@ -10,7 +10,8 @@ from typing import Any
 
 from agent.config import OutboxConfig
 from agent.outbox import Outbox
-from agent.runtime import Publisher
+from agent.publisher import Publisher
+from agent.sink import EventRecord
 from agent.uplink import PublishError
 from tests.agent.conftest import T0, FakeClock, readings
 
@@ -164,7 +165,7 @@ def test_events_published_and_marked_sent_on_puback(tmp_path: Path) -> None:
 
     async def main() -> None:
         outbox = Outbox(tmp_path / "o.db", OutboxConfig(), STATION)
-        outbox.add_event(EventKind.DEVICE_DOWN, Severity.WARNING, "tp down", device="tp")
+        outbox.add_event(EventRecord(EventKind.DEVICE_DOWN, Severity.WARNING, "tp down", device="tp"))
         uplink = FakeUplink()
         publisher = Publisher(outbox, uplink, STATION, outbox.config)
         publisher.pump()

@@ -12,7 +12,7 @@ import pytest
 
 from agent.config import MqttConfig, OutboxConfig
 from agent.outbox import Outbox
-from agent.runtime import Publisher
+from agent.publisher import Publisher
 from agent.uplink import MqttUplink, PublishError, backoff_delay
 from protocols.messages import Lane
 from tests.agent.conftest import readings
