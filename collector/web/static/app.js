@@ -1,6 +1,6 @@
 // The dashboard shell: shared state, header, client-side routes (/, /station/ID, /alerts), live updates.
 
-import { ApiError, getOverview, getOperator, getParameters, getToken, login, logout } from "./api.js";
+import { ApiError, getDeadLetters, getOverview, getOperator, getParameters, getToken, login, logout } from "./api.js";
 import { clear, h } from "./dom.js";
 import { getLang, setLang, t, tl } from "./i18n.js";
 import { startLive } from "./live.js";
@@ -10,6 +10,8 @@ import { stationView } from "./view-station.js";
 import { message, refreshAge } from "./widgets.js";
 
 const COLOUR_KEY = "qingliu.colour";
+const DEAD_LETTER_LIMIT = 50; // the header says "50+" beyond: the badge is a signal, the list is in the alerts view
+const DEAD_LETTER_POLL_MS = 60000;
 
 const state = {
   overview: null,
@@ -17,6 +19,7 @@ const state = {
   liveStatus: "connecting",
   colourMode: "state",
   params: null,
+  deadLetters: null, // GET /api/dead-letters: {counts, items} (quarantined messages), refreshed every minute
 };
 try {
   state.colourMode = localStorage.getItem(COLOUR_KEY) === "class" ? "class" : "state";
@@ -74,6 +77,16 @@ async function loadOverview() {
       setTimeout(loadOverview, 5000);
     }
   }
+}
+
+async function loadDeadLetters() {
+  try {
+    state.deadLetters = await getDeadLetters({ limit: DEAD_LETTER_LIMIT });
+  } catch {
+    return; // kept as it was; the next poll tries again
+  }
+  refreshHeader();
+  if (view) view.update("dead_letters", state.deadLetters);
 }
 
 function params() {
@@ -145,6 +158,7 @@ const LIVE_KEYS = { connecting: "connecting", live: "live", reconnecting: "recon
 
 let liveEl = null;
 let badgeEl = null;
+let deadEl = null;
 
 /** Cheap in-place refresh of the parts that change with live data; keeps keyboard focus where it is. */
 function refreshHeader() {
@@ -155,12 +169,18 @@ function refreshHeader() {
   const n = state.overview && state.overview.counts ? state.overview.counts.open_alerts || 0 : 0;
   badgeEl.textContent = String(n);
   badgeEl.hidden = !n;
+  const dead = state.deadLetters ? (state.deadLetters.items || []).length : 0;
+  deadEl.hidden = !dead;
+  deadEl.lastChild.textContent = dead >= DEAD_LETTER_LIMIT ? `${DEAD_LETTER_LIMIT}+` : String(dead);
 }
 
 function renderHeader() {
   const path = location.pathname;
   const token = getToken();
   badgeEl = h("span", { class: "badge", "data-testid": "open-alerts-badge" });
+  // Quarantined messages: shown only when there are some; the list is on the alerts view.
+  deadEl = h("a", { href: "/alerts#dead-letters", class: "dead-link", "data-testid": "dead-letters-badge",
+    title: t("dead_letters_hint") }, tl("rejected"), h("span", { class: "badge" }));
   liveEl = h("span", { "data-testid": "live-indicator", role: "status", "aria-live": "polite" },
     h("span", { class: "dot", "aria-hidden": "true" }), h("span", null));
   const navLink = (href, key, active, extra) =>
@@ -169,7 +189,8 @@ function renderHeader() {
     h("a", { href: "/", class: "brand" }, h("strong", null, "清流"), h("span", null, t("title"))),
     h("nav", { "aria-label": "main" },
       navLink("/", "fleet", path === "/" || path.startsWith("/station/")),
-      navLink("/alerts", "alerts", path === "/alerts", badgeEl)),
+      navLink("/alerts", "alerts", path === "/alerts", badgeEl),
+      deadEl),
     h("div", { class: "tools" },
       liveEl,
       h("button", {
@@ -207,6 +228,7 @@ const ctx = {
   state,
   navigate,
   params,
+  loadDeadLetters,
   login: openLogin,
   applyAlert,
   applyStation,
@@ -248,7 +270,7 @@ document.addEventListener("click", (ev) => {
   const url = new URL(a.getAttribute("href") || "", location.href);
   if (url.origin !== location.origin || !match(url.pathname)) return;
   ev.preventDefault();
-  navigate(url.pathname + url.search);
+  navigate(url.pathname + url.search + url.hash);
 });
 window.addEventListener("popstate", render);
 
@@ -258,6 +280,8 @@ setInterval(() => document.querySelectorAll("[data-age-base]").forEach(refreshAg
 setLang(getLang());
 render();
 loadOverview();
+loadDeadLetters();
+setInterval(loadDeadLetters, DEAD_LETTER_POLL_MS);
 startLive({
   onStation: applyStation,
   onAlert: applyAlert,

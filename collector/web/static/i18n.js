@@ -139,6 +139,14 @@ const S = {
   unknown_station: ["未知站点", "unknown station"],
   back: ["返回总览", "Back to fleet"],
   updated: ["更新于", "updated"],
+  dead_letters: ["被拒消息", "Rejected messages"],
+  rejected: ["被拒", "Rejected"],
+  dead_letters_hint: ["采集中心无法存储的消息已隔离（不影响其他数据），修复后可重新导入。",
+    "Messages the collector could not store are quarantined (nothing else is held up); they can be re-applied after a fix."],
+  no_dead_letters: ["没有被拒消息", "no rejected messages"],
+  dead_letters_total: ["累计（按原因）", "Total by reason"],
+  last_seen: ["最近一次", "Last seen"],
+  times: ["次数", "Count"],
 };
 
 const FLAGS = {

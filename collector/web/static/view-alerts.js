@@ -1,4 +1,5 @@
-// Alerts view: open / acknowledged / resolved tabs, filters, acknowledge with the operator's token.
+// Alerts view: open / acknowledged / resolved tabs, filters, acknowledge with the operator's token; below,
+// the rejected messages (dead letters) the collector quarantined.
 
 import { ApiError, ackAlert, getAlerts, getToken } from "./api.js";
 import { h } from "./dom.js";
@@ -7,6 +8,8 @@ import { cells, message, severityChip, stationLink, table } from "./widgets.js";
 
 const TABS = ["open", "acknowledged", "resolved"];
 const SEVERITIES = ["critical", "warning", "info"];
+const DEAD_COLS = ["station", "reason", "last_seen", "times", "error"];
+const DEAD_SHOWN = 20;
 
 export function alertsView(root, ctx, query) {
   let tab = TABS.includes(query.get("state")) ? query.get("state") : "open";
@@ -30,7 +33,7 @@ export function alertsView(root, ctx, query) {
     if (tab !== "open") q.set("state", tab);
     for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
     const s = q.toString();
-    history.replaceState(null, "", `/alerts${s ? `?${s}` : ""}`);
+    history.replaceState(null, "", `/alerts${s ? `?${s}` : ""}${location.hash}`);
   }
 
   function matches(a) {
@@ -137,6 +140,34 @@ export function alertsView(root, ctx, query) {
       a.ack_note ? h("span", { class: "muted small note" }, a.ack_note) : null);
   }
 
+  const deadBox = h("div", { class: "dead-list" });
+
+  function deadRow(d) {
+    const st = ctx.state.overview ? ctx.state.overview.stations.find((x) => x.id === d.station) : null;
+    return h("tr", { "data-testid": `dead-letter-${d.id}` }, cells(DEAD_COLS, [
+      d.station ? stationLink(d.station, st && st.name_zh) : "—",
+      h("code", null, d.reason),
+      fmtTime(d.last_seen, true),
+      String(d.count),
+      h("span", { class: "muted small dead-error", title: d.preview || "" }, d.error || ""),
+    ]));
+  }
+
+  function renderDead() {
+    const d = ctx.state.deadLetters;
+    if (!d) {
+      deadBox.replaceChildren(message(t("loading")));
+      return;
+    }
+    const items = (d.items || []).slice(0, DEAD_SHOWN);
+    const totals = Object.entries(d.counts || {}).map(([reason, n]) => `${reason} ${n}`).join(" · ");
+    deadBox.replaceChildren(
+      items.length ? table(DEAD_COLS, items.map(deadRow), { "data-testid": "dead-letters-table" })
+        : message(t("no_dead_letters")),
+      totals ? h("p", { class: "muted small", "data-testid": "dead-letters-totals" },
+        `${t("dead_letters_total")}: ${totals}`) : null);
+  }
+
   function renderList() {
     const list = [...alerts.values()].filter(matches).sort((a, b) => (a.opened_at < b.opened_at ? 1 : -1));
     listBox.replaceChildren(list.length
@@ -176,7 +207,12 @@ export function alertsView(root, ctx, query) {
   renderFilters();
   root.append(h("section", { class: "card alerts-card" }, h("h1", null, tl("alerts")), tabs, filterBox, status,
     listBox));
+  root.append(h("section", { class: "card dead-card", id: "dead-letters", "data-testid": "dead-letters" },
+    h("h2", null, tl("dead_letters")), h("p", { class: "muted small" }, t("dead_letters_hint")), deadBox));
+  renderDead();
+  if (location.hash === "#dead-letters") document.getElementById("dead-letters").scrollIntoView();
   load();
+  ctx.loadDeadLetters();
   ctx.params().then(() => {
     if (destroyed) return;
     renderFilters();
@@ -186,7 +222,11 @@ export function alertsView(root, ctx, query) {
   return {
     update(kind, data) {
       if (kind === "alert") onAlert(data);
-      else if (kind === "overview") renderFilters();
+      else if (kind === "dead_letters") renderDead();
+      else if (kind === "overview") {
+        renderFilters();
+        renderDead(); // station names
+      }
     },
     destroy() {
       destroyed = true;

@@ -1,5 +1,5 @@
 """A stand-in collector for the dashboard's browser tests: the real static files plus canned JSON that follows
-/work/helpers/API.md, an SSE stream the test can push events into, and a record of what the page sent.
+the API contract (collector/api/app.py), an SSE stream the test can push events into, and a record of what the page sent.
 
 The real collector backend is written separately; a full-stack browser test against it belongs to the lead.
 """
@@ -202,6 +202,7 @@ class FakeCollector:
 
     stations: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
     stream_fails: bool = False
     ack_auth: list[str | None] = field(default_factory=list)
     ack_bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -220,6 +221,7 @@ class FakeCollector:
             make_alert(80, "hexicun", "resolved", "info", "w01009", 30),
         ]:
             self.alerts[alert["id"]] = alert
+        self.dead_letters = [dead_letter(7, "hexicun", "malformed", NOW - timedelta(minutes=90), 3)]
 
     def overview(self) -> dict[str, Any]:
         stations = list(self.stations.values())
@@ -261,6 +263,22 @@ class FakeCollector:
         if self.loop is not None:
             for q in list(self.queues):
                 self.loop.call_soon_threadsafe(q.put_nowait, None)
+
+
+def dead_letter(letter_id: int, station: str, reason: str, last_seen: datetime, count: int) -> dict[str, Any]:
+    """One quarantined message as GET /api/dead-letters lists it."""
+    return {
+        "id": letter_id,
+        "station": station,
+        "topic": f"qingliu/v1/{station}/readings",
+        "reason": reason,
+        "error": "payload is not valid JSON: Expecting value: line 1 column 1 (char 0) " + "x" * 120,
+        "first_seen": z(last_seen - timedelta(hours=2)),
+        "last_seen": z(last_seen),
+        "count": count,
+        "size": 8,
+        "preview": "not json",
+    }
 
 
 def readings_for(
@@ -394,6 +412,20 @@ def build_app(fake: FakeCollector) -> FastAPI:
         ]
         out.sort(key=lambda a: a["opened_at"], reverse=True)
         return {"alerts": out[:limit]}
+
+    @app.get("/api/dead-letters")
+    async def dead_letters(
+        station: str | None = None, reason: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        items = [
+            d
+            for d in fake.dead_letters
+            if (not station or d["station"] == station) and (not reason or d["reason"] == reason)
+        ]
+        counts: dict[str, int] = {}
+        for d in fake.dead_letters:
+            counts[d["reason"]] = counts.get(d["reason"], 0) + d["count"]
+        return {"counts": counts, "items": items[:limit]}
 
     @app.post("/api/login")
     async def login(request: Request) -> JSONResponse:

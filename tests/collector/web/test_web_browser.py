@@ -381,6 +381,36 @@ def test_alert_filters_and_station_links(desktop: Page) -> None:
     assert desktop.errors == []
 
 
+def test_rejected_messages_badge_and_panel(desktop: Page, fake: FakeCollector) -> None:
+    """Quarantined messages: a badge in the header when there are some, listed on the alerts view with station,
+    reason, last time (Shanghai) and count."""
+    page = desktop.open("/")
+    badge = desktop.testid("dead-letters-badge")
+    badge.wait_for()
+    assert badge.locator(".badge").inner_text() == "1" and "被拒" in badge.inner_text()
+    badge.click()
+    page.wait_for_function("() => location.pathname + location.hash === '/alerts#dead-letters'")
+    row = desktop.testid("dead-letter-7")
+    row.wait_for()
+    text = row.inner_text()
+    assert "河西村" in text and "malformed" in text and "3" in text
+    assert shanghai(NOW - timedelta(minutes=90)) in text
+    assert "malformed 3" in desktop.testid("dead-letters-totals").inner_text()
+    assert "被拒消息" in desktop.testid("dead-letters").inner_text()
+    desktop.testid("lang-toggle").click()
+    desktop.testid("dead-letters").get_by_text("Rejected messages").wait_for()
+    assert desktop.errors == []
+
+
+def test_no_rejected_messages_no_badge(desktop: Page, fake: FakeCollector) -> None:
+    fake.dead_letters = []
+    page = desktop.open("/alerts")
+    desktop.testid("dead-letters").get_by_text("没有被拒消息").wait_for()
+    assert not desktop.testid("dead-letters-badge").is_visible()
+    assert any(r.startswith("/api/dead-letters") for r in fake.requests)
+    assert page.url.endswith("/alerts") and desktop.errors == []
+
+
 # ---- language, fallback, phone ---------------------------------------------------------------------------------
 
 
