@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from collector.api import create_app
 from collector.service import CollectorService
 from protocols import messages
-from protocols.messages import Command, Reading, ReadingBatch, StationState
+from protocols.messages import Command, CommandReply, Reading, ReadingBatch, StationState
 from tests.collector.api.helpers import AUTH, FakeMqtt, feed
 from tests.collector.factories import T0, batch, config, event, payload, reply, status
 
@@ -431,3 +431,39 @@ def test_default_health_window_starts_when_a_new_station_was_first_heard(tmp_pat
         assert explicit["uptime_pct"] < 2.0
     finally:
         svc.stop()
+
+
+def test_gaps_filled_by_a_resend_are_listed_as_recovered(
+    service: CollectorService, client: TestClient, clock: list[datetime]
+) -> None:
+    """After a broker kill -9 the agent re-sends a lost seq range under new numbers: once it answers that it
+    found every message, the old numbers are 'recovered', no longer 'missing', and are not asked again."""
+    fake = FakeMqtt()
+    service.mqtt = fake  # type: ignore[assignment]
+    for seq in (1, 2, 5, 6, 9):
+        feed(service, "readings", batch(seq=seq, n=1, start=T0 + timedelta(minutes=seq)))
+    service.check_gaps(samples=False)
+    clock[0] += timedelta(seconds=service.config.gaps.grace_s + 1)
+    assert service.check_gaps(samples=False) == 2
+    asks = [messages.decode(raw, expected_station="hexicun") for _, raw, _ in fake.published]
+    assert [c.args for c in asks if isinstance(c, Command)] == [
+        {"seq_from": 3, "seq_to": 4},
+        {"seq_from": 7, "seq_to": 8},
+    ]
+    first, second = (c for c in asks if isinstance(c, Command))
+    for command, unknown in ((first, 0), (second, 1)):
+        result = {"queued": 2 - unknown, "unknown_seqs": unknown}
+        feed(
+            service,
+            "reply",
+            CommandReply(station="hexicun", id=command.id, ok=True, at=clock[0], result=result),
+        )
+    feed(
+        service, "readings", batch(seq=10, n=2, start=T0 + timedelta(minutes=3), lane="resend")
+    )  # new numbers
+    body = client.get("/api/stations/hexicun/gaps").json()
+    assert body["ranges"] == [[1, 2], [5, 6], [9, 10]]
+    assert body["recovered"] == [[3, 4]] and body["recovered_count"] == 2
+    assert body["missing"] == [[7, 8]] and body["missing_count"] == 2  # one of them the station did not have
+    clock[0] += timedelta(hours=1)
+    assert service.check_gaps(samples=False) == 0
