@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from protocols.mqtt import MqttConnection
 from protocols.tomldoc import parse_toml_model, read_text
 from protocols.topics import is_station_id
 
@@ -29,28 +29,14 @@ class StationConfig(_Section):
         return value
 
 
-class MqttConfig(_Section):
-    url: str = "mqtt://127.0.0.1:1883"  # mqtts:// for TLS
-    # MQTT v5 by default: its PUBACK says "not authorized" where 3.1.1 acknowledges a denied publish silently.
-    # 3.1.1 only for brokers without v5, such as the embedded demo broker (amqtt 0.12).
-    protocol: Literal["5", "3.1.1"] = "5"
-    username: str = ""
-    password: str = ""
-    ca_file: str = ""
+class MqttConfig(MqttConnection):
+    """``[mqtt]``: the shared connection settings (``protocols.mqtt``) and the station's own."""
+
     client_cert: str = ""
     client_key: str = ""
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
     heartbeat_s: float = Field(default=30.0, gt=0)
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
-        return value
 
 
 class OutboxConfig(_Section):

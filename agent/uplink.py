@@ -17,13 +17,13 @@ import random
 import ssl
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.config import MqttConfig
+from protocols.backoff import exponential, full_jitter
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,8 @@ class PublishError(Exception):
 
 
 def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential back-off with jitter: somewhere in [low, min(high, low * 2**attempt)]."""
-    ceiling = min(high, low * (2 ** min(attempt, 30)))
-    return low + (ceiling - low) * rand()
+    """Exponential back-off with full jitter: somewhere in [low, min(high, low * 2**attempt)]."""
+    return full_jitter(low, exponential(attempt, low, high), rand())
 
 
 class MqttUplink:
@@ -66,10 +65,7 @@ class MqttUplink:
         self._attempt = 0
         self._connected_event: asyncio.Event | None = None
 
-        url = urlparse(config.url)
-        self._host = url.hostname or "127.0.0.1"
-        self._tls = url.scheme == "mqtts"
-        self._port = url.port or (8883 if self._tls else 1883)
+        self._host, self._port, self._tls = config.host, config.port, config.tls
         protocol = mqtt.MQTTv5 if config.protocol == "5" else mqtt.MQTTv311
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
         if config.username:

@@ -38,6 +38,7 @@ from agent.config import AgentConfig, DeviceConfig, SerialBus, TcpBus
 from agent.flagging import LogicMonitor, StuckDetector
 from agent.sink import EventRecord, Sink, StorageFailed
 from protocols import catalogue
+from protocols.backoff import grow
 from protocols.errors import ConfigError, ProtocolError, RegisterError
 from protocols.flags import VALID_FLAGS, Flag
 from protocols.messages import DeviceStatus, EventKind, Reading, Severity
@@ -351,7 +352,7 @@ class Acquisition:
                 )
             )
         elif dev.down:
-            dev.backoff = min(dev.backoff * 2, dev.cfg.backoff_max_s)
+            dev.backoff = grow(dev.backoff, dev.cfg.backoff_max_s)
         if dev.down:
             dev.next_probe = tick + dev.backoff
         self.sink.set_device_status(
