@@ -11,6 +11,8 @@ import json
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import islice, pairwise
+from operator import attrgetter, eq
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,20 +29,46 @@ from pydantic import (
 from protocols import catalogue
 from protocols.errors import PayloadError
 from protocols.flags import Flag
+from protocols.freeform import check_json_object
 from protocols.topics import is_station_id
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_READINGS_PER_BATCH = 2000
 
+# Bounds, so that whatever decode() accepts can be stored and read back by the same models.
+MAX_COUNT = 2**63 - 1  # seq and counters: a signed 64-bit integer, what SQLite and PostgreSQL hold
+MAX_ID_CHARS = 64  # message ids, device names
+MAX_TEXT_CHARS = 1000  # human-readable messages
+MAX_NAME_CHARS = 64  # keys of a status's maps: device and signal names
+MAX_MAP_ENTRIES = 256  # devices, signals or intervals of one station: a station has a dozen or two
+MAX_SIGNAL_TEXT_CHARS = 256  # a controller signal given as text
+MAX_PERIOD_S = 7 * 86_400.0  # heartbeat and poll intervals: beyond a week they are not periods but typos
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 or 9999-12-31T23:59-14:00: no such UTC time
+        raise ValueError("timestamp is outside the range of representable UTC times") from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# allow_inf_nan=False: the check runs inside pydantic-core, at no cost on the hot path.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+
+
+def _free_form(value: dict[str, Any]) -> dict[str, Any]:
+    check_json_object(value)
+    return value
+
+
+# Event.detail, Command.args, CommandReply.result: any JSON object within the limits of protocols.freeform.
+FreeForm = Annotated[dict[str, Any], AfterValidator(_free_form)]
 
 
 def _station_id(value: str) -> str:
@@ -58,7 +86,7 @@ def _param_code(value: str) -> str:
     return value
 
 
-ParamCode = Annotated[str, AfterValidator(_param_code)]
+ParamCode = Annotated[str, Field(max_length=16), AfterValidator(_param_code)]
 
 
 class _Wire(BaseModel):
@@ -73,7 +101,7 @@ class Reading(_Wire):
     # Strict: JSON true or "7.5" must not silently become a number (values are never rewritten).
     value: Annotated[float, Strict()] | None = None  # None only with a non-valid flag: nothing to report
     flag: Flag = Flag.NORMAL
-    device: str | None = Field(default=None, max_length=64)
+    device: str | None = Field(default=None, max_length=MAX_ID_CHARS)
 
     @field_validator("value")
     @classmethod
@@ -95,16 +123,30 @@ class Lane(StrEnum):
     RESEND = "resend"
 
 
+_PARAM, _TIME = attrgetter("param"), attrgetter("t")
+
+
 class ReadingBatch(_Wire):
     """A batch of readings; (station, seq) identifies the message. seq is persistent and monotonic."""
 
     v: Literal[1] = 1
     type: Literal["readings"] = "readings"
     station: StationId
-    seq: Annotated[int, Strict()] = Field(ge=0)
+    seq: Annotated[int, Strict()] = Field(ge=0, le=MAX_COUNT)
     lane: Lane = Lane.LIVE
     sent_at: UtcDatetime
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
+
+    @model_validator(mode="after")
+    def _unique_readings(self) -> ReadingBatch:
+        # The store keeps one value per (station, param, t): a second one in the same batch is a sender bug.
+        # Sorted, not a set: a batch is nearly in time order, so this is a linear pass of cheap comparisons
+        # (UTC datetimes compare as bytes), where hashing fresh aware datetimes costs twice as much.
+        keys = sorted(zip(map(_TIME, self.readings), map(_PARAM, self.readings), strict=True))
+        if any(map(eq, keys, islice(keys, 1, None))):
+            t, param = next(a for a, b in pairwise(keys) if a == b)
+            raise ValueError(f"two readings of {param} at {t.isoformat()}")
+        return self
 
 
 class StationState(StrEnum):
@@ -116,7 +158,7 @@ class StationState(StrEnum):
 class DeviceStatus(_Wire):
     up: bool
     flag: Flag = Flag.NORMAL
-    failures: int = Field(default=0, ge=0)
+    failures: Count = 0
     last_ok: UtcDatetime | None = None
     error: str | None = Field(default=None, max_length=500)
 
@@ -129,18 +171,23 @@ class Status(_Wire):
     station: StationId
     state: StationState
     at: UtcDatetime
-    agent_version: str = ""
+    agent_version: str = Field(default="", max_length=MAX_ID_CHARS)
     started_at: UtcDatetime | None = None
-    next_seq: int = Field(default=0, ge=0)
-    backlog: int = Field(default=0, ge=0)  # readings not yet acknowledged by the broker
+    next_seq: Count = 0
+    backlog: Count = 0  # readings not yet acknowledged by the broker
     oldest_unsent: UtcDatetime | None = None
-    dropped: int = Field(default=0, ge=0)  # readings dropped by the disk quota, ever
-    clock_offset_s: float | None = None  # station clock minus reference, where known
-    devices: dict[str, DeviceStatus] = Field(default_factory=dict)
+    dropped: Count = 0  # readings dropped by the disk quota, ever
+    clock_offset_s: FiniteFloat | None = None  # station clock minus reference, where known
+    devices: dict[Name, DeviceStatus] = Field(default_factory=dict, max_length=MAX_MAP_ENTRIES)
     # Station controller signals (pump, water present, mains power, door...), by name.
-    controller: dict[str, float | bool | str] = Field(default_factory=dict)
-    heartbeat_s: float = Field(default=30.0, gt=0)
-    intervals: dict[str, float] = Field(default_factory=dict)  # device → poll interval, s
+    controller: dict[Name, FiniteFloat | bool | Annotated[str, Field(max_length=MAX_SIGNAL_TEXT_CHARS)]] = (
+        Field(default_factory=dict, max_length=MAX_MAP_ENTRIES)
+    )
+    heartbeat_s: float = Field(default=30.0, gt=0, le=MAX_PERIOD_S)
+    # device → poll interval, s
+    intervals: dict[Name, Annotated[float, Field(gt=0, le=MAX_PERIOD_S)]] = Field(
+        default_factory=dict, max_length=MAX_MAP_ENTRIES
+    )
 
 
 class EventKind(StrEnum):
@@ -169,14 +216,14 @@ class Event(_Wire):
     v: Literal[1] = 1
     type: Literal["event"] = "event"
     station: StationId
-    id: str = Field(min_length=1, max_length=64)  # unique per station: duplicates are dropped
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)  # unique per station: duplicates are dropped
     at: UtcDatetime
     kind: EventKind
     severity: Severity = Severity.INFO
-    device: str | None = Field(default=None, max_length=64)
+    device: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     param: ParamCode | None = None
-    message: str = Field(default="", max_length=1000)
-    detail: dict[str, Any] = Field(default_factory=dict)
+    message: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    detail: FreeForm = Field(default_factory=dict)
 
 
 class CommandKind(StrEnum):
@@ -190,21 +237,21 @@ class Command(_Wire):
     v: Literal[1] = 1
     type: Literal["cmd"] = "cmd"
     station: StationId
-    id: str = Field(min_length=1, max_length=64)  # replies echo it; re-delivery is idempotent
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)  # replies echo it; re-delivery is idempotent
     kind: CommandKind
     issued_at: UtcDatetime
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: FreeForm = Field(default_factory=dict)
 
 
 class CommandReply(_Wire):
     v: Literal[1] = 1
     type: Literal["reply"] = "reply"
     station: StationId
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     ok: bool
     at: UtcDatetime
-    message: str = Field(default="", max_length=1000)
-    result: dict[str, Any] = Field(default_factory=dict)
+    message: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    result: FreeForm = Field(default_factory=dict)
 
 
 Message = ReadingBatch | Status | Event | Command | CommandReply
@@ -221,34 +268,69 @@ def encode(message: _Wire) -> bytes:
     return message.model_dump_json(exclude_none=True).encode("utf-8")
 
 
+class _NonFinite(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, JSON has no such numbers."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+# One decoder, built once: a custom parse_constant on json.loads would build a new one per call.
+_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
+MAX_ERROR_CHARS = 1000  # an error message is stored and shown: the payload chooses part of it
+
+
+def _refuse(message: str, reason: str) -> PayloadError:
+    """A PayloadError whose text can be logged and stored whatever the payload held: bounded, no surrogates."""
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    if not message.isascii():
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return PayloadError(message, reason=reason)
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a field the payload chose, safe for any value (a deep list cannot recurse)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+
+
 def decode(payload: bytes, *, expected_station: str | None = None, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     """Validate ``payload`` into its message model, or raise PayloadError saying why.
 
     ``expected_station`` is the station named by the topic: a payload for another station is refused.
+    PayloadError is the only exception, whatever the bytes (tests/protocols/test_messages_fuzz.py).
     """
     if len(payload) > max_bytes:
         raise PayloadError(
             f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}", reason="oversized"
         )
     try:
-        document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"payload is not UTF-8 JSON: {exc}", reason="malformed") from None
+        document = _JSON.decode(payload.decode("utf-8"))
+    except _NonFinite as exc:
+        raise PayloadError(f"payload holds {exc}, which is not a JSON number", reason="non_finite") from None
+    except RecursionError:
+        raise PayloadError("payload nests too deeply to be read", reason="malformed") from None
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, an integer beyond the digit limit
+        raise _refuse(f"payload is not UTF-8 JSON: {exc}", "malformed") from None
     if not isinstance(document, dict):
         raise PayloadError("payload must be a JSON object", reason="malformed")
     kind = document.get("type")
     model = _BY_TYPE.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise PayloadError(f"unknown message type {kind!r}", reason="unknown_type")
+        raise _refuse(f"unknown message type {_show(kind)}", "unknown_type")
     version = document.get("v")
     if type(version) is not int or version != SCHEMA_VERSION:
-        raise PayloadError(
-            f"unsupported schema version {version!r} (this end speaks {SCHEMA_VERSION})", reason="version"
+        raise _refuse(
+            f"unsupported schema version {_show(version)} (this end speaks {SCHEMA_VERSION})", "version"
         )
     try:
         message = model.model_validate(document)
     except ValidationError as exc:
-        raise PayloadError(f"invalid {kind} message: {_summarise(exc)}", reason="schema") from None
+        raise _refuse(f"invalid {kind} message: {_summarise(exc)}", "schema") from None
     station = getattr(message, "station", None)
     if expected_station is not None and station != expected_station:
         raise PayloadError(
@@ -260,9 +342,10 @@ def decode(payload: bytes, *, expected_station: str | None = None, max_bytes: in
 
 def _summarise(exc: ValidationError, limit: int = 3) -> str:
     parts = []
-    for error in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in error["loc"]) or "(root)"
-        parts.append(f"{where}: {error['msg']}")
+    for error in exc.errors(include_url=False, include_input=False)[:limit]:
+        # Keys in the location come from the payload: keep each short.
+        where = ".".join(str(p)[:40] for p in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg'][:300]}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 

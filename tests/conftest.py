@@ -55,3 +55,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where setup must provide what it needs: {reason}"
+
+
+# Registers and loads the hypothesis profiles ("ci" by default) before any property test is collected.
+import tests.fuzz_settings  # noqa: E402, F401
