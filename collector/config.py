@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from collector.alerts.config import Rule
 from protocols import catalogue
+from protocols.mqtt import MqttConnection
 from protocols.sections import RIVERS, SECTIONS
 from protocols.tomldoc import parse_toml_model, read_text
 from protocols.topics import is_station_id
@@ -41,42 +42,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MqttConfig(_Section):
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str = ""
-    password: str = ""
-    ca_file: str = ""
+class MqttConfig(MqttConnection):
+    """``[mqtt]``: the shared connection settings (``protocols.mqtt``) and the collector's own."""
+
     # The receiving process's persistent session; the main process publishes as <client_id>-pub.
     client_id: str = Field(default="qingliu-collector", min_length=1, max_length=124)
-    # "5" (default: PUBACK reason codes, session expiry, receive maximum); "3.1.1" for brokers without v5.
-    protocol: Literal["5", "3.1.1"] = "5"
     # Several collectors share the load through $share/<group>/...; None = one collector sees everything.
     shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     session_expiry_s: int = Field(default=SEVEN_DAYS_S, ge=0, le=0xFFFFFFFF)
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
     # How many unacknowledged QoS 1 messages the broker may have in flight to us: bounds a commit batch.
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
-
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
-        return value
-
-    @property
-    def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        parsed = urlparse(self.url)
-        return parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
-
-    @property
-    def tls(self) -> bool:
-        return urlparse(self.url).scheme == "mqtts"
 
 
 class StoreConfig(_Section):

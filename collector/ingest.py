@@ -49,6 +49,7 @@ from collector.store.base import (
 )
 from collector.store.failures import store_failure
 from protocols import messages, topics
+from protocols.backoff import grow
 from protocols.errors import PayloadError
 from protocols.messages import CommandReply, Event, EventKind, Lane, ReadingBatch, Severity, Status
 
@@ -470,7 +471,7 @@ class Applier:
         self.state = "retrying"
         self.last_error = describe(exc)
         log.error("store is down (%d messages wait in the inbox), retrying in %.1f s: %s", n, delay, exc)
-        self._delay = min(delay * 2, self.retry_max_s)
+        self._delay = grow(delay, self.retry_max_s)
         if self._abort.wait(delay):
             raise _Aborted
 

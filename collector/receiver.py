@@ -43,6 +43,7 @@ from collector.inbox import Inbox, now_us
 from collector.ingest import route
 from collector.mqtt_client import CollectorMqtt
 from collector.ratelog import RateLimitedLog
+from protocols.backoff import grow
 from protocols.errors import PayloadError
 
 log = logging.getLogger("qingliu.collector.receiver")
@@ -492,7 +493,7 @@ class ReceiverProcess:
                 return
             self.restarts += 1
             # A child that keeps dying at once is restarted less and less often (up to 30 s apart).
-            delay = self.restart_s if time.monotonic() - started > 30 else min(delay * 2, 30.0)
+            delay = self.restart_s if time.monotonic() - started > 30 else grow(delay, 30.0)
             log.error(
                 "receiver exited with code %s; restart #%d in %.0f s", proc.returncode, self.restarts, delay
             )

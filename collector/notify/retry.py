@@ -1,10 +1,15 @@
-"""Retry and back-off for notification delivery, pure (the caller sleeps and draws the randomness)."""
+"""Retry and back-off for notification delivery, pure (the caller sleeps and draws the randomness).
+
+The delay formula is the shared one (``protocols.backoff``); this module adds the attempt limit and
+classifies the robots' answers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from protocols.backoff import exponential, proportional_jitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +41,8 @@ class Backoff:
             raise ValueError("draw must be in [0, 1]")
         if attempt >= self.max_attempts:
             return None
-        nominal = min(self.cap_s, self.base_s * self.factor ** (attempt - 1))
-        return nominal * (1 + self.jitter * (2 * draw - 1))
+        nominal = exponential(attempt - 1, self.base_s, self.cap_s, self.factor)
+        return proportional_jitter(nominal, self.jitter, draw)
 
     def schedule(self) -> list[float]:
         """The nominal delays between all attempts (no jitter)."""

@@ -71,6 +71,10 @@ def test_a_side_adds_its_own_fields_and_keeps_the_shared_ones() -> None:
 
 def test_both_ends_use_the_shared_model() -> None:
     from agent.config import MqttConfig as AgentMqtt
+    from collector.config import MqttConfig as CollectorMqtt
 
-    assert issubclass(AgentMqtt, MqttConnection)
+    assert issubclass(AgentMqtt, MqttConnection) and issubclass(CollectorMqtt, MqttConnection)
     assert AgentMqtt(url="mqtts://h").tls and AgentMqtt().reconnect_max_s == 30.0
+    assert (
+        CollectorMqtt(url="mqtt://h:1999").port == 1999 and CollectorMqtt().client_id == "qingliu-collector"
+    )
