@@ -14,7 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import Proc, ProcessGroup, qingliu
 
 ADMIN_TOKEN = "test-admin-token"
+# Every reading a test can have made: the API refuses ranges that reach years past its own clock.
+ALL_TIME = "from=2000-01-01T00:00:00Z&to=" + (datetime.now(UTC) + timedelta(days=30)).strftime(
+    "%Y-%m-%dT%H:%M:%SZ"
+)
 
 # The devices of one simulated station (units as the simulator fleet serves them).
 STATION_DEVICES = [
@@ -234,8 +238,7 @@ class Stack:
 
     def collector_readings(self, param: str) -> list[dict[str, Any]]:
         status, body = http_json(
-            f"{self.api}/api/stations/{self.station}/readings?param={param}&limit=1000000"
-            "&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+            f"{self.api}/api/stations/{self.station}/readings?param={param}&limit=1000000&{ALL_TIME}"
         )
         assert status == 200, body
         return list(body["readings"])
