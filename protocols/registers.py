@@ -46,7 +46,7 @@ def decode(registers: Sequence[int], data_type: DataType, order: WordOrder = "AB
     if len(registers) != width:
         raise RegisterError(f"{data_type} needs {width} register(s), got {len(registers)}", reason="width")
     for word in registers:
-        if not 0 <= word <= 0xFFFF:
+        if not isinstance(word, int) or not 0 <= word <= 0xFFFF:
             raise RegisterError(f"register value {word} is not a 16-bit word", reason="word")
     raw = b"".join(word.to_bytes(2, "big") for word in registers)
     if width == 1 and order in ("BADC", "DCBA"):

@@ -44,6 +44,8 @@ def parse_toml_model(
         document: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib descends recursively into nested arrays and inline tables
+        raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
     try:
         return model.model_validate(document)
     except ValidationError as exc:

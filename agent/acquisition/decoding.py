@@ -6,7 +6,9 @@ whole-value flag and its alarm register's set-bit flags; each value's flag is th
 T above the measurement range (the field's, else the catalogue's) and D for an impossible value (pH outside
 0-14). A value the device marks missing is "no value": it becomes a reading only when the device flag says
 why (value None, flag D/C/M/F); with a normal device flag it is skipped, since the analyser simply has no
-result yet. A value that decodes to NaN/Inf is a decode error: value None, flag D.
+result yet. A value that decodes to NaN/Inf, or that scaling takes beyond the float range (a finite raw
+float64 times a scale can overflow to inf), is a decode error: value None, flag D, and an entry in
+``errors``; a signal that is not finite is left out. Nothing here raises for a register's contents.
 """
 
 from __future__ import annotations
@@ -89,7 +91,11 @@ def decode_sample(profile: Profile, image: RegisterImage) -> Sample:
         if fmap.signal is not None:
             if _is_missing(fmap, raw) or not math.isfinite(raw):
                 continue
-            sample.signals[fmap.signal] = raw * fmap.scale + fmap.offset
+            signal = raw * fmap.scale + fmap.offset
+            if math.isfinite(signal):
+                sample.signals[fmap.signal] = signal
+            else:
+                sample.errors.append(f"{fmap.signal}: {raw!r} is not finite after scaling")
             continue
         assert fmap.param is not None
         if not math.isfinite(raw):
@@ -100,6 +106,12 @@ def decode_sample(profile: Profile, image: RegisterImage) -> Sample:
             sample.values.append(ParamValue(fmap.param, None, None, sample.device_flag, missing=True))
             continue
         value = raw * fmap.scale + fmap.offset
+        if not math.isfinite(value):
+            sample.errors.append(f"{fmap.param}: {raw!r} is not finite after scaling")
+            sample.values.append(
+                ParamValue(fmap.param, float(raw), None, Flag.FAULT, error="not finite after scaling")
+            )
+            continue
         flag = flag_value(fmap.param, value, sample.device_flag, measurement_range(fmap))
         sample.values.append(ParamValue(fmap.param, float(raw), value, flag))
 
