@@ -3,6 +3,11 @@
 Every message carries ``v`` (the schema version) and ``station``. A receiver checks the station in the
 payload against the one in the topic (a station can only speak for itself) and rejects anything it cannot
 validate with a PayloadError that says why.
+
+Every field is bounded (finite numbers, 64-bit counters, limited strings, maps and free-form objects, times
+representable in UTC), so that whatever decode() accepts can be stored and read back with these models.
+decode() raises PayloadError and nothing else, whatever the bytes. Whether a time is plausible depends on
+the receiver's clock: that window is the receiver's (protocols.timewindow), not the schema's.
 """
 
 from __future__ import annotations

@@ -209,7 +209,9 @@ def test_arbitrary_json_documents(budget: Budget) -> None:
     def prop(document: Any, kind: str, ascii_only: bool) -> None:
         if isinstance(document, dict):
             document = {"v": 1, "type": kind, **document}
-        assert_decodes_or_refuses(json.dumps(document, allow_nan=True, ensure_ascii=ascii_only).encode())
+        text = json.dumps(document, allow_nan=True, ensure_ascii=ascii_only)
+        # Unescaped, a lone surrogate becomes bytes that are not UTF-8: refused as malformed.
+        assert_decodes_or_refuses(text.encode("utf-8", "surrogatepass"))
 
     kinds = st.sampled_from(["readings", "status", "event", "cmd", "reply", "other"])
     check(prop, budget, json_values, kinds, st.booleans())
