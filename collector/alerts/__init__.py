@@ -1,7 +1,15 @@
-"""Alert rules and the pure alert engine (observations in, transitions out)."""
+"""Alert rules and the pure alert engine (observations in, transitions out).
 
-from collector.alerts.config import (
-    AlertsConfig,
+``engine`` is the state machine, ``registry`` the rule types it feeds (one module per group under ``rules/``,
+registered on import), ``texts`` every bilingual title and message, ``config`` the ``[alerts]`` section.
+"""
+
+from collector.alerts.check import Check
+from collector.alerts.config import AlertsConfig, Rule, RuleBase, Site, default_rules
+from collector.alerts.engine import AlertEngine
+from collector.alerts.model import Alert, AlertStatus, EngineState, Transition, TransitionKind, alert_key
+from collector.alerts.rule import IncidentRule
+from collector.alerts.rules import (
     BacklogRule,
     CalibrationRule,
     ClockSkewRule,
@@ -14,15 +22,9 @@ from collector.alerts.config import (
     InboxWriteRule,
     OfflineRule,
     RevisionsRule,
-    Rule,
-    RuleBase,
-    Site,
     StaleRule,
     SuddenRiseRule,
-    default_rules,
 )
-from collector.alerts.engine import AlertEngine, Check
-from collector.alerts.model import Alert, AlertStatus, EngineState, Transition, TransitionKind, alert_key
 
 __all__ = [
     "Alert",
@@ -41,6 +43,7 @@ __all__ = [
     "ExceedanceRule",
     "FaultFlagRule",
     "InboxWriteRule",
+    "IncidentRule",
     "OfflineRule",
     "RevisionsRule",
     "Rule",
