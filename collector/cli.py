@@ -2,18 +2,26 @@
 
 qingliu collector run --config FILE [--host H] [--port N]
 qingliu collector check --config FILE
+
+``run`` builds the service, then the HTTP app over it (collector/api/), and serves both in this process until
+SIGINT/SIGTERM: the CLI is the one place that joins the two (the service knows nothing of the API).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from collector.config import CollectorConfig, load_config
 from collector.mqtt_client import PUBLISH_SUFFIX
 from protocols.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collector.service import CollectorService
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from collector.inbox import InboxInUse
-    from collector.service import CollectorService  # FastAPI/uvicorn only when running
+    from collector.service import CollectorService  # the engines and their drivers only when running
 
     try:
         service = CollectorService(config)
@@ -86,5 +94,37 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # any engine's connection error: report it plainly, no traceback
         print(f"qingliu collector: cannot open the store {_redact(config.store.url)}: {exc}", file=sys.stderr)
         return 2
-    service.serve(host=args.host, port=args.port)
+    serve(service, host=args.host, port=args.port)
     return 0
+
+
+def serve(service: CollectorService, *, host: str | None = None, port: int | None = None) -> None:
+    """Run the API with uvicorn in this process until SIGINT/SIGTERM, with the service's ingest alongside."""
+    import uvicorn  # FastAPI/uvicorn only when running
+
+    from collector.api import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(service),
+            host=host or service.config.api.host,
+            port=port or service.config.api.port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+
+    # uvicorn captures SIGINT/SIGTERM while it runs and re-raises them to the previous handlers when it
+    # returns: make those handlers ours so that the signal ends in a clean stop(), not a kill.
+    def _on_signal(signum: int, frame: object) -> None:
+        server.should_exit = True
+        service.request_stop()  # the receiving child may have had the signal too: no restart now
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    service.start()
+    try:
+        server.run()
+    finally:
+        service.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -18,21 +18,23 @@ leaves the seq hole as it was. A seq range answered ok with every message found 
 ``max_attempts`` times. At most ``max_outstanding`` requests per station wait at once. A seq hole wider than
 ``max_seq_jump`` (a station whose counter jumped, a replayed batch from another life) is not asked: it is
 counted once as implausible and remembered.
+
+The interval arithmetic (and where expected samples are missing) is in collector/gap_windows.py; the service's
+side, reading the store and sending the requests, in collector/gap_check.py.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from collector.health.schedule import Schedule
-from collector.store.base import from_us, to_us
+from collector.gap_windows import Span, merge_closed, split_span, subtract
+from collector.store.base import from_us
 
 log = logging.getLogger("qingliu.collector.gaps")
 
@@ -42,7 +44,6 @@ Kind = Literal["seq", "time"]
 # refused by the agent, or never answered after max_attempts.
 Outcome = Literal["recovered", "partial", "refused", "given_up"]
 OUTCOMES: tuple[Outcome, ...] = ("recovered", "partial", "refused", "given_up")
-Span = tuple[int, int]  # closed seq range, or [a, b) in microseconds since the epoch for time windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,7 @@ class GapPlanner:
         closed_end = 1 if kind == "seq" else 0  # seq ranges are closed: [lo, hi] covers up to hi + 1
         current = set()
         for hole in holes:
-            for piece in _subtract(
+            for piece in subtract(
                 hole, [r.ask.span for r in memo.requests if r.ask.kind == kind], closed_end
             ):
                 key = (kind, piece)
@@ -167,7 +168,7 @@ class GapPlanner:
         for key in sorted(current, key=lambda k: (memo.first_seen[k], k[1])):
             if now - memo.first_seen[key] < grace:
                 continue
-            for span in _split(key[1], self._max_span(kind), closed_end):
+            for span in split_span(key[1], self._max_span(kind), closed_end):
                 if outstanding >= self.settings.max_outstanding:
                     return asks
                 request = _Request(Ask(station, kind, span))
@@ -326,77 +327,9 @@ class GapPlanner:
             raise ValueError(f"not a gap memory: {exc}") from None
         return planner
 
-    def metric_families(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
-        """For collector.metrics.render(extra=...)."""
-        c = self.counters
-        events = ("replies_ok", "replies_refused", "timeouts", "given_up", "send_errors", "implausible")
-        return [
-            (
-                "qingliu_collector_resend_requests_total",
-                "counter",
-                "Re-send commands sent for gaps, by kind (seq: lost messages; time: missing samples).",
-                [({"kind": k}, c[f"sent_{k}"]) for k in ("seq", "time")],
-            ),
-            (
-                "qingliu_collector_resend_events_total",
-                "counter",
-                "What happened to re-send requests; implausible: seq holes too wide to ask (bad input).",
-                [({"event": e}, c[e]) for e in events],
-            ),
-            (
-                "qingliu_collector_resend_outstanding",
-                "gauge",
-                "Re-send commands waiting for their reply.",
-                [({}, sum(self.outstanding(s) for s in self._stations))],
-            ),
-        ]
-
-
-# -- interval helpers ------------------------------------------------------------------------------------------
-
-
-def _subtract(span: Span, covered: Sequence[Span], closed: int) -> list[Span]:
-    """The parts of ``span`` not in ``covered``; ``closed`` 1 for closed ranges, 0 for half-open ones."""
-    pieces = [span]
-    for c_lo, c_hi in covered:
-        out = []
-        for lo, hi in pieces:
-            if c_hi + closed <= lo or c_lo >= hi + closed:
-                out.append((lo, hi))
-                continue
-            if lo < c_lo:
-                out.append((lo, c_lo - closed))
-            if c_hi + closed < hi + closed:
-                out.append((c_hi + closed, hi))
-        pieces = out
-    return [(lo, hi) for lo, hi in pieces if hi + closed > lo]
-
-
-def _split(span: Span, size: int, closed: int) -> list[Span]:
-    lo, hi = span
-    out = []
-    while lo < hi + closed:
-        end = min(hi, lo + size - closed)
-        out.append((lo, end))
-        lo = end + closed
-    return out
-
-
-def merge_closed(spans: Iterable[Span]) -> list[Span]:
-    """Union of closed seq ranges, sorted; adjacent ranges (5-7, 8-9) join."""
-    return [(a, b - 1) for a, b in merge((lo, hi + 1) for lo, hi in spans)]
-
-
-def split_recovered(missing: Iterable[Span], recovered: Sequence[Span]) -> tuple[list[Span], list[Span]]:
-    """The seq holes ``missing`` (closed ranges) split into those still missing and those inside a
-    ``recovered`` range (re-sent under new numbers). Pure."""
-    still: list[Span] = []
-    back: list[Span] = []
-    for hole in missing:
-        rest = _subtract(hole, recovered, 1)
-        still += rest
-        back += _subtract(hole, rest, 1)
-    return still, merge_closed(back)
+    def outstanding_total(self) -> int:
+        """Requests waiting for their reply, all stations (a gauge on /metrics)."""
+        return sum(self.outstanding(s) for s in self._stations)
 
 
 def reply_outcome(ok: bool, result: Mapping[str, Any] | None) -> Outcome:
@@ -409,61 +342,5 @@ def reply_outcome(ok: bool, result: Mapping[str, Any] | None) -> Outcome:
     return "recovered"
 
 
-def merge(windows: Iterable[Span]) -> list[Span]:
-    """Union of half-open windows, sorted; touching windows join."""
-    out: list[Span] = []
-    for a, b in sorted(windows):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
-
-
-# -- missing expected samples ----------------------------------------------------------------------------------
-
-
-def missing_windows(
-    schedules: Mapping[str, Schedule],
-    start: datetime,
-    end: datetime,
-    times: Mapping[str, Sequence[datetime]],
-    producing: Sequence[tuple[datetime, datetime]],
-    excluded: Sequence[tuple[datetime, datetime]] = (),
-) -> list[Span]:
-    """Windows [a, b) (µs) of expected samples in [start, end) with no reading, merged across parameters.
-
-    Each expected time t_i owns [t_i − early, t_{i+1} − early) as in collector.health.capture (early: 10 %
-    of the interval, at most 5 min); a slot is asked only when t_i lies in a ``producing`` window and in no
-    ``excluded`` (ice / no water) one. Pure."""
-    windows: list[Span] = []
-    for param, schedule in schedules.items():
-        interval = timedelta(seconds=schedule.nominal_interval_s)
-        early = timedelta(seconds=min(300.0, 0.1 * schedule.nominal_interval_s))
-        expected = schedule.expected_times(start, end)
-        stamps = sorted(to_us(t + early) for t in times.get(param, ()))
-        for i, t in enumerate(expected):
-            if not any(a <= t < b for a, b in producing) or any(a <= t < b for a, b in excluded):
-                continue
-            slot_a = t - early
-            slot_b = (expected[i + 1] if i + 1 < len(expected) else t + interval) - early
-            lo = bisect.bisect_left(stamps, to_us(slot_a + early))
-            if lo < len(stamps) and stamps[lo] < to_us(slot_b + early):
-                continue  # a reading fell in the slot
-            windows.append((to_us(slot_a), to_us(slot_b)))
-    return merge(windows)
-
-
-def producing_windows(
-    online: Sequence[tuple[datetime, datetime]], sample_times: Iterable[datetime], pad_s: float
-) -> list[tuple[datetime, datetime]]:
-    """When the station was producing: its online periods, and ± ``pad_s`` around any reading it made
-    (readings that arrived later through the backlog prove it was acquiring while offline). Pure."""
-    pad = timedelta(seconds=pad_s)
-    spans = [(to_us(a), to_us(b)) for a, b in online]
-    spans += [(to_us(t - pad), to_us(t + pad)) for t in sample_times]
-    return [(from_us(a), from_us(b)) for a, b in merge(spans)]

@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector import metrics, web
+from collector import exposition, summaries, web
 from collector.api import health, views
 from collector.api.params import (
     EARLIEST,
@@ -58,9 +58,10 @@ from collector.api.params import (
     StationQuery,
     TimeRange,
 )
+from collector.commands import command_args as checked_args
 from collector.config import StationConfig
+from collector.health import schedules
 from collector.store.failures import store_failure
-from protocols.commands import Bounds, check_args
 from protocols.errors import CommandError
 from protocols.messages import CommandKind
 
@@ -138,7 +139,7 @@ def create_app(service: CollectorService) -> FastAPI:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def summaries() -> list[dict[str, Any]]:
+    def station_summaries() -> list[dict[str, Any]]:
         return [s for s in (service.summary(i) for i in service.station_ids()) if s is not None]
 
     @app.get("/healthz")
@@ -149,11 +150,11 @@ def create_app(service: CollectorService) -> FastAPI:
     @app.get("/api/overview")
     def overview() -> dict[str, Any]:
         sites = [inputs.known(i) for i in service.station_ids()]
-        return views.overview(sites, summaries(), service.clock())
+        return summaries.overview(sites, station_summaries(), service.clock())
 
     @app.get("/api/stations")
     def stations() -> list[dict[str, Any]]:
-        return summaries()
+        return station_summaries()
 
     @app.get("/api/stations/{station_id}")
     def station(config: StationConfig = station_dep) -> dict[str, Any]:
@@ -197,7 +198,7 @@ def create_app(service: CollectorService) -> FastAPI:
             if first_heard is not None and first_heard > start:
                 start = first_heard
                 initial, transitions = service.store.transitions_between(station_id, start, end)
-        plan = health.schedules(config, service.config.schedule)
+        plan = schedules(config, service.config.schedule)
         readings = {
             code: service.store.readings(station_id, param=code, start=start, end=end, limit=MAX_LIMIT)
             for code in plan
@@ -206,7 +207,7 @@ def create_app(service: CollectorService) -> FastAPI:
         body = health.station_health(
             config, service.config.schedule, start, end, readings, initial, transitions, excluded
         )
-        body["from"], body["to"] = views.iso(start), views.iso(end)
+        body["from"], body["to"] = summaries.iso(start), summaries.iso(end)
         return body
 
     @app.get("/api/stations/{station_id}/gaps")
@@ -225,7 +226,7 @@ def create_app(service: CollectorService) -> FastAPI:
         station: str | None = station_filter_dep,
     ) -> dict[str, Any]:
         found = service.store.alerts(state=state, station=station, severity=severity, limit=limit)
-        return {"alerts": [views.alert(a, service.site(a.station)) for a in found]}
+        return {"alerts": [summaries.alert(a, service.site(a.station)) for a in found]}
 
     @app.post("/api/alerts/{alert_id}/ack", dependencies=[Depends(require_admin)])
     def acknowledge(alert_id: IdPath, body: AckRequest) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def create_app(service: CollectorService) -> FastAPI:
         acked = service.acknowledge_alert(alert_id, body.by, body.note)
         if acked is None:
             raise HTTPException(409, f"alert {alert_id!r} is already resolved")
-        return views.alert(acked, service.site(acked.station))
+        return summaries.alert(acked, service.site(acked.station))
 
     @app.get("/api/parameters")
     def parameters() -> list[dict[str, Any]]:
@@ -266,7 +267,7 @@ def create_app(service: CollectorService) -> FastAPI:
     @app.get("/api/stats")
     def stats() -> dict[str, Any]:
         snap = service.counters.snapshot()
-        snap["last_commit_at"] = views.iso(snap["last_commit_at"])
+        snap["last_commit_at"] = summaries.iso(snap["last_commit_at"])
         receiver = service.receiver_status()
         return {
             "ingest": snap,
@@ -275,20 +276,16 @@ def create_app(service: CollectorService) -> FastAPI:
             "receiver_counters": service.inbox.counters(),
             "store": service.store.counts(),
             "mqtt_connected": service.mqtt_connected,
-            "started_at": views.iso(service.started_at),
+            "started_at": summaries.iso(service.started_at),
             "stations": {state.value: n for state, n in service.tracker.count_by_state().items()},
         }
 
     def command_args(config: StationConfig, body: CommandRequest) -> dict[str, Any]:
         """The arguments to send, checked as the agent will check them (422 otherwise)."""
-        args = dict(body.args)
-        if body.kind is CommandKind.SYNC_CLOCK and "reference_time" not in args:
-            args["reference_time"] = views.iso(service.clock())  # the collector's clock is the reference
         record = service.tracker.get(config.id)
         status = record.status if record is not None else None
-        devices = set(status.devices) | set(status.intervals) if status is not None else set()
         try:
-            return check_args(body.kind, args, Bounds(EARLIEST, inputs.latest(), devices))
+            return checked_args(body.kind, body.args, service.clock(), status, EARLIEST, inputs.latest())
         except CommandError as exc:
             service.count_rejected("invalid_command")
             raise HTTPException(422, str(exc)) from None
@@ -305,7 +302,7 @@ def create_app(service: CollectorService) -> FastAPI:
             "station": config.id,
             "kind": command.kind.value,
             "args": command.args,
-            "issued_at": views.iso(command.issued_at),
+            "issued_at": summaries.iso(command.issued_at),
         }
 
     @app.get("/api/stations/{station_id}/commands/{command_id}")
@@ -335,16 +332,8 @@ def create_app(service: CollectorService) -> FastAPI:
             raise
 
     @app.get("/metrics")
-    def prometheus() -> PlainTextResponse:
-        receiver = service.receiver_status()  # counts the inbox once for both depth metrics
-        text = metrics.render(
-            service.counters,
-            service.tracker.count_by_state(),
-            mqtt_connected=receiver["connected"],
-            queue_depth=receiver["inbox_depth"],
-            extra=service.metric_families(receiver),
-        )
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    def prometheus() -> Response:
+        return Response(exposition.render(service.metrics), media_type=exposition.CONTENT_TYPE)
 
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app

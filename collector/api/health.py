@@ -10,17 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.config import ScheduleConfig, StationConfig
-from collector.health import CaptureFigures, Schedule, capture_by_day, capture_rates, combine, uptime
+from collector.health import CaptureFigures, capture_by_day, capture_rates, combine, schedules, uptime
 from collector.store.base import StoredReading, Transition
-
-
-def schedules(site: StationConfig, config: ScheduleConfig) -> dict[str, Schedule]:
-    """Expected-value schedule of each parameter the station is expected to report."""
-    known: dict[str, Schedule] = {code: Schedule.every(s) for code, s in config.every_s.items()}
-    for code in config.slot_params:
-        known[code] = Schedule.slots(tuple(config.slot_hours), config.timezone)
-    wanted = site.expected_params if site.expected_params is not None else list(known)
-    return {code: known[code] for code in wanted if code in known}
 
 
 def _iso(t: datetime) -> str:

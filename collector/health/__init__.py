@@ -1,4 +1,5 @@
-"""Station health maths: expected-value schedules, capture rates, uptime. Pure: values in, values out."""
+"""Station health maths: expected-value schedules (and which applies to each parameter), capture rates,
+uptime. Pure: values in, values out."""
 
 from collector.health.capture import (
     EXCLUDED_LABEL_EN,
@@ -9,7 +10,7 @@ from collector.health.capture import (
     capture_streams,
     combine,
 )
-from collector.health.schedule import Schedule
+from collector.health.schedule import Schedule, schedules
 from collector.health.uptime import UptimeFigures, uptime
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "capture_rates",
     "capture_streams",
     "combine",
+    "schedules",
     "uptime",
 ]

@@ -1,13 +1,18 @@
-"""When values are expected: every ``interval_s`` (probes) or at fixed local hours (nutrient analysers)."""
+"""When values are expected: every ``interval_s`` (probes) or at fixed local hours (nutrient analysers), and
+which schedule applies to each parameter a station is expected to report (``schedules``)."""
 
 from __future__ import annotations
 
 import itertools
 import math
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # the config models are only read here: health stays free of the config's imports
+    from collector.config import ScheduleConfig, StationConfig
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -99,3 +104,12 @@ class Schedule(BaseModel):
 
     def expected_count(self, start: datetime, end: datetime) -> int:
         return len(self.expected_times(start, end))
+
+
+def schedules(site: StationConfig, config: ScheduleConfig) -> dict[str, Schedule]:
+    """Expected-value schedule of each parameter the station is expected to report."""
+    known: dict[str, Schedule] = {code: Schedule.every(s) for code, s in config.every_s.items()}
+    for code in config.slot_params:
+        known[code] = Schedule.slots(tuple(config.slot_hours), config.timezone)
+    wanted = site.expected_params if site.expected_params is not None else list(known)
+    return {code: known[code] for code in wanted if code in known}

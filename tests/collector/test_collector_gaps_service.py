@@ -268,8 +268,8 @@ def test_alert_transitions_are_notified_while_a_hanging_target_does_not_slow_ing
     alert_topics = [t for t, _, _ in fake.published if t.startswith("qingliu/v1/alerts/")]
     assert alert_topics == [f"qingliu/v1/alerts/{S}"]
     text = TestClient(create_app(svc)).get("/metrics").text
-    assert 'qingliu_collector_notifications_total{target="ops",outcome="ok"} 1' in text
-    assert 'qingliu_collector_notifications_total{target="bus",outcome="ok"} 1' in text
+    assert 'qingliu_collector_notifications_total{outcome="ok",target="ops"} 1' in text
+    assert 'qingliu_collector_notifications_total{outcome="ok",target="bus"} 1' in text
     assert 'qingliu_collector_notification_failures_total{target="ops"} 0' in text
     assert 'qingliu_collector_notification_queue_depth{target="slow"} 1' in text
 

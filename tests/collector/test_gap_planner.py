@@ -6,18 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collector.gaps import (
-    Ask,
-    GapPlanner,
-    GapSettings,
-    merge,
-    merge_closed,
-    missing_windows,
-    producing_windows,
-    split_recovered,
-    to_us,
-)
+from collector.gap_windows import merge, merge_closed, missing_windows, producing_windows, split_recovered
+from collector.gaps import Ask, GapPlanner, GapSettings
 from collector.health import Schedule
+from collector.store.base import to_us
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 S = "hexicun"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from collector.metrics import render
+from collector.exposition import render
 from collector.service import CollectorService
 from collector.store.base import ApplyResult, Received
 from collector.store.sqlite import SqliteStore
@@ -37,13 +37,7 @@ def feed(svc: CollectorService, topic: str, body: bytes) -> None:
 
 
 def metrics_text(svc: CollectorService) -> str:
-    return render(
-        svc.counters,
-        svc.tracker.count_by_state(),
-        mqtt_connected=False,
-        queue_depth=0,
-        extra=svc.metric_families(),
-    )
+    return render(svc.metrics).decode()
 
 
 @pytest.fixture
@@ -87,7 +81,7 @@ def test_dead_letters_listed_counted_alerted_and_kept_across_a_restart(tmp_path:
         assert body["dead_letters"] == 1
         # the alert resolves after its quiet period (an hour by default)
         clock.now += timedelta(hours=2)
-        with again._alert_lock:
+        with again.alerts.lock:
             again.alert_engine.tick(clock.now)
         assert not [a for a in again.alert_engine.active() if a.rule_type == "dead_letters"]
     finally:
@@ -231,13 +225,13 @@ def test_a_suspect_reading_is_not_latest_and_does_not_close_a_stale_alert(
 ) -> None:
     feed(service, READINGS, payload(batch(seq=1, n=1, start=T0 + timedelta(minutes=59))))
     clock.now = T0 + timedelta(hours=3)  # three hours without w01010: stale (3 × 5 min)
-    with service._alert_lock:
-        service._alert_transitions(service.alert_engine.tick(clock.now))
+    with service.alerts.lock:
+        service.alerts.apply(service.alert_engine.tick(clock.now))
     assert [a.param for a in service.alert_engine.active() if a.rule_type == "stale"] == ["w01010"]
     future = batch(seq=2, n=1, start=T0.replace(year=2100))
     feed(service, READINGS, payload(future))
-    with service._alert_lock:
-        service._alert_transitions(service.alert_engine.tick(clock.now))
+    with service.alerts.lock:
+        service.alerts.apply(service.alert_engine.tick(clock.now))
     assert [a.param for a in service.alert_engine.active() if a.rule_type == "stale"] == ["w01010"]
     assert service.store.latest("hexicun")["w01010"].t == T0 + timedelta(minutes=59)
     record = service.tracker.get("hexicun")

@@ -180,15 +180,15 @@ def test_parameters_stats_metrics(service: CollectorService, client: TestClient)
     assert stats["ingest"]["payload_errors"] == {"malformed": 1}
     assert stats["store"]["readings"] == 2 and stats["mqtt_connected"] is False
     text = client.get("/metrics").text
-    assert "qingliu_collector_readings_ingested_total 2\n" in text
-    assert "qingliu_collector_readings_duplicate_total 2\n" in text
-    assert 'qingliu_collector_payload_errors_total{reason="malformed"} 1\n' in text
+    assert "qingliu_collector_readings_ingested_total 2.0\n" in text
+    assert "qingliu_collector_readings_duplicate_total 2.0\n" in text
+    assert 'qingliu_collector_payload_errors_total{reason="malformed"} 1.0\n' in text
     # The receiving side: refused before the inbox by its cheap checks; the inbox drained.
-    assert 'qingliu_collector_receiver_rejected_total{reason="unknown_station"} 1\n' in text
-    assert "qingliu_collector_receiver_accepted_total 3\n" in text
-    assert "qingliu_collector_inbox_depth 0\n" in text
+    assert 'qingliu_collector_receiver_rejected_total{reason="unknown_station"} 1.0\n' in text
+    assert "qingliu_collector_receiver_accepted_total 3.0\n" in text
+    assert "qingliu_collector_inbox_depth 0.0\n" in text
     assert stats["receiver"]["inbox_depth"] == 0 and stats["receiver_counters"]["accepted"] == 3
-    assert "qingliu_collector_stations_online 1\n" in text
+    assert "qingliu_collector_stations_online 1.0\n" in text
     assert "qingliu_collector_ingest_lag_seconds " in text
 
 

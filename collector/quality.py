@@ -1,4 +1,5 @@
-"""GB 3838 facts for the API views, from collector.assessment: class of a value, limits, the current class.
+"""GB 3838 facts for the station summaries and the API views, from collector.assessment: class of a value, limits,
+the current class.
 
 The current class is judged on the latest valid value (flag N or T) of each evaluated item: an indication
 between reports, not the period judgement of a bulletin (which uses period means).
