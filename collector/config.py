@@ -24,11 +24,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collector.alerts.config import Rule
+from collector.notify.registry import KindName as NotifierKind
+from collector.notify.registry import check_target
 from protocols import catalogue
 from protocols.mqtt import MqttConnection
 from protocols.sections import RIVERS, SECTIONS
@@ -233,7 +234,7 @@ class GapsConfig(_Section):
 class NotifyTarget(_Section):
     """One place alert transitions are delivered to (collector/notify/sender.py)."""
 
-    kind: Literal["webhook", "wecom", "dingtalk", "mqtt"]
+    kind: NotifierKind  # a registered kind (collector/notify/kinds/): webhook | wecom | dingtalk | mqtt
     name: str = Field(default="", max_length=64)  # label in metrics; default kind-N
     url: str = ""  # http(s) for webhook / wecom / dingtalk; unused for mqtt (the collector's broker)
     secret: str = ""  # DingTalk signing secret
@@ -243,12 +244,7 @@ class NotifyTarget(_Section):
 
     @model_validator(mode="after")
     def _url(self) -> NotifyTarget:
-        if self.kind != "mqtt":
-            parsed = urlparse(self.url)
-            if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError(f"url: a {self.kind} target needs an http(s) URL")
-        if self.secret and self.kind != "dingtalk":
-            raise ValueError("secret: only a dingtalk target is signed")
+        check_target(self.kind, self.url, self.secret)  # what its kind needs: a URL, a secret or neither
         for station in self.stations or []:
             if not is_station_id(station):
                 raise ValueError(f"stations: not a station id: {station!r}")

@@ -1,5 +1,8 @@
-"""Notification payloads, DingTalk signing and delivery back-off: pure builders, the caller does the HTTP."""
+"""Notification of alert transitions: payloads, DingTalk signing and delivery back-off (pure builders), the
+notifier kinds (``registry``, one module per kind under ``kinds/``, registered on import) and the sender.
+"""
 
+from collector.notify import kinds  # registers the built-in notifier kinds
 from collector.notify.payloads import (
     dingtalk_markdown,
     headline,
@@ -21,6 +24,7 @@ __all__ = [
     "dingtalk_sign",
     "dingtalk_signed_url",
     "headline",
+    "kinds",
     "local_time",
     "markdown_text",
     "plain_text",

@@ -22,42 +22,23 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.alerts.model import SEVERITY_RANK, Transition
-from collector.notify.payloads import dingtalk_markdown, webhook_payload, wecom_markdown
-from collector.notify.retry import Backoff, Outcome, classify_response
-from collector.notify.signing import dingtalk_signed_url
+from collector.alerts.model import Transition
+from collector.notify import registry
+from collector.notify.registry import Channel, Post, Publish
+from collector.notify.retry import Backoff, Outcome
+from collector.notify.target import TargetSpec
 from protocols.messages import Severity
-from protocols.topics import alert_topic
+
+__all__ = ["Notifier", "Publish", "TargetSpec", "TargetWorker", "post_json", "specs_from_config"]
 
 log = logging.getLogger("qingliu.collector.notify")
 
-# publish(topic, payload, qos, timeout) → True when the broker acknowledged it
-Publish = Callable[[str, bytes, int, float], bool]
 OUTCOMES = ("ok", "retry", "failed", "dropped", "error")
 DEFAULT_BACKOFF = Backoff()
-
-
-@dataclass(frozen=True, slots=True)
-class TargetSpec:
-    """What collector.config.NotifyTarget says, without the pydantic model (the sender stays testable)."""
-
-    name: str
-    kind: str  # webhook | wecom | dingtalk | mqtt
-    url: str = ""
-    secret: str = ""
-    min_severity: Severity = Severity.INFO
-    stations: frozenset[str] | None = None
-    timeout_s: float = 10.0
-
-    def wants(self, transition: Transition) -> bool:
-        alert = transition.alert
-        if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[self.min_severity]:
-            return False
-        return self.stations is None or alert.station in self.stations
 
 
 def post_json(url: str, document: dict[str, Any], timeout_s: float) -> tuple[int | None, Any]:
@@ -102,9 +83,10 @@ class TargetWorker:
         backoff: Backoff = DEFAULT_BACKOFF,
         queue_max: int = 1000,
         tz: str = "Asia/Shanghai",
-        post: Callable[[str, dict[str, Any], float], tuple[int | None, Any]] = post_json,
+        post: Post = post_json,
     ) -> None:
         self.spec = spec
+        self.kind = registry.get(spec.kind)  # ValueError for an unknown kind
         self.backoff = backoff
         self.queue_max = queue_max
         self.tz = tz
@@ -200,26 +182,8 @@ class TargetWorker:
             )
 
     def deliver(self, transition: Transition) -> Outcome:
-        """One attempt (blocking, bounded by the target's timeout)."""
-        spec = self.spec
-        if spec.kind == "mqtt":
-            if self._publish is None:
-                return Outcome.RETRY
-            payload = json.dumps(webhook_payload(transition, self.tz), ensure_ascii=False).encode("utf-8")
-            ok = self._publish(alert_topic(transition.alert.station), payload, 1, spec.timeout_s)
-            return Outcome.OK if ok else Outcome.RETRY
-        url = spec.url
-        document: dict[str, Any]
-        if spec.kind == "wecom":
-            document = wecom_markdown(transition, self.tz)
-        elif spec.kind == "dingtalk":
-            document = dingtalk_markdown(transition, self.tz)
-            if spec.secret:  # signed at each attempt: DingTalk refuses a timestamp an hour old
-                url = dingtalk_signed_url(url, spec.secret, int(time.time() * 1000))
-        else:
-            document = webhook_payload(transition, self.tz)
-        status, body = self._post(url, document, spec.timeout_s)
-        return classify_response(status, body)
+        """One attempt (blocking, bounded by the target's timeout), made by the target's kind."""
+        return self.kind.deliver(self.spec, transition, Channel(self._post, self._publish, self.tz))
 
 
 class Notifier:
