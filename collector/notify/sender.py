@@ -4,7 +4,8 @@ One worker thread per target with its own bounded queue: a slow, hanging or fail
 own deliveries, never ingest (``submit`` does not block) nor the other targets. Each attempt is bounded by the
 target's ``timeout_s``; an attempt judged RETRY (no answer, 5xx, 429, robot rate limit) is tried again after
 the ``Backoff`` delay, up to ``max_attempts``; FAIL (4xx, bad token, bad payload) is final. Waiting retries do
-not hold back newer deliveries (the worker takes whichever is due first).
+not hold back newer deliveries (the worker takes whichever is due first). How an attempt is made is up to the
+target's kind (``collector.notify.registry``: webhook, wecom, dingtalk, mqtt, ...).
 
 Outcomes counted per target: ``ok``, ``retry`` (an attempt failed, another will follow), ``failed`` (given up
 or refused for good), ``dropped`` (the queue was full), ``error`` (the payload could not be built).
