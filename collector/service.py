@@ -75,6 +75,7 @@ class CollectorService:
         self.store: Store = parts.store
         self.inbox = parts.inbox
         self._make_publisher = parts.publisher
+        self._publisher_given = publisher is not None  # a fake one is made even by start(mqtt=False)
         self.counters = IngestCounters()
         state = config.state
         self.tracker = StationTracker(
@@ -180,7 +181,7 @@ class CollectorService:
 
     def start(self, *, mqtt: bool = True) -> None:
         """``mqtt`` False: no broker at all; the receiver runs in this process, fed through
-        ``receiver.handle`` (tests)."""
+        ``receiver.handle``, and there is no publisher unless one was handed in (tests)."""
         self.started_at = self.clock()
         self._stop.clear()
         self.notifier.start()
@@ -189,7 +190,7 @@ class CollectorService:
         self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
         self._ticker.start()
         self.receiving.start(mqtt=mqtt)
-        if mqtt:
+        if mqtt or self._publisher_given:
             self.mqtt = self._make_publisher(self.config.mqtt)
             self.mqtt.start()
 

@@ -35,6 +35,9 @@ class FakeMqtt:
         self.published.append((topic, body, qos))
         return True
 
+    def start(self) -> None:
+        pass
+
     def stop(self) -> None:
         pass
 
@@ -56,10 +59,9 @@ def make(tmp_path: Path) -> Iterator[Any]:
 
     def build(extra: str = "", now: datetime = T0) -> tuple[CollectorService, Clock, FakeMqtt]:
         clock = Clock(now)
-        svc = CollectorService(config(tmp_path, extra), clock=clock, tick_s=3600)
-        svc.start(mqtt=False)
         fake = FakeMqtt()
-        svc.mqtt = fake  # type: ignore[assignment]
+        svc = CollectorService(config(tmp_path, extra), clock=clock, tick_s=3600, publisher=lambda _: fake)
+        svc.start(mqtt=False)
         made.append(svc)
         return svc, clock, fake
 
@@ -279,7 +281,7 @@ def test_an_answered_hole_is_not_asked_again_after_a_restart(tmp_path: Path) -> 
     first = CollectorService(cfg, clock=lambda: T0, tick_s=3600)
     first.start(mqtt=False)
     fake = FakeMqtt()
-    first.mqtt = fake  # type: ignore[assignment]
+    first.mqtt = fake
     for seq in (1, 4):
         feed(first, "readings", batch(S, seq, start=T0 + timedelta(minutes=seq), n=1))
     assert first.check_gaps() == 1
@@ -289,7 +291,7 @@ def test_an_answered_hole_is_not_asked_again_after_a_restart(tmp_path: Path) -> 
     second = CollectorService(cfg, clock=lambda: T0 + timedelta(hours=1), tick_s=3600)
     second.start(mqtt=False)
     again = FakeMqtt()
-    second.mqtt = again  # type: ignore[assignment]
+    second.mqtt = again
     try:
         assert second.check_gaps() == 0
         assert again.commands() == []
