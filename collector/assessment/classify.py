@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 from collector.assessment.classes import WaterClass
-from collector.assessment.limits import NO_MULTIPLE, ItemLimits, WaterType, item_limits
+from collector.assessment.limits import (
+    NO_MULTIPLE,
+    TEMPERATURE,
+    TN,
+    ItemLimits,
+    WaterType,
+    item_limits,
+    water_type,
+)
 
 # Limits are inclusive. A mean of valid values carries binary rounding noise (0.1+0.2+0.3)/3 ≠ 0.2 exactly;
 # a relative tolerance far below any reported precision keeps such a value in the class its decimals say.
@@ -33,6 +42,15 @@ def _finite(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"value must be a finite number, got {value!r}")
     return float(value)
+
+
+def is_evaluated(param: str, kind: WaterType | str) -> bool:
+    """Whether ``param`` takes part in a section's class (temperature and river TN do not, nor items
+    without a class limit). ValueError for an unknown code."""
+    kind = water_type(kind)
+    if param == TEMPERATURE or (param == TN and kind is WaterType.RIVER):
+        return False
+    return item_limits(param, kind) is not None
 
 
 def classify(param: str, value: float, water_type: WaterType | str) -> WaterClass | None:
@@ -78,3 +96,20 @@ def exceedance_multiple(
     if limit is None:
         return None
     return (value - limit) / limit
+
+
+def exceedance(
+    param: str, value: Decimal, water_type_: WaterType | str, against: WaterClass = WaterClass.III
+) -> Decimal | None:
+    """(C − L) / L in Decimal, unrounded, for a rounded value C over the limit L of class ``against``.
+
+    None when C is within the limit, and for temperature, pH, DO and items without a limit
+    (STANDARDS.md §3); the caller rounds it (rounding.round_ratio) for output.
+    """
+    limit = class_limit(param, against, water_type_)
+    if limit is None:
+        return None
+    bound = Decimal(repr(limit))
+    if value <= bound:
+        return None
+    return (value - bound) / bound

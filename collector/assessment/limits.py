@@ -16,16 +16,26 @@ Direction = Literal["max", "min", "range"]
 
 
 class WaterType(StrEnum):
+    """The water body of a section; lakes and reservoirs share one column in Table 1."""
+
     RIVER = "river"
-    LAKE = "lake"  # lakes and reservoirs share one column in Table 1
+    LAKE = "lake"
+    RESERVOIR = "reservoir"
 
     @property
     def label_zh(self) -> str:
-        return "河流" if self is WaterType.RIVER else "湖库"
+        return _WATER_ZH[self]
 
     @property
     def label_en(self) -> str:
-        return "river" if self is WaterType.RIVER else "lake / reservoir"
+        return self.value
+
+    @property
+    def is_river(self) -> bool:
+        return self is WaterType.RIVER
+
+
+_WATER_ZH = {WaterType.RIVER: "河流", WaterType.LAKE: "湖泊", WaterType.RESERVOIR: "水库"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +62,16 @@ _COMMON: dict[str, ItemLimits] = {
     FLUORIDE: ItemLimits(FLUORIDE, "max", (1.0, 1.0, 1.0, 1.5, 1.5)),
 }
 
+_LAKE_COLUMN: dict[str, ItemLimits] = {
+    **_COMMON,
+    TP: ItemLimits(TP, "max", (0.01, 0.025, 0.05, 0.1, 0.2)),
+    TN: ItemLimits(TN, "max", (0.2, 0.5, 1.0, 1.5, 2.0)),
+}
+
 TABLE: dict[WaterType, dict[str, ItemLimits]] = {
     WaterType.RIVER: {**_COMMON, TP: ItemLimits(TP, "max", (0.02, 0.1, 0.2, 0.3, 0.4))},
-    WaterType.LAKE: {
-        **_COMMON,
-        TP: ItemLimits(TP, "max", (0.01, 0.025, 0.05, 0.1, 0.2)),
-        TN: ItemLimits(TN, "max", (0.2, 0.5, 1.0, 1.5, 2.0)),
-    },
+    WaterType.LAKE: _LAKE_COLUMN,
+    WaterType.RESERVOIR: _LAKE_COLUMN,
 }
 
 # Items that never get an exceedance multiple or a flood-season intensity (STANDARDS.md §3, §4).
@@ -69,7 +82,7 @@ def water_type(value: WaterType | str) -> WaterType:
     try:
         return WaterType(value)
     except ValueError:
-        raise ValueError(f"water type must be 'river' or 'lake', got {value!r}") from None
+        raise ValueError(f"water type must be 'river', 'lake' or 'reservoir', got {value!r}") from None
 
 
 def item_limits(param: str, kind: WaterType | str) -> ItemLimits | None:

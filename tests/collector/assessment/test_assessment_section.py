@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -64,10 +65,11 @@ def test_main_pollutants_worst_three_ties_by_multiple() -> None:
     assert j.water_class is W
     assert j.meets_target is False
     assert [p.param for p in j.main_pollutants] == ["w21011", "w01019", "w21003"]
-    assert j.main_pollutants[0].multiple == pytest.approx(1.5)
-    assert j.main_pollutants[1].multiple == pytest.approx(8 / 6)
+    # Multiples are Decimal, from the rounded mean, to 2 places: (0.5 − 0.2) / 0.2 = 1.50; (14 − 6) / 6 = 1.33.
+    assert j.main_pollutants[0].multiple == Decimal("1.50")
+    assert j.main_pollutants[1].multiple == Decimal("1.33")
     tp = next(i for i in j.items if i.param == "w21011")
-    assert tp.multiple_vs_target == pytest.approx(1.5)
+    assert tp.multiple_vs_target == Decimal("1.50")
 
 
 def test_main_pollutant_multiple_against_target() -> None:
@@ -75,8 +77,8 @@ def test_main_pollutant_multiple_against_target() -> None:
     assert j.water_class is V
     nh3 = next(i for i in j.items if i.param == "w21003")
     assert nh3.water_class is III and not nh3.meets_target
-    assert nh3.multiple == pytest.approx(-0.2)
-    assert nh3.multiple_vs_target == pytest.approx(0.6)  # against the class II limit 0.5
+    assert nh3.multiple is None  # within the class III limit: no exceedance multiple
+    assert nh3.multiple_vs_target == Decimal("0.60")  # (0.8 − 0.5) / 0.5 against the class II limit 0.5
     assert [p.param for p in j.main_pollutants] == ["w21011"]  # III items are not main pollutants
 
 
@@ -164,11 +166,11 @@ def test_intensity_standards_example() -> None:
     result = flood_intensity(series, "river", II)
     assert result.top is not None
     assert result.top.param == "w21011"
-    assert result.top.value == 3.30 and result.top.limit == 0.1
-    assert result.top.ratio == pytest.approx(33.0)
+    assert result.top.value == Decimal("3.300") and result.top.limit == Decimal("0.1")
+    assert str(result.top.ratio) == "33.0"  # Decimal: never 32.99999999999999
     assert result.top.at == _t(8, 12)
     assert [i.param for i in result.items] == ["w21011", "w21003"]
-    assert result.items[1].ratio == pytest.approx(8.0)
+    assert str(result.items[1].ratio) == "8.0"
 
 
 def test_intensity_season_window_in_local_time() -> None:
@@ -193,8 +195,8 @@ def test_intensity_none_without_valid_values_and_season_config() -> None:
 def test_describe_main_pollutants_and_water_type_labels() -> None:
     j = judge_section({"w21011": 0.5, "w21003": 1.9, "w01009": 2.5}, "river", III)
     assert describe_main_pollutants(j) == (
-        "总磷（1.5）、氨氮（0.9）、溶解氧",
-        "total phosphorus (1.5), ammonia nitrogen (0.9), dissolved oxygen",
+        "总磷（1.50）、氨氮（0.90）、溶解氧",
+        "total phosphorus (1.50), ammonia nitrogen (0.90), dissolved oxygen",
     )
     assert describe_main_pollutants(judge_section({"w21003": 0.1}, "river", III)) == ("", "")
     assert j.water_type.label_zh == "河流" and j.water_type.label_en == "river"
