@@ -214,8 +214,8 @@ class AlertEngine:
                 checks += hook(self, self._rules(entry, station), station, memo, now)
         for key, pmemo in self.state.params.items():
             station, param = key.split("|", 1)
-            for entry, hook in hooks.param_tick:
-                checks += hook(self, self._rules(entry, station), station, param, pmemo, now)
+            for entry, per_param in hooks.param_tick:
+                checks += per_param(self, self._rules(entry, station), station, param, pmemo, now)
         quiet: list[str] = []
         for key, imemo in self.state.incidents.items():
             station, kind = key.split("|", 1)
