@@ -20,6 +20,8 @@ from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from collector.alerts.model import Alert
+from collector.store.manual_rows import ManualRow, StoredManualResult
+from collector.store.stats import DailyMean, ItemStats
 from protocols.messages import Command, CommandReply, Event, ReadingBatch, StationState, Status
 
 Storable = ReadingBatch | Status | Event | CommandReply
@@ -339,6 +341,36 @@ class Store(Protocol):
 
     def revisions(self, station: str, *, limit: int = 100) -> list[Revision]:
         """Newest (received) first."""
+
+    # -- assessment: manual results and period aggregates ----------------------------------------------------
+
+    def save_manual_results(
+        self, rows: Sequence[ManualRow], *, imported_at: datetime | None = None
+    ) -> tuple[int, int, int]:
+        """Keep manual results by (section, param, t) in one transaction: (inserted, unchanged, changed).
+        The same value and flag again is unchanged (re-importing a file changes nothing); another value or flag
+        replaces the held row, which is kept in ``manual_result_history``. A key given twice is a ValueError."""
+
+    def manual_results(
+        self, section: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[StoredManualResult]:
+        """Manual results of ``section`` with ``start <= t < end``, by time then parameter."""
+
+    def period_stats(
+        self, stations: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], ItemStats]:
+        """Per (station, param): counts, sum, min and max of the valid (N, T) readings in [start, end) and when
+        the maximum occurred; computed by the engine. Pairs without a reading in the range are absent."""
+
+    def manual_period_stats(
+        self, sections: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], ItemStats]:
+        """``period_stats`` over manual results, per (section, param)."""
+
+    def daily_means(
+        self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"
+    ) -> list[DailyMean]:
+        """Mean of the valid values per local calendar day of ``tz`` (days without readings absent)."""
 
     def unreadable(self) -> dict[str, int]:
         """Stored rows skipped on read-back because they no longer validate, by table."""

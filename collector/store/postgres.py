@@ -14,11 +14,12 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from collector.alerts.model import Alert
+from collector.store import postgres_assessment
 from collector.store.base import (
     ApplyResult,
     DeadLetter,
@@ -40,6 +41,8 @@ from collector.store.base import (
     utc,
     value_key,
 )
+from collector.store.manual_rows import ManualRow, StoredManualResult
+from collector.store.stats import DailyMean, ItemStats
 from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
 
@@ -148,6 +151,7 @@ TABLES = (
     "alerts",
     "suspect_readings",
     "reading_revisions",
+    "manual_results",
 )
 _UNNEST_READINGS = (
     "unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[], %s::text[], %s::text[], %s::bigint[],"
@@ -168,7 +172,7 @@ class PostgresStore:
             self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self._db.execute(f'SET search_path TO "{schema}"')
         with self._db.transaction():
-            for statement in SCHEMA.split(";"):
+            for statement in (SCHEMA + postgres_assessment.SCHEMA).split(";"):
                 if statement.strip():
                     self._db.execute(statement)
 
@@ -629,6 +633,38 @@ class PostgresStore:
             (station, limit),
         )
         return [Revision(st, p, utc(t), v, f, seq, utc(rec)) for st, p, t, v, f, seq, rec in rows]
+
+    # -- assessment: manual results and period aggregates (collector/store/postgres_assessment.py) -----------
+
+    def save_manual_results(
+        self, rows: Sequence[ManualRow], *, imported_at: datetime | None = None
+    ) -> tuple[int, int, int]:
+        with self._transaction() as db:
+            return postgres_assessment.save_manual(db, rows, imported_at or datetime.now(UTC))
+
+    def manual_results(
+        self, section: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[StoredManualResult]:
+        with self._lock:
+            return postgres_assessment.manual_results(self._db, section, start, end)
+
+    def period_stats(
+        self, stations: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], ItemStats]:
+        with self._lock:
+            return postgres_assessment.period_stats(self._db, stations, start, end)
+
+    def manual_period_stats(
+        self, sections: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], ItemStats]:
+        with self._lock:
+            return postgres_assessment.manual_period_stats(self._db, sections, start, end)
+
+    def daily_means(
+        self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"
+    ) -> list[DailyMean]:
+        with self._lock:
+            return postgres_assessment.daily_means(self._db, station, param, start, end, tz)
 
     def unreadable(self) -> dict[str, int]:
         return self._read_back.snapshot()

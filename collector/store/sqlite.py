@@ -12,12 +12,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from collector.alerts.model import Alert
+from collector.store import sqlite_assessment
 from collector.store.base import (
     ApplyResult,
     DeadLetter,
@@ -40,6 +41,8 @@ from collector.store.base import (
     to_us,
     value_key,
 )
+from collector.store.manual_rows import ManualRow, StoredManualResult
+from collector.store.stats import DailyMean, ItemStats
 from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Event, Reading, ReadingBatch, StationState, Status
 
@@ -126,6 +129,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._db.executescript(sqlite_assessment.SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         # The latest table mirrored in memory (loaded on first use; this process is its only writer): the
         # fleet overview reads every station's latest values on each request.
@@ -659,6 +663,38 @@ class SqliteStore:
             for st, p, t, v, f, seq, rec in rows
         ]
 
+    # -- assessment: manual results and period aggregates (collector/store/sqlite_assessment.py) -------------
+
+    def save_manual_results(
+        self, rows: Sequence[ManualRow], *, imported_at: datetime | None = None
+    ) -> tuple[int, int, int]:
+        with self._transaction() as db:
+            return sqlite_assessment.save_manual(db, rows, imported_at or datetime.now(UTC))
+
+    def manual_results(
+        self, section: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[StoredManualResult]:
+        with self._lock:
+            return sqlite_assessment.manual_results(self._db, section, start, end)
+
+    def period_stats(
+        self, stations: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], ItemStats]:
+        with self._lock:
+            return sqlite_assessment.period_stats(self._db, stations, start, end)
+
+    def manual_period_stats(
+        self, sections: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], ItemStats]:
+        with self._lock:
+            return sqlite_assessment.manual_period_stats(self._db, sections, start, end)
+
+    def daily_means(
+        self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"
+    ) -> list[DailyMean]:
+        with self._lock:
+            return sqlite_assessment.daily_means(self._db, station, param, start, end, tz)
+
     def unreadable(self) -> dict[str, int]:
         return self._read_back.snapshot()
 
@@ -678,6 +714,7 @@ class SqliteStore:
                     "alerts",
                     "suspect_readings",
                     "reading_revisions",
+                    "manual_results",
                 )
             }
 
