@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
 from protocols.tomldoc import parse_toml_model, read_text
-from protocols.topics import is_station_id
 
 
 class _Section(BaseModel):
@@ -17,16 +17,9 @@ class _Section(BaseModel):
 
 
 class StationConfig(_Section):
-    id: str
+    id: StationId  # the wire contract's station id (protocols/messages.py)
     mn: str = Field(default="", max_length=24)  # HJ 212 MN, where the station reports to a platform
     timezone: str = "Asia/Shanghai"
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        if not is_station_id(value):
-            raise ValueError("must be 1-32 lower-case ASCII letters, digits, '_' or '-'")
-        return value
 
 
 class MqttConfig(MqttConnection):

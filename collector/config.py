@@ -31,6 +31,7 @@ from collector.alerts.config import Rule
 from collector.notify.registry import KindName as NotifierKind
 from collector.notify.registry import check_target
 from protocols import catalogue
+from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
 from protocols.sections import RIVERS, SECTIONS
 from protocols.tomldoc import parse_toml_model, read_text
@@ -161,7 +162,7 @@ class ScheduleConfig(_Section):
 
 
 class StationConfig(_Section):
-    id: str
+    id: StationId  # the wire contract's station id (protocols/messages.py)
     name_zh: str = ""
     river: str = ""
     basin: str = ""
@@ -170,13 +171,6 @@ class StationConfig(_Section):
     target_class: int = Field(default=3, ge=1, le=5)
     water_type: Literal["river", "lake"] = "river"
     expected_params: list[str] | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        if not is_station_id(value):
-            raise ValueError("must be 1-32 lower-case ASCII letters, digits, '_' or '-'")
-        return value
 
     @field_validator("expected_params")
     @classmethod
