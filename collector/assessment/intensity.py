@@ -64,7 +64,7 @@ def flood_intensity(
 ) -> Intensity:
     """``series`` maps parameter code → (time, value, flag) samples; only valid ones (N, T) inside
     ``season`` count: a FloodSeason (July–September of any year by default) or a Period (one season,
-    or the part of it elapsed so far). Equal ratios keep the order of ``series``."""
+    or the part of it elapsed so far)."""
     kind = water_type(water_type_)
     window: FloodSeason | Period = season or FloodSeason()
     if target_class is WaterClass.WORSE_THAN_V:
@@ -101,7 +101,9 @@ def flood_intensity(
                     round_ratio(peak / bound, INTENSITY_PLACES),
                 )
             )
-    results.sort(key=lambda r: r.ratio, reverse=True)
+    # Largest first by the unrounded ratio of the rounded peak (0.65 before 0.6, though both print 0.6);
+    # equal ratios keep the order of ``series`` (the sort is stable).
+    results.sort(key=lambda r: r.value / r.limit, reverse=True)
     return Intensity(results[0] if results else None, tuple(results))
 
 
