@@ -40,6 +40,7 @@ PLACEHOLDER = "\x00hostile\x00"
 
 
 def assert_decodes_or_refuses(payload: bytes, expected_station: str | None = None) -> None:
+    assert_fast_path_agrees(payload)
     try:
         message = messages.decode(payload, expected_station=expected_station)
     except PayloadError as exc:
@@ -50,6 +51,20 @@ def assert_decodes_or_refuses(payload: bytes, expected_station: str | None = Non
         return
     # Accepted: it must survive the trip through the store (encode, decode with the same models).
     assert messages.decode(messages.encode(message)) == message
+
+
+def assert_fast_path_agrees(payload: bytes) -> None:
+    """What the fast path (pydantic's JSON parser) accepts, the checked path accepts, as the same bytes."""
+    fast = messages._decode_fast(payload)
+    if fast is not None:
+        checked = messages._decode_checked(payload)
+        assert checked == fast
+        assert messages.encode(checked) == messages.encode(fast)  # -0.0, the last bit of a float
+
+
+def dumps(document: Any, compact: bool) -> str:
+    # Compact is the form encode() writes, which takes the fast path; spaced takes the checked path.
+    return json.dumps(document, separators=(",", ":") if compact else None)
 
 
 # --- strategies -----------------------------------------------------------------------------------------
@@ -222,34 +237,76 @@ def test_valid_messages_round_trip(budget: Budget) -> None:
     def prop(message: Any) -> None:
         wire = messages.encode(message)
         assert messages.decode(wire, expected_station=message.station) == message
+        assert messages._decode_fast(wire) is not None  # what encode() writes takes the fast path
+        assert_fast_path_agrees(wire)
 
     check(prop, budget, valid_messages)
 
 
 @budgets(300)
 def test_valid_messages_with_one_hostile_field(budget: Budget) -> None:
-    def prop(message: Any, data: st.DataObject, fragment: str) -> None:
+    def prop(message: Any, data: st.DataObject, fragment: str, compact: bool) -> None:
         document = json.loads(messages.encode(message))
         path = data.draw(st.sampled_from(paths(document)))
         replace(document, path, PLACEHOLDER)
-        text = json.dumps(document).replace(json.dumps(PLACEHOLDER), fragment)
+        text = dumps(document, compact).replace(json.dumps(PLACEHOLDER), fragment)
         assert_decodes_or_refuses(text.encode("utf-8", "surrogatepass"), expected_station=message.station)
 
-    check(prop, budget, valid_messages, st.data(), hostile_fragments)
+    check(prop, budget, valid_messages, st.data(), hostile_fragments, st.booleans())
 
 
 @budgets(300)
 def test_valid_messages_with_a_hostile_extra_key(budget: Budget) -> None:
-    def prop(message: Any, data: st.DataObject, key: str, fragment: str) -> None:
+    def prop(message: Any, data: st.DataObject, key: str, fragment: str, compact: bool) -> None:
         document = json.loads(messages.encode(message))
         containers = [p for p in paths(document) if isinstance(_at(document, p), dict)] + [()]
         path = data.draw(st.sampled_from(containers))
         target = _at(document, path)
         target[key] = PLACEHOLDER
-        text = json.dumps(document).replace(json.dumps(PLACEHOLDER), fragment)
+        text = dumps(document, compact).replace(json.dumps(PLACEHOLDER), fragment)
         assert_decodes_or_refuses(text.encode("utf-8", "surrogatepass"))
 
-    check(prop, budget, valid_messages, st.data(), hostile_text, hostile_fragments)
+    check(prop, budget, valid_messages, st.data(), hostile_text, hostile_fragments, st.booleans())
+
+
+# Number literals as a peer may write them: exponents, long mantissas, signs, leading zeros (refused).
+number_text = st.from_regex(r"-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,25})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
+
+
+@budgets(300)
+def test_fast_and_checked_paths_read_numbers_alike(budget: Budget) -> None:
+    def prop(message: Any, data: st.DataObject, number: str) -> None:
+        document = json.loads(messages.encode(message))
+        numbers = [p for p in paths(document) if type(_at(document, p)) in (int, float)]
+        if not numbers:
+            return
+        replace(document, data.draw(st.sampled_from(numbers)), PLACEHOLDER)
+        payload = dumps(document, True).replace(json.dumps(PLACEHOLDER), number).encode()
+        assert_decodes_or_refuses(payload)
+
+    check(prop, budget, valid_messages, st.data(), number_text)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ',"v":true}',
+        ',"v":1.0}',
+        ',"type":"cmd"}',
+        ',"station":"boshuicun"}',
+        ',"station":"HeXi"}',
+        ',"id":""}',
+    ],
+)
+def test_fast_path_with_a_repeated_key_agrees(tail: str) -> None:
+    head = (
+        '{"v":1,"type":"event","station":"hexicun","id":"e1","at":"2026-07-15T02:00:00Z","kind":"controller"'
+    )
+    payload = (head + tail).encode()
+    assert_decodes_or_refuses(payload)
+    if "true" in tail or "1.0" in tail:
+        assert messages._decode_fast(payload) is None
+        assert reason(payload) == "version"
 
 
 def _at(document: Any, path: tuple[Any, ...]) -> Any:
