@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from agent.acquisition import Acquisition
 from agent.acquisition.serialline import SerialLine
@@ -45,7 +45,9 @@ from agent.sink import MemorySink
 from protocols.messages import DeviceStatus
 from protocols.planning import ReadRequest, plan_profile
 from protocols.profiles import load_profile
+from simulators.fleet import DEVICE_LAYOUT
 from tests.support.broker import Mosquitto
+from tests.support.ptypair import start_pty_pair, stop_process
 
 BAUD = 9600
 BITS_PER_CHAR = 10  # 8N1
@@ -53,15 +55,7 @@ REQUEST_BYTES = 8
 RATIO_TARGET = 1.2
 RSS_TARGET_MIB = 40.0
 
-STATION = [
-    ("probe", "multiparam_probe", 1),
-    ("nh3n", "nutrient_nh3n", 2),
-    ("codmn", "nutrient_codmn", 3),
-    ("tp", "nutrient_tp", 4),
-    ("tn", "nutrient_tn", 5),
-    ("cod", "cod_analyser", 6),
-    ("controller", "station_controller", 7),
-]
+STATION = [(slot.name, slot.profile, slot.unit) for slot in DEVICE_LAYOUT]  # units 1-7 of one station
 
 
 def char_time_s(baud: int = BAUD) -> float:
@@ -157,17 +151,7 @@ class CountingLine:
 
 def start_socat(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     sim_end, master_end = workdir / "sim-tty", workdir / "agent-tty"
-    proc = subprocess.Popen(
-        ["socat", f"pty,raw,echo=0,link={sim_end}", f"pty,raw,echo=0,link={master_end}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 5
-    while not (sim_end.exists() and master_end.exists()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("socat did not create the pty pair")
-        time.sleep(0.02)
-    return proc, str(sim_end), str(master_end)
+    return start_pty_pair(sim_end, master_end), str(sim_end), str(master_end)
 
 
 def start_sim(workdir: Path, pty: str) -> subprocess.Popen[bytes]:
@@ -187,16 +171,6 @@ def start_sim(workdir: Path, pty: str) -> subprocess.Popen[bytes]:
             raise RuntimeError(f"simulator did not start: {(workdir / 'sim.log').read_text()}")
         time.sleep(0.05)
     return proc
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def measure_cycles(
@@ -261,7 +235,7 @@ def measure_rss(workdir: Path, pty: str, gap_ms: float, seconds: float) -> tuple
             )
             last, peak = samples[-1], max(samples)
         finally:
-            stop(agent)
+            stop_process(agent)
         with contextlib.closing(sqlite3.connect(workdir / "outbox.db")) as db:
             rows = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM chunks").fetchone()[0])
         return last, peak, rows
@@ -341,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                 ok = ok and rss_ok
         finally:
             if sim is not None:
-                stop(sim)
-            stop(socat)
+                stop_process(sim)
+            stop_process(socat)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

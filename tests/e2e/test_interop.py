@@ -14,7 +14,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -38,6 +37,7 @@ from simulators.modbus import start_rtu_server, start_tcp_server
 from simulators.scenarios import ScenarioRunner, load_scenario
 from tests.support.broker import Mosquitto
 from tests.support.processes import ProcessGroup, qingliu
+from tests.support.ptypair import pty_pair
 from tests.support.stack import STATION_DEVICES, iso, outbox_readings, wait_until
 
 pytestmark = [
@@ -64,31 +64,11 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
     return wrapper
 
 
-def _socat(sim_end: Path, master_end: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["socat", f"pty,raw,echo=0,link={sim_end}", f"pty,raw,echo=0,link={master_end}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 5
-    while not (sim_end.exists() and master_end.exists()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("socat did not create the pty pair")
-        time.sleep(0.01)
-    return proc
-
-
 @pytest.fixture
 def line(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """An RS-485 line as a socat pty pair: (simulator end, master end)."""
-    sim_end, master_end = tmp_path / "sim-tty", tmp_path / "master-tty"
-    proc = _socat(sim_end, master_end)
-    try:
-        yield str(sim_end), str(master_end)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+    with pty_pair(tmp_path / "sim-tty", tmp_path / "master-tty") as ends:
+        yield ends
 
 
 def agent_config(

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from simulators.fleet import DEVICE_LAYOUT
 from tests.support.broker import Mosquitto
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import Proc, ProcessGroup, qingliu
@@ -31,15 +32,7 @@ ALL_TIME = "from=2000-01-01T00:00:00Z&to=" + (datetime.now(UTC) + timedelta(days
 )
 
 # The devices of one simulated station (units as the simulator fleet serves them).
-STATION_DEVICES = [
-    ("probe", "multiparam_probe", 1),
-    ("nh3n", "nutrient_nh3n", 2),
-    ("codmn", "nutrient_codmn", 3),
-    ("tp", "nutrient_tp", 4),
-    ("tn", "nutrient_tn", 5),
-    ("cod", "cod_analyser", 6),
-    ("controller", "station_controller", 7),
-]
+STATION_DEVICES = [(slot.name, slot.profile, slot.unit) for slot in DEVICE_LAYOUT]
 
 
 def wait_until(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.ptypair import pty_pair
 
 MbpollRunner = Callable[[str], tuple[int, str]]
 
@@ -17,26 +18,8 @@ MbpollRunner = Callable[[str], tuple[int, str]]
 @pytest.fixture
 def socat_pty(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A virtual serial line: (server end, client end) device paths; socat is killed afterwards."""
-    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
-    proc = subprocess.Popen(
-        ["socat", "-d", "-d", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 5
-        while not (a.exists() and b.exists()):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("socat did not create the pty pair")
-            time.sleep(0.01)
-        yield str(a), str(b)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with pty_pair(tmp_path / "ttyA", tmp_path / "ttyB") as ends:
+        yield ends
 
 
 _VALUE = re.compile(r"^\[(\d+)\]:\s+(\S+)", re.MULTILINE)
