@@ -2,6 +2,7 @@
 
 qingliu collector run --config FILE [--host H] [--port N]
 qingliu collector check --config FILE
+qingliu collector import-manual --config FILE [--dry-run] RESULTS.csv|RESULTS.xlsx   (collector/manual_import.py)
 
 ``run`` builds the service, then the HTTP app over it (collector/api/), and serves both in this process until
 SIGINT/SIGTERM: the CLI is the one place that joins the two (the service knows nothing of the API).
@@ -35,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="API port (default: api.port)")
     check = sub.add_parser("check", help="validate the config and print what it means")
     check.add_argument("--config", required=True, help="collector TOML file")
+    manual = sub.add_parser("import-manual", help="import manual (laboratory) results from CSV or xlsx")
+    manual.add_argument("--config", required=True, help="collector TOML file")
+    manual.add_argument("--dry-run", action="store_true", help="validate the file, write nothing")
+    manual.add_argument("file", help="CSV (UTF-8) or xlsx file of results")
     return parser
 
 
@@ -74,6 +79,10 @@ def describe(config: CollectorConfig) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "import-manual":
+        from collector.manual_import import run_import_manual
+
+        return run_import_manual(args.config, args.file, dry_run=args.dry_run)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

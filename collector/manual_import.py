@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from collector.config import CollectorConfig, load_config
-from collector.manual import ManualFileError, ManualRow, read_manual
+from collector.manual import LOCAL, ManualFileError, ManualRow, read_manual
 from collector.sections import load_sections
 from protocols.errors import ConfigError
 
@@ -32,8 +32,8 @@ def sections_path(config: CollectorConfig) -> str | None:
 
 def summary(rows: list[ManualRow]) -> str:
     sections = {r.section for r in rows}
-    first, last = min(r.t_utc for r in rows), max(r.t_utc for r in rows)
-    return f"{len(rows)} results of {len(sections)} section(s), sampled {first:%Y-%m-%d} .. {last:%Y-%m-%d} (UTC)"
+    first, last = (t.astimezone(LOCAL) for t in (min(r.t_utc for r in rows), max(r.t_utc for r in rows)))
+    return f"{len(rows)} result(s) of {len(sections)} section(s), sampled {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
 
 
 def run_import_manual(

@@ -47,7 +47,10 @@ def test_import_then_reimport_changes_nothing(tmp_path: Path) -> None:
     file.write_text(GOOD_CSV, encoding="utf-8")
     code, out, err = run(config, file)
     assert (code, err) == (0, "")
-    assert "6 results of 3 section(s)" in out and "6 new, 0 unchanged, 0 changed" in out
+    assert (
+        "6 result(s) of 3 section(s), sampled 2026-07-03 .. 2026-07-05" in out
+        and "6 new, 0 unchanged, 0 changed" in out
+    )
     assert ("w21003", 0.125, "2026-07.csv:row 2") in stored(tmp_path, "fanwangsi")
     code, out, _ = run(config, file)
     assert code == 0 and "0 new, 6 unchanged, 0 changed" in out
@@ -72,7 +75,7 @@ def test_dry_run_validates_without_writing(tmp_path: Path) -> None:
     config, file = write_config(tmp_path), tmp_path / "2026-07.csv"
     file.write_text(GOOD_CSV, encoding="utf-8")
     code, out, _ = run(config, file, dry_run=True)
-    assert code == 0 and "valid, 6 results" in out and "nothing written" in out
+    assert code == 0 and "valid, 6 result(s)" in out and "nothing written" in out
     assert not (tmp_path / "c.db").exists()
 
 
@@ -111,3 +114,15 @@ def test_reimport_is_idempotent_on_both_engines(store: Store, kind: str) -> None
         ("w01010", 18.5, "N", f"july.{kind}:row 5"),
         ("w01019", 16.2, "T", f"july.{kind}:row 6"),
     ]
+
+
+def test_the_collector_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.cli import main
+
+    config, file = write_config(tmp_path), tmp_path / "bad.csv"
+    file.write_text(BAD_CSV, encoding="utf-8")
+    assert main(["import-manual", "--config", str(config), "--dry-run", str(file)]) == 1
+    assert "row 3, column 监测值" in capsys.readouterr().err
+    file.write_text(BAD_CSV.replace(",?,", ",0.3,"), encoding="utf-8")
+    assert main(["import-manual", "--config", str(config), str(file)]) == 0
+    assert "2 new, 0 unchanged, 0 changed" in capsys.readouterr().out
