@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from collector.sections import SectionRegistry, load_sections, parse_sections
 from protocols.errors import ConfigError
 from protocols.sections import SECTIONS as PLAN_SECTIONS
+from tests.fuzz_settings import Budget, budgets, check
+from tests.protocols.test_tomldoc_fuzz import assert_model_or_config_error, mutated
 
 EIGHT = {
     "hexicun",
@@ -207,3 +210,12 @@ def test_load_from_a_file(tmp_path: Path) -> None:
     assert [s.id for s in registry] == ["bifengcun", "nanzhuang"] and registry.source == str(path)
     with pytest.raises(ConfigError, match="cannot read section registry"):
         load_sections(str(tmp_path / "missing.toml"))
+
+
+@budgets(200)
+def test_hostile_registry_text_gives_only_config_errors(budget: Budget) -> None:
+    """Like every TOML loader (tests/protocols/test_tomldoc_fuzz.py): arbitrary text and the shipped registry
+    with values replaced or bytes mutated give the registry or a ConfigError naming the file, nothing else."""
+    shipped_file = [Path(__file__).resolve().parents[2] / "collector" / "sections.toml"]
+    check(lambda text: assert_model_or_config_error(parse_sections, text), budget, mutated(shipped_file))
+    check(lambda text: assert_model_or_config_error(parse_sections, text), budget, st.text(max_size=300))
