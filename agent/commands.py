@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent.config import AgentConfig
 from agent.outbox import Outbox
 from agent.sink import EventRecord
+from protocols import commands as rules
 from protocols.errors import CommandError, PayloadError
 from protocols.messages import Command, CommandKind, CommandReply, EventKind, Severity, decode, encode
 
 log = logging.getLogger(__name__)
 
 SECRET_WORDS = ("password", "secret", "token", "pw")
-MIN_INTERVAL_S = 1.0
-MAX_INTERVAL_S = 86_400.0
-RESEND_TIME_ARGS = frozenset({"from", "to"})
-RESEND_SEQ_ARGS = frozenset({"seq_from", "seq_to"})
 
 
 def redact(value: Any) -> Any:
@@ -44,32 +42,6 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value
-
-
-def _seq_arg(args: dict[str, Any], name: str) -> int:
-    raw = args.get(name)
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise CommandError(
-            f"argument {name!r} is required: a message sequence number (integer)", reason="malformed"
-        )
-    if raw < 0:
-        raise CommandError(f"argument {name!r} must not be negative: {raw}", reason="malformed")
-    return raw
-
-
-def _utc_arg(args: dict[str, Any], name: str) -> datetime:
-    raw = args.get(name)
-    if not isinstance(raw, str):
-        raise CommandError(f"argument {name!r} is required: an ISO 8601 UTC time", reason="malformed")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(
-            f"argument {name!r} is not an ISO 8601 time: {raw!r}", reason="malformed"
-        ) from None
-    if value.tzinfo is None:
-        raise CommandError(f"argument {name!r} must carry a time zone (UTC): {raw!r}", reason="malformed")
-    return value.astimezone(UTC)
 
 
 class CommandHandler:
@@ -95,8 +67,8 @@ class CommandHandler:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     def _reply(self, command_id: str, ok: bool, message: str, result: dict[str, Any] | None = None) -> bytes:
-        return encode(
-            CommandReply(
+        try:
+            reply = CommandReply(
                 station=self.station,
                 id=command_id,
                 ok=ok,
@@ -104,7 +76,18 @@ class CommandHandler:
                 message=message[:1000],
                 result=result or {},
             )
-        )
+        except (
+            ValidationError
+        ) as exc:  # a result beyond the wire's limits: say so rather than fail the handler
+            self.outbox.count("commands_reply_too_large")
+            reply = CommandReply(
+                station=self.station,
+                id=command_id,
+                ok=False,
+                at=self._now(),
+                message=f"the result could not be sent: {exc.errors()[0]['msg']}"[:1000],
+            )
+        return encode(reply)
 
     def handle(self, payload: bytes) -> bytes | None:
         try:
@@ -153,22 +136,14 @@ class CommandHandler:
         if command.kind is CommandKind.RESEND:
             return self._resend(args)
         if command.kind is CommandKind.SET_INTERVAL:
-            device, seconds = args.get("device"), args.get("seconds")
+            device = args.get("device")
             known = {d.name for d in self.config.devices}
             if not isinstance(device, str) or device not in known:
                 raise CommandError(
-                    f"unknown device {device!r}; this station has {sorted(known)}", reason="malformed"
-                )
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, int | float)
-                or not math.isfinite(seconds)
-                or not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S
-            ):
-                raise CommandError(
-                    f"'seconds' must be a number from {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g}",
+                    f"unknown device {str(device)[:64]!r}; this station has {sorted(known)}",
                     reason="malformed",
                 )
+            seconds = rules.interval_arg(args)
             if self.apply_interval is not None:
                 try:
                     self.apply_interval(device, float(seconds))
@@ -188,7 +163,7 @@ class CommandHandler:
             )
             return {"device": device, "seconds": float(seconds)}
         if command.kind is CommandKind.SYNC_CLOCK:
-            reference = _utc_arg(args, "reference_time")
+            reference = rules.utc_arg(args, "reference_time")
             offset = (self._now() - reference).total_seconds()
             if self.on_clock_offset is not None:
                 self.on_clock_offset(offset)
@@ -200,25 +175,13 @@ class CommandHandler:
     def _resend(self, args: dict[str, Any]) -> dict[str, Any]:
         """Two forms: a time range ``from``/``to`` (half open), or ``seq_from``/``seq_to`` (inclusive)
         naming the messages the collector did not get; either re-queues history into the resend lane."""
-        by_time = bool(RESEND_TIME_ARGS & args.keys())
-        by_seq = bool(RESEND_SEQ_ARGS & args.keys())
-        if by_time == by_seq:
-            raise CommandError(
-                "resend takes either 'from'/'to' (ISO 8601 UTC) or 'seq_from'/'seq_to' (integers), "
-                f"not {'both' if by_time else 'neither'}",
-                reason="malformed",
-            )
-        if by_time:
-            start, end = _utc_arg(args, "from"), _utc_arg(args, "to")
-            if not start < end:
-                raise CommandError("'from' must be before 'to'", reason="malformed")
-            queued = self.outbox.queue_resend(start, end)
-            return {"queued": queued, "from": start.isoformat(), "to": end.isoformat()}
-        first, last = _seq_arg(args, "seq_from"), _seq_arg(args, "seq_to")
-        if first > last:
-            raise CommandError(
-                f"'seq_from' ({first}) must not be after 'seq_to' ({last})", reason="malformed"
-            )
+        span = rules.resend_range(args)
+        if not span.by_seq:
+            assert span.start is not None and span.end is not None
+            queued = self.outbox.queue_resend(span.start, span.end)
+            return {"queued": queued, "from": span.start.isoformat(), "to": span.end.isoformat()}
+        assert span.first is not None and span.last is not None
+        first, last = span.first, span.last
         if last >= self.outbox.next_seq:
             # The collector cannot have missed a message this station has not numbered yet.
             raise CommandError(

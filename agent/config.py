@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from protocols.messages import StationId
+from protocols.messages import MAX_PERIOD_S, StationId
 from protocols.mqtt import MqttConnection
 from protocols.tomldoc import parse_toml_model, read_text
 
@@ -27,7 +27,7 @@ class MqttConfig(MqttConnection):
 
     client_cert: str = ""
     client_key: str = ""
-    heartbeat_s: float = Field(default=30.0, gt=0)
+    heartbeat_s: float = Field(default=30.0, gt=0, le=MAX_PERIOD_S)  # the status must stay valid on the wire
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
 
@@ -78,7 +78,7 @@ class DeviceConfig(_Section):
     unit: int = Field(default=1, ge=0, le=247)  # Modbus unit (slave) id
     host: str = ""  # TCP devices only
     port: int = Field(default=502, ge=1, le=65535)
-    interval_s: float | None = Field(default=None, gt=0)  # default: the profile's
+    interval_s: float | None = Field(default=None, gt=0, le=MAX_PERIOD_S)  # default: the profile's
     enabled: bool = True
     failures_before_down: int = Field(default=3, ge=1)
     backoff_max_s: float = Field(default=300.0, gt=0)

@@ -249,3 +249,12 @@ def test_resend_by_seq_says_which_seqs_this_outbox_never_had(env: Any) -> None:
     outbox.mark_acked(batch.seq)
     reply = reply_of(handler.handle(cmd(CommandKind.RESEND, {"seq_from": 990, "seq_to": 1000})))
     assert reply.ok and reply.result["queued"] == 2 and reply.result["unknown_seqs"] == 10
+
+
+def test_a_result_beyond_the_wire_limits_is_a_failed_reply_not_a_crash(
+    env: tuple[CommandHandler, Outbox, list[tuple[str, float]], list[float]],
+) -> None:
+    handler, outbox, _, _ = env
+    reply = reply_of(handler._reply("c-big", True, "get_config done", {"config": {"x": "y" * 200_000}}))
+    assert reply.ok is False and "could not be sent" in reply.message
+    assert outbox.counters().get("commands_reply_too_large") == 1
