@@ -8,9 +8,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import strategies as st
 
 from collector.manual import ManualError, ManualFileError, ManualRow, parse_manual, read_manual
 from collector.sections import SectionRegistry, load_sections
+from tests.fuzz_settings import Budget, budgets, check
 
 NOW = datetime(2026, 8, 5, 12, 0, tzinfo=UTC)
 CST = timedelta(hours=8)
@@ -193,3 +195,34 @@ def test_read_manual_from_a_path(tmp_path: Path, registry: SectionRegistry) -> N
         read_manual(tmp_path / "missing.csv", registry)
     (p,) = caught.value.errors
     assert p.row == 0 and "cannot read" in p.message
+
+
+def parse_or_refuse(data: bytes, name: str, registry: SectionRegistry) -> None:
+    """Rows, or ManualFileError with at least one located problem: nothing else escapes."""
+    try:
+        rows = parse_manual(data, name, registry, now=NOW)
+    except ManualFileError as exc:
+        assert exc.errors and all(p.row >= 0 for p in exc.errors)
+        return
+    assert rows and all(r.t_utc.tzinfo is UTC for r in rows)
+
+
+@budgets(150)
+def test_hostile_files_give_rows_or_a_refusal(budget: Budget, registry: SectionRegistry) -> None:
+    good = GOOD_CSV.encode()
+
+    @st.composite
+    def mutated_csv(draw: st.DrawFn) -> bytes:
+        data = good
+        for _ in range(draw(st.integers(1, 4))):
+            at = draw(st.integers(0, len(data)))
+            data = data[:at] + draw(st.binary(max_size=6)) + data[at + draw(st.integers(0, 6)) :]
+        return data
+
+    check(lambda data: parse_or_refuse(data, "fuzz.csv", registry), budget, mutated_csv())
+    check(lambda data: parse_or_refuse(data, "fuzz.csv", registry), budget, st.binary(max_size=200))
+    check(
+        lambda data: parse_or_refuse(b"PK\x03\x04" + data, "fuzz.xlsx", registry),
+        budget,
+        st.binary(max_size=200),
+    )
