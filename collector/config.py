@@ -14,6 +14,8 @@
     [[notify]]  kind (webhook|wecom|dingtalk|mqtt), url, secret, min_severity, stations, timeout_s, name
     [alerts]    rules = [{id, type, ...}] (collector.alerts.config; the default rule set when absent)
     [ice]       max_water_temp_c (ice vs no-water periods, collector/controller_history.py)
+    [assessment] sections (registry file; "" = the shipped one), flood_first_month, flood_last_month,
+                cwqi_items (collector/assessing.py; expected counts come from [schedule])
     accept_unknown_stations, log_level
 
 With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
@@ -30,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from collector.alerts.config import Rule
 from collector.notify.registry import KindName as NotifierKind
 from collector.notify.registry import check_target
+from collector.sections import load_sections
 from protocols import catalogue
+from protocols.errors import ConfigError
 from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
 from protocols.sections import RIVERS, SECTIONS
@@ -265,6 +269,34 @@ class IceConfig(_Section):
     max_water_temp_c: float = 0.5
 
 
+class AssessmentConfig(_Section):
+    """``[assessment]``: the assessed sections and the assessment's settings (collector/assessing.py).
+    Expected counts for completeness come from ``[schedule]`` and each station's ``expected_params``."""
+
+    sections: str = ""  # a section registry TOML (collector/sections.py); "" = the shipped city registry
+    flood_first_month: int = Field(default=7, ge=1, le=12)  # flood season, inclusive (STANDARDS.md §4)
+    flood_last_month: int = Field(default=9, ge=1, le=12)
+    cwqi_items: list[str] | None = None  # None: the 2011 method's items in the catalogue (STANDARDS.md §8)
+
+    @field_validator("sections")
+    @classmethod
+    def _registry(cls, value: str) -> str:
+        if value:  # validated with the config: a bad registry fails at start, named
+            try:
+                load_sections(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("cwqi_items")
+    @classmethod
+    def _items(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or []:
+            if not catalogue.is_known(code):
+                raise ValueError(f"unknown parameter code {code!r}")
+        return value
+
+
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
@@ -278,6 +310,7 @@ class CollectorConfig(_Section):
     notify: list[NotifyTarget] = Field(default_factory=list)
     alerts: AlertRulesConfig = AlertRulesConfig()
     ice: IceConfig = IceConfig()
+    assessment: AssessmentConfig = AssessmentConfig()
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
