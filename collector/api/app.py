@@ -23,6 +23,12 @@ POST /api/stations/{id}/commands                 {kind, args} → 202 {id, ...} 
                                                   not what protocols.commands accepts for the kind; sync_clock
                                                   without reference_time carries the collector's clock)
 GET  /api/stations/{id}/commands/{cmd_id}        the command and its reply (null until it comes)
+GET  /api/sections                               the assessed sections and rivers (collector/api/assessment.py:
+GET  /api/sections/{id}/assessment?period=&ref=   one section over a period; its neighbours on the river over
+GET  /api/sections/{id}/neighbours?from=&to=      a window; all sections with counts, shares and river grades;
+GET  /api/assessment?period=&ref=                 CWQI with ΔCWQI and county rankings; flood-season intensity
+GET  /api/assessment/cwqi?period=&ref=            with the city ranking; period day|week|month|quarter|year|
+GET  /api/assessment/flood?year=                  flood|custom, ref as collector/assessment/periods.py parses)
 GET  /metrics                                    Prometheus text
 GET  /                                           the dashboard (collector.web)
 
@@ -46,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collector import exposition, summaries, web
 from collector.api import health, views
+from collector.api.assessment import assessment_router
 from collector.api.params import (
     EARLIEST,
     AlertState,
@@ -335,5 +342,6 @@ def create_app(service: CollectorService) -> FastAPI:
     def prometheus() -> Response:
         return Response(exposition.render(service.metrics), media_type=exposition.CONTENT_TYPE)
 
+    app.include_router(assessment_router(service))  # sections and their assessment (issue 12)
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app

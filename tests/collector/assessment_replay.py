@@ -73,17 +73,16 @@ def fill(store: Store) -> None:
     assert store.save_manual_results(manual) == (len(manual), 0, 0)
 
 
-def frozen_history() -> ControllerHistory:
+def frozen_status() -> Status:
     """hexicun's intake frozen from the month's first instant on (the controller's ice signal)."""
-    history = ControllerHistory()
-    history.on_status(
-        Status(
-            station="hexicun",
-            state="online",
-            at=MONTH_START,
-            controller={"water_present": 0, "ice": True},
-        )
+    return Status(
+        station="hexicun", state="online", at=MONTH_START, controller={"water_present": 0, "ice": True}
     )
+
+
+def frozen_history() -> ControllerHistory:
+    history = ControllerHistory()
+    history.on_status(frozen_status())
     return history
 
 

@@ -99,7 +99,12 @@ def known_ids(fuzz_service: CollectorService) -> dict[str, str]:
     alerts = fuzz_service.store.alerts(state=None, station=None, severity=None, limit=1)
     assert alerts, "the fixture's exceedance should have opened an alert"
     command = fuzz_service.send_command("hexicun", CommandKind.GET_CONFIG, {})
-    return {"station_id": "hexicun", "alert_id": alerts[0].id, "command_id": command.id}
+    return {
+        "station_id": "hexicun",
+        "section_id": "hexicun",
+        "alert_id": alerts[0].id,
+        "command_id": command.id,
+    }
 
 
 def fuzz(api_schema: schemathesis.BaseSchema, known: dict[str, str], max_examples: int) -> None:
