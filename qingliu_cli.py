@@ -1,4 +1,4 @@
-"""The one console command: ``qingliu <agent|collector|sim|demo> ...``.
+"""The one console command: ``qingliu <agent|collector|assess|sim|demo> ...``.
 
 Each package owns its own sub-command parser; this module only dispatches, importing lazily so that a station
 PC running the agent never imports FastAPI.
@@ -13,6 +13,7 @@ from importlib import import_module
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent.cli", "run a station agent / 运行站点采集代理"),
     "collector": ("collector.cli", "run the central collector / 运行中心采集服务"),
+    "assess": ("collector.assess_cli", "assess sections: class, CWQI, flood intensity / 断面水质评价"),
     "sim": ("simulators.cli", "run simulated analysers, stations, scenarios / 运行模拟器"),
     "demo": ("simulators.demo", "run the demo fleet with collector and dashboard / 一键演示"),
 }

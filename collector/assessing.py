@@ -57,7 +57,7 @@ from collector.assessment import (
 )
 from collector.assessment.cwqi import DEFAULT_ITEMS
 from collector.assessment.limits import WaterType
-from collector.assessment.periods import flood
+from collector.assessment.periods import ZONE, flood
 from collector.config import CollectorConfig, ScheduleConfig, StationConfig
 from collector.controller_history import ICE_LOOKBACK, WATER_TEMP, ControllerHistory, Excluded
 from collector.health.schedule import Schedule, schedules
@@ -151,6 +151,23 @@ class NeighbourView:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def current_ref(kind: PeriodKind, now: datetime) -> str:
+    """The ``ref`` of the period of ``kind`` that contains ``now`` (local time of the bulletins)."""
+    local = now.astimezone(ZONE)
+    if kind is PeriodKind.DAY:
+        return local.date().isoformat()
+    if kind is PeriodKind.WEEK:
+        iso = local.isocalendar()
+        return f"{iso.year}-W{iso.week:02d}"
+    if kind is PeriodKind.MONTH:
+        return f"{local.year:04d}-{local.month:02d}"
+    if kind is PeriodKind.QUARTER:
+        return f"{local.year:04d}-Q{(local.month - 1) // 3 + 1}"
+    if kind in (PeriodKind.YEAR, PeriodKind.FLOOD):
+        return f"{local.year:04d}"
+    raise ValueError("a custom period needs ref=YYYY-MM-DD..YYYY-MM-DD")
 
 
 def controller_exclusions(store: Store, controller: ControllerHistory, max_water_temp_c: float) -> ExcludedFn:
@@ -481,6 +498,7 @@ __all__ = [
     "SectionAssessment",
     "SectionCwqi",
     "controller_exclusions",
+    "current_ref",
     "expected_count",
     "stored_exclusions",
 ]

@@ -272,8 +272,9 @@ def flood(r: FloodReport, registry: SectionRegistry) -> dict[str, Any]:
             {
                 "rank": x.rank,
                 "section": x.section,
-                "name_zh": names[x.section].name_zh,
-                **intensity_item(x.top),
+                "section_zh": names[x.section].name_zh,
+                "section_en": names[x.section].name_en,
+                **intensity_item(x.top),  # name_zh / name_en: the item's
             }
             for x in r.ranking
         ],

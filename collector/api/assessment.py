@@ -17,14 +17,14 @@ started is 422. The JSON shapes are collector/assessing_json.py's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from collector import assessing_json
 from collector.api.params import MAX_ID, IdPath, Inputs, TimeRange
-from collector.assessing import Assessor, SectionAssessment
+from collector.assessing import Assessor, SectionAssessment, current_ref
 from collector.assessment import Period, PeriodKind
 from collector.assessment.periods import ZONE
 
@@ -38,23 +38,6 @@ Year = Annotated[int | None, Query(ge=2000, le=2199, description="flood season y
 MAX_NEIGHBOUR_SPAN = timedelta(days=366)
 
 T = TypeVar("T")
-
-
-def current_ref(kind: PeriodKind, now: datetime) -> str:
-    """The ``ref`` of the period of ``kind`` that contains ``now`` (local time of the bulletins)."""
-    local = now.astimezone(ZONE)
-    if kind is PeriodKind.DAY:
-        return local.date().isoformat()
-    if kind is PeriodKind.WEEK:
-        iso = local.isocalendar()
-        return f"{iso.year}-W{iso.week:02d}"
-    if kind is PeriodKind.MONTH:
-        return f"{local.year:04d}-{local.month:02d}"
-    if kind is PeriodKind.QUARTER:
-        return f"{local.year:04d}-Q{(local.month - 1) // 3 + 1}"
-    if kind in (PeriodKind.YEAR, PeriodKind.FLOOD):
-        return f"{local.year:04d}"
-    raise ValueError("a custom period needs ref=YYYY-MM-DD..YYYY-MM-DD")
 
 
 def assessment_router(service: CollectorService) -> APIRouter:

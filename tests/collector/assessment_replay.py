@@ -43,6 +43,11 @@ def _t(text: str) -> datetime:
 
 
 def fixture_config(tmp_path: Path) -> CollectorConfig:
+    return parse_config(fixture_config_text(tmp_path))
+
+
+def fixture_config_text(tmp_path: Path) -> str:
+    """A collector config whose store is ``tmp_path/collector.db`` and whose schedule is the fixture's."""
     items = sorted({p for _s, p, _t, _v, _f in fx.READINGS})
     every = ", ".join(f"{p} = 86400.0" for p in items)
     # What each automatic section reports in March 2026 (hexicun: the two items that arrived, invalid).
@@ -50,8 +55,8 @@ def fixture_config(tmp_path: Path) -> CollectorConfig:
         f'[[stations]]\nid = "{sid}"\nexpected_params = [{", ".join(repr(p) for p in _items(sid))}]\n'
         for sid in fx.AUTOMATIC
     )
-    return parse_config(
-        f'[store]\nurl = "sqlite:///{tmp_path / "unused.db"}"\n'
+    return (
+        f'[store]\nurl = "sqlite:///{tmp_path / "collector.db"}"\n'
         f"[schedule]\nevery_s = {{{every}}}\nslot_params = []\n" + stations
     )
 
