@@ -5,7 +5,7 @@
 - ``GET /static/{path}``: files under ``STATIC_DIR`` with fixed content types (unknown suffixes and paths that
   leave the folder are 404), ``Cache-Control: no-cache`` plus an ETag so browsers revalidate cheaply, gzip when
   the client accepts it;
-- ``GET /``, ``GET /alerts``, ``GET /station/{id}``: ``index.html``; the page routes on the client
+- ``GET /``, ``GET /alerts``, ``GET /sections``, ``GET /station/{id}``: ``index.html``; the page routes on the client
   (History API), so a reload or a shared link lands on the same view.
 
 The page only talks to the JSON API of the collector (``/api/...``, see the API contract); it holds no data itself.
@@ -41,7 +41,7 @@ _SECURITY_HEADERS: dict[str, str] = {
     "Referrer-Policy": "same-origin",
 }
 
-CLIENT_ROUTES: tuple[str, ...] = ("/", "/alerts", "/station/{station_id}")
+CLIENT_ROUTES: tuple[str, ...] = ("/", "/alerts", "/sections", "/station/{station_id}")
 
 
 def _resolve(relative: str) -> pathlib.Path | None:

@@ -68,6 +68,7 @@ export const getHealth = (id, from, to) =>
   request("GET", `/api/stations/${encodeURIComponent(id)}/health` + query({ from, to }));
 export const getAlerts = (params) => request("GET", "/api/alerts" + query(params));
 export const getDeadLetters = (params) => request("GET", "/api/dead-letters" + query(params || {}));
+export const getAssessment = (params) => request("GET", "/api/assessment" + query(params || {}));
 
 /** Check a token with the collector; keep it (and the operator's name) only if it is valid. */
 export async function login(token, operator) {

@@ -1,4 +1,4 @@
-// The dashboard shell: shared state, header, client-side routes (/, /station/ID, /alerts), live updates.
+// The dashboard shell: shared state, header, client-side routes (/, /station/ID, /alerts, /sections), live updates.
 
 import { ApiError, getDeadLetters, getOverview, getOperator, getParameters, getToken, login, logout } from "./api.js";
 import { clear, h } from "./dom.js";
@@ -6,6 +6,7 @@ import { getLang, setLang, t, tl } from "./i18n.js";
 import { startLive } from "./live.js";
 import { alertsView } from "./view-alerts.js";
 import { fleetView } from "./view-fleet.js";
+import { sectionsView } from "./view-sections.js";
 import { stationView } from "./view-station.js";
 import { message, refreshAge } from "./widgets.js";
 
@@ -189,6 +190,7 @@ function renderHeader() {
     h("a", { href: "/", class: "brand" }, h("strong", null, "清流"), h("span", null, t("title"))),
     h("nav", { "aria-label": "main" },
       navLink("/", "fleet", path === "/" || path.startsWith("/station/")),
+      navLink("/sections", "sections", path === "/sections"),
       navLink("/alerts", "alerts", path === "/alerts", badgeEl),
       deadEl),
     h("div", { class: "tools" },
@@ -219,6 +221,7 @@ function renderHeader() {
 function match(pathname) {
   if (pathname === "/" || pathname === "/index.html") return { name: "fleet" };
   if (pathname === "/alerts") return { name: "alerts" };
+  if (pathname === "/sections") return { name: "sections" };
   const m = /^\/station\/([^/]+)$/.exec(pathname);
   if (m) return { name: "station", id: decodeURIComponent(m[1]) };
   return null;
@@ -250,6 +253,7 @@ function render() {
   const query = new URLSearchParams(location.search);
   if (r.name === "fleet") view = fleetView(root, ctx);
   else if (r.name === "alerts") view = alertsView(root, ctx, query);
+  else if (r.name === "sections") view = sectionsView(root, ctx, query);
   else view = stationView(root, ctx, r.id, query);
   document.title = `${t(r.name === "station" ? "station" : r.name)} · 清流`;
   renderHeader();

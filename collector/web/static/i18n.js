@@ -147,6 +147,20 @@ const S = {
   dead_letters_total: ["累计（按原因）", "Total by reason"],
   last_seen: ["最近一次", "Last seen"],
   times: ["次数", "Count"],
+  sections: ["断面", "Sections"],
+  sections_title: ["断面水质评价", "Section assessment"],
+  section: ["断面", "Section"],
+  wq_class: ["水质类别", "Class"],
+  met: ["达标", "Met"],
+  target_met: ["达标", "met"],
+  main_pollutants: ["主要污染指标", "Main pollutants"],
+  cwqi: ["水质指数", "CWQI"],
+  completeness: ["数据完整率", "Completeness"],
+  all_sections: ["全部断面", "all sections"],
+  share_i_iii: ["Ⅰ～Ⅲ类比例", "share I–III"],
+  month: ["月份", "Month"],
+  so_far: ["截至目前", "so far"],
+  river_view: ["河流上下游", "Rivers upstream → downstream"],
 };
 
 const FLAGS = {
