@@ -1,4 +1,4 @@
-"""The store seam: what the collector keeps, as a Protocol that SQLite (now) and PostgreSQL (later) implement.
+"""The store seam: what the collector keeps, as a Protocol that SQLite and PostgreSQL implement.
 
 Identities decide idempotence (invariant 3): a reading is (station, param, t), a message (station, seq), an
 event (station, id), a command and its reply (station, id). Writing the same thing twice stores it once and is
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
-import threading
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 from collector.alerts.model import Alert
 from collector.store.manual_rows import ManualRow, StoredManualResult
@@ -25,8 +22,6 @@ from collector.store.stats import DailyMean, ItemStats
 from protocols.messages import Command, CommandReply, Event, ReadingBatch, StationState, Status
 
 Storable = ReadingBatch | Status | Event | CommandReply
-
-log = logging.getLogger("qingliu.collector.store")
 
 NO_SUSPECTS: Mapping[int, str] = MappingProxyType({})
 
@@ -199,50 +194,6 @@ def clean_text(value: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text[:limit]
 
 
-M = TypeVar("M", bound=Storable)
-
-
-def checked_body(message: M) -> str:
-    """The JSON to store for ``message``, serialised by its own model and proven to read back by the same
-    model: a value JSON cannot carry (Infinity becomes null) raises ValueError here, never at a later read."""
-    body = message.model_dump_json()
-    try:
-        type(message).model_validate_json(body)
-    except ValueError as exc:
-        raise ValueError(f"{type(message).__name__} does not read back after storing: {exc}") from None
-    return body
-
-
-T = TypeVar("T")
-
-
-class ReadBack:
-    """Stored rows that no longer validate: skipped (None), logged once per row and counted per table,
-    never raised (a bad row must not fail a start or a page)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: set[tuple[str, str]] = set()
-        self.counts: Counter[str] = Counter()
-
-    def parse(self, table: str, key: object, parse: Callable[[], T]) -> T | None:
-        try:
-            return parse()
-        except (ValueError, TypeError, KeyError, RecursionError) as exc:  # ValidationError is a ValueError
-            with self._lock:
-                first = (table, str(key)) not in self._seen
-                if first:
-                    self._seen.add((table, str(key)))
-                    self.counts[table] += 1
-            if first:
-                log.warning("skipped a stored %s row that no longer reads back (%s): %s", table, key, exc)
-            return None
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.counts)
-
-
 def value_key(value: float | None) -> str:
     """A revision's value as part of its identity (exact; NULL-safe)."""
     return "null" if value is None else float(value).hex()
@@ -384,28 +335,6 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def alerts_query(
-    *, state: str | None, station: str | None, severity: str | None, limit: int, mark: str
-) -> tuple[str, list[Any]]:
-    """The alert-list query for either store; ``mark`` is the driver's placeholder ("?" or "%s")."""
-    sql = "SELECT body FROM alerts WHERE 1 = 1"
-    args: list[Any] = []
-    if state == "active":
-        sql += " AND status IN ('open', 'acknowledged')"
-    elif state is not None:
-        sql += f" AND status = {mark}"
-        args.append(state)
-    if station is not None:
-        sql += f" AND station = {mark}"
-        args.append(station)
-    if severity is not None:
-        sql += f" AND severity = {mark}"
-        args.append(severity)
-    sql += f" ORDER BY opened_at DESC, id LIMIT {mark}"
-    args.append(limit)
-    return sql, args
-
-
 def supersedes(new: Status, old: Status | None) -> bool:
     """Whether status ``new`` replaces ``old`` as the station's current status. Pure.
 
@@ -461,14 +390,3 @@ def summary_from_ranges(ranges: Sequence[tuple[int, int]]) -> SeqSummary:
     ordered = list(ranges)
     missing = [(a[1] + 1, b[0] - 1) for a, b in itertools.pairwise(ordered) if b[0] > a[1] + 1]
     return SeqSummary(ranges=ordered, missing=missing)
-
-
-def to_json_dict(value: Any) -> Any:
-    """A JSON-friendly copy of pydantic model data (datetimes become UTC ISO strings)."""
-    if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: to_json_dict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_dict(v) for v in value]
-    return value

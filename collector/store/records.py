@@ -1,0 +1,258 @@
+"""What a station sent, the same way on both engines: readings read back, statuses, events and command replies
+as ``apply`` writes them, transitions, commands, and received sequence numbers.
+
+One copy of each query, given the engine's ``Dialect``. Reads take the store's ``Query`` (its fetch under the
+lock) and turn rows into the store's types; a stored body that no longer validates is skipped and counted by
+the store's ``ReadBack``. Writes take the connection inside the store's transaction. Readings themselves are
+written by each engine's own ``apply`` (sqlite_apply.py, postgres_apply.py): that is where the engines differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from collector.store.base import (
+    ApplyResult,
+    SeqSummary,
+    StoredCommand,
+    StoredEvent,
+    StoredReading,
+    StoredStatus,
+    Transition,
+    summary_from_ranges,
+    supersedes,
+)
+from collector.store.dialect import Dialect, Query
+from collector.store.readback import ReadBack, checked_body
+from protocols.messages import Command, CommandReply, Event, StationState, Status
+
+READING_COLUMNS = "station, param, t, value, flag, device, received_at"
+TRANSITION_COLUMNS = "station, at, old, new, reasons"
+
+# -- readings ------------------------------------------------------------------------------------------------
+
+
+def reading(d: Dialect, row: Sequence[Any]) -> StoredReading:
+    station, param, t, value, flag, device, received = row
+    return StoredReading(
+        str(station),
+        str(param),
+        d.when(t),
+        None if value is None else float(value),
+        str(flag),
+        None if device is None else str(device),
+        d.when(received),
+    )
+
+
+def readings(
+    query: Query,
+    d: Dialect,
+    station: str,
+    *,
+    param: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    newest: bool,
+) -> list[StoredReading]:
+    """The first ``limit`` of the range, or with ``newest`` the last ``limit``; oldest first."""
+    where, args = d.where(
+        ("param =", param),
+        ("t >=", None if start is None else d.time(start)),
+        ("t <", None if end is None else d.time(end)),
+    )
+    sql = (
+        f"SELECT {READING_COLUMNS} FROM readings WHERE station = {d.mark}{where}"
+        f" ORDER BY t {'DESC' if newest else 'ASC'}, param LIMIT {d.mark}"
+    )
+    found = [reading(d, row) for row in query(sql, [station, *args, limit])]
+    return found[::-1] if newest else found
+
+
+def last_reading_at(query: Query, d: Dialect, station: str) -> datetime | None:
+    rows = query(f"SELECT MAX(t) FROM latest WHERE station = {d.mark}", (station,))
+    return d.when(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+# -- statuses, events and replies as apply writes them -------------------------------------------------------
+
+
+def apply_message(
+    db: Any,
+    d: Dialect,
+    read_back: ReadBack,
+    message: Status | Event | CommandReply,
+    received: Any,
+    result: ApplyResult,
+) -> None:
+    """Write one status, event or command reply in ``apply``'s transaction (``received`` in the engine's
+    time) and count it: a status replaces the held one only when it supersedes it; an event or a reply is
+    kept once."""
+    if isinstance(message, Status):
+        body = checked_body(message)
+        row = db.execute(
+            f"SELECT body FROM statuses WHERE station = {d.mark}{d.for_update}", (message.station,)
+        ).fetchone()
+        held = held_status(d, read_back, message.station, row[0]) if row is not None else None
+        if supersedes(message, held):
+            db.execute(
+                f"INSERT INTO statuses VALUES ({d.marks(4)}) ON CONFLICT (station) DO UPDATE SET"
+                " at = excluded.at, body = excluded.body, received_at = excluded.received_at",
+                (message.station, d.time(message.at), body, received),
+            )
+            result.statuses_saved += 1
+        else:
+            result.statuses_stale += 1
+    elif isinstance(message, Event):
+        new = db.execute(
+            d.insert_if_new("events", 7),
+            (
+                message.station,
+                message.id,
+                d.time(message.at),
+                message.kind.value,
+                message.severity.value,
+                checked_body(message),
+                received,
+            ),
+        ).rowcount
+        result.events_inserted += 1 if new else 0
+        result.events_duplicate += 0 if new else 1
+    elif isinstance(message, CommandReply):
+        new = db.execute(
+            d.insert_if_new("replies", 4), (message.station, message.id, checked_body(message), received)
+        ).rowcount
+        result.replies_inserted += 1 if new else 0
+        result.replies_duplicate += 0 if new else 1
+
+
+def held_status(d: Dialect, read_back: ReadBack, station: str, body: Any) -> Status | None:
+    """The stored status of ``station``; None when it no longer reads back (any new status replaces it)."""
+    return read_back.parse("statuses", station, partial(d.model, Status, body))
+
+
+def statuses(query: Query, d: Dialect, read_back: ReadBack) -> dict[str, StoredStatus]:
+    found = {}
+    for station, body, received in query("SELECT station, body, received_at FROM statuses", ()):
+        status = held_status(d, read_back, station, body)
+        if status is not None:  # unreadable: as if the station had sent none
+            found[str(station)] = StoredStatus(status, d.when(received))
+    return found
+
+
+# -- transitions ---------------------------------------------------------------------------------------------
+
+
+def add_transitions(db: Any, d: Dialect, transitions: Sequence[Transition]) -> None:
+    db.cursor().executemany(
+        f"INSERT INTO transitions ({TRANSITION_COLUMNS}) VALUES ({d.marks(5)})",
+        [
+            (
+                t.station,
+                d.time(t.at),
+                t.old.value if t.old else None,
+                t.new.value,
+                json.dumps(list(t.reasons)),
+            )
+            for t in transitions
+        ],
+    )
+
+
+def transition(d: Dialect, row: Sequence[Any]) -> Transition:
+    station, at, old, new, reasons = row
+    return Transition(
+        str(station), d.when(at), StationState(old) if old else None, StationState(new), d.strings(reasons)
+    )
+
+
+def transitions(query: Query, d: Dialect, station: str, limit: int) -> list[Transition]:
+    rows = query(
+        f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE station = {d.mark}"
+        f" ORDER BY id DESC LIMIT {d.mark}",
+        (station, limit),
+    )
+    return [transition(d, row) for row in rows]
+
+
+def transitions_between(
+    query: Query, d: Dialect, station: str, start: datetime, end: datetime
+) -> tuple[Transition | None, list[Transition]]:
+    """The last transition at or before ``start`` and those in (start, end), in order. The caller holds the
+    store's lock around this, so both reads see the same table."""
+    m = d.mark
+    before = query(
+        f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE station = {m} AND at <= {m}"
+        " ORDER BY at DESC, id DESC LIMIT 1",
+        (station, d.time(start)),
+    )
+    rows = query(
+        f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE station = {m} AND at > {m} AND at < {m}"
+        " ORDER BY at, id",
+        (station, d.time(start), d.time(end)),
+    )
+    return (transition(d, before[0]) if before else None), [transition(d, r) for r in rows]
+
+
+# -- commands and replies ------------------------------------------------------------------------------------
+
+
+def save_command(db: Any, d: Dialect, command: Command) -> None:
+    db.execute(
+        d.insert_if_new("commands", 4),
+        (command.station, command.id, d.time(command.issued_at), command.model_dump_json()),
+    )
+
+
+def command(
+    query: Query, d: Dialect, read_back: ReadBack, station: str, command_id: str
+) -> StoredCommand | None:
+    rows = query(
+        "SELECT c.body, r.body, r.received_at FROM commands c LEFT JOIN replies r"
+        f" ON r.station = c.station AND r.id = c.id WHERE c.station = {d.mark} AND c.id = {d.mark}",
+        (station, command_id),
+    )
+    if not rows:
+        return None
+    command_body, reply_body, received = rows[0]
+    key = f"{station}/{command_id}"
+    found = read_back.parse("commands", key, partial(d.model, Command, command_body))
+    if found is None:
+        return None
+    reply = (
+        read_back.parse("replies", key, partial(d.model, CommandReply, reply_body))
+        if reply_body is not None
+        else None
+    )
+    return StoredCommand(found, reply, d.when(received) if reply is not None else None)
+
+
+# -- events and sequence numbers -----------------------------------------------------------------------------
+
+
+def events(query: Query, d: Dialect, read_back: ReadBack, station: str, limit: int) -> list[StoredEvent]:
+    rows = query(
+        f"SELECT id, body, received_at FROM events WHERE station = {d.mark} ORDER BY at DESC LIMIT {d.mark}",
+        (station, limit),
+    )
+    found = []
+    for event_id, body, received in rows:
+        event = read_back.parse("events", f"{station}/{event_id}", partial(d.model, Event, body))
+        if event is not None:
+            found.append(StoredEvent(event, d.when(received)))
+    return found
+
+
+def seq_summary(query: Query, d: Dialect, station: str) -> SeqSummary:
+    # Islands of consecutive seq: seq - row_number is constant within one run.
+    rows = query(
+        "SELECT MIN(seq), MAX(seq) FROM (SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY seq) AS grp"
+        f" FROM messages WHERE station = {d.mark}) AS runs GROUP BY grp ORDER BY 1",
+        (station,),
+    )
+    return summary_from_ranges([(int(lo), int(hi)) for lo, hi in rows])

@@ -1,0 +1,95 @@
+"""The SQLite store's tables (times in INTEGER µs since the epoch, UTC) and how its one connection is opened.
+
+WAL and synchronous=FULL: a commit is on disk before the applier deletes its messages from the inbox, which is
+then the only other copy. The assessment's tables come from sqlite_assessment.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from collector.store import sqlite_assessment
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS readings (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
+    value REAL, flag TEXT NOT NULL, device TEXT, seq INTEGER, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, param, t)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_by_time ON readings (station, t);
+CREATE TABLE IF NOT EXISTS latest (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
+    value REAL, flag TEXT NOT NULL, device TEXT, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, param)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    station TEXT NOT NULL, seq INTEGER NOT NULL, lane TEXT NOT NULL, sent_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (station, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    station TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+    body TEXT NOT NULL, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (station, at);
+CREATE TABLE IF NOT EXISTS statuses (
+    station TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT NOT NULL, at INTEGER NOT NULL,
+    old TEXT, new TEXT NOT NULL, reasons TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_by_station ON transitions (station, id);
+CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (station, at);
+CREATE TABLE IF NOT EXISTS commands (
+    station TEXT NOT NULL, id TEXT NOT NULL, issued_at INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, station TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,
+    opened_at INTEGER NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (opened_at);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS replies (
+    station TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE TABLE IF NOT EXISTS suspect_readings (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
+    value REAL, flag TEXT NOT NULL, device TEXT, seq INTEGER, received_at INTEGER NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (station, param, t)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reading_revisions (
+    station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL, vkey TEXT NOT NULL, flag TEXT NOT NULL,
+    value REAL, seq INTEGER, received_at INTEGER NOT NULL,
+    PRIMARY KEY (station, param, t, vkey, flag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS revisions_by_received ON reading_revisions (station, received_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, digest TEXT NOT NULL UNIQUE, topic TEXT NOT NULL, station TEXT,
+    payload BLOB NOT NULL, reason TEXT NOT NULL, error TEXT NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letter_totals (reason TEXT PRIMARY KEY, n INTEGER NOT NULL);
+"""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """The store's connection to ``path`` (":memory:" for none), its tables created when missing. Autocommit:
+    the store opens each transaction itself."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=5000")
+    db.executescript(SCHEMA)
+    db.executescript(sqlite_assessment.SCHEMA)
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    return db
