@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -309,5 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         store.close()
-    print(json.dumps(body, ensure_ascii=False, indent=2) if args.format == "json" else text)
+    try:
+        print(json.dumps(body, ensure_ascii=False, indent=2) if args.format == "json" else text)
+    except BrokenPipeError:  # piped into head: the reader has what it wanted; nothing more to flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -169,3 +169,19 @@ def test_tables_print_figures_with_their_decimals(
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("w")}
     assert rows[fx.CODMN][2] == "5.00" and rows[fx.NH3N][2] == "1.000" and rows[fx.TP][2] == "0.160"
     assert fixed(0.004, 2) == "0.004" and fixed(1.0, 2) == "1.00" and fixed(33.0, 1) == "33.0"
+
+
+def test_the_shipped_sample_of_manual_results_imports_and_is_assessed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "collector.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n', encoding="utf-8")
+    sample = str(REPO / "deploy" / "examples" / "manual-2026-07.csv")
+    assert qingliu_cli.main(["collector", "import-manual", "--config", str(config), sample]) == 0
+    assert "78 new" in capsys.readouterr().out
+    code, out, _ = assess(capsys, "all", "--ref", "2026-07", "--config", str(config), "--format", "json")
+    body = json.loads(out)
+    manual = [s for s in body["sections"] if s["station"] is None]
+    assert code == 0 and len(manual) == 13 and all(s["status"] == "judged" for s in manual)
+    nanzhuang = next(s for s in manual if s["id"] == "nanzhuang")
+    assert nanzhuang["meets_target"] is False and nanzhuang["main_pollutants"]

@@ -4,6 +4,7 @@ every figure the fixture works out by hand read back through the service."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,9 +13,12 @@ import pytest
 
 from collector.assessing import AUTOMATIC, MANUAL, Assessor, expected_count
 from collector.assessment import NotMeasured
+from collector.config import parse_config
 from collector.health.schedule import Schedule
+from collector.sections import default_text
 from collector.store.base import Store
 from collector.store.manual_rows import ManualRow
+from protocols.errors import ConfigError
 from tests.collector.assessment import fixture_month as fx
 from tests.collector.assessment_replay import NOW, fill, fixture_assessor
 from tests.collector.store.test_stores import store  # noqa: F401 - the fixture: every test on both engines
@@ -209,3 +213,27 @@ def test_expected_counts_leave_out_excluded_slots() -> None:
     assert expected_count(hourly, start, start + timedelta(days=1), frozen) == 18
     nutrients = Schedule.slots((0, 4, 8, 12, 16, 20))
     assert expected_count(nutrients, start, start + timedelta(days=1)) == 6
+
+
+def test_the_assessment_config_is_validated_and_names_the_field(tmp_path: Path) -> None:
+    for text, field in (
+        ('sections = "nowhere.toml"', "assessment.sections"),
+        ('cwqi_items = ["w99999"]', "assessment.cwqi_items"),
+        ("flood_last_month = 13", "assessment.flood_last_month"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(field)):
+            parse_config(f"[assessment]\n{text}\n")
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[rivers]]\nid = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"assessment\.sections"):
+        parse_config(f'[assessment]\nsections = "{broken}"\n')
+    # A copy of the registry with its own target: used instead of the shipped one, season from the config.
+    own = tmp_path / "sections.toml"
+    own.write_text(
+        default_text().replace('id = "hexicun"', 'id = "hexicun"\ntarget = "II"', 1), encoding="utf-8"
+    )
+    config = parse_config(f'[assessment]\nsections = "{own}"\nflood_first_month = 6\nflood_last_month = 8\n')
+    assessor = Assessor.from_config(config, store=None, excluded=lambda *_: [])  # type: ignore[arg-type]
+    assert assessor.registry.source == str(own)
+    assert [s.target for s in assessor.registry].count("II") == 1
+    assert (assessor.season.first_month, assessor.season.last_month) == (6, 8)
