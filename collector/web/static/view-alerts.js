@@ -161,11 +161,14 @@ export function alertsView(root, ctx, query) {
     }
     const items = (d.items || []).slice(0, DEAD_SHOWN);
     const totals = Object.entries(d.counts || {}).map(([reason, n]) => `${reason} ${n}`).join(" · ");
-    deadBox.replaceChildren(
-      items.length ? table(DEAD_COLS, items.map(deadRow), { "data-testid": "dead-letters-table" })
-        : message(t("no_dead_letters")),
-      totals ? h("p", { class: "muted small", "data-testid": "dead-letters-totals" },
-        `${t("dead_letters_total")}: ${totals}`) : null);
+    // replaceChildren turns a null argument into the text "null": pass only the nodes there are.
+    const parts = [items.length ? table(DEAD_COLS, items.map(deadRow), { "data-testid": "dead-letters-table" })
+      : message(t("no_dead_letters"))];
+    if (totals) {
+      parts.push(h("p", { class: "muted small", "data-testid": "dead-letters-totals" },
+        `${t("dead_letters_total")}: ${totals}`));
+    }
+    deadBox.replaceChildren(...parts);
   }
 
   function renderList() {
