@@ -322,8 +322,10 @@ class Assessor:
         """Every section given (default: the registry's), from one aggregate query per source."""
         chosen = list(self.registry.sections if sections is None else sections)
         stations = sorted({s.station for s in chosen if s.station})
-        auto = self.store.period_stats(stations, period.start, period.end) if stations else {}
-        manual = self.store.manual_period_stats([s.id for s in chosen], period.start, period.end)
+        auto = self.store.period_stats(stations, period.start, period.end, max_time=False) if stations else {}
+        manual = self.store.manual_period_stats(
+            [s.id for s in chosen], period.start, period.end, max_time=False
+        )
         by_station: dict[str, dict[str, ItemStats]] = {}
         for (station, param), stats in auto.items():
             by_station.setdefault(station, {})[param] = stats

@@ -308,13 +308,14 @@ class Store(Protocol):
         """Manual results of ``section`` with ``start <= t < end``, by time then parameter."""
 
     def period_stats(
-        self, stations: Sequence[str], start: datetime, end: datetime
+        self, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]:
-        """Per (station, param): counts, sum, min and max of the valid (N, T) readings in [start, end) and when
-        the maximum occurred; computed by the engine. Pairs without a reading in the range are absent."""
+        """Per (station, param): counts, sum, min and max of the valid (N, T) readings in [start, end) and, with
+        ``max_time``, when the maximum occurred (a second pass: only the flood ranking needs it); computed by the
+        engine. Pairs without a reading in the range are absent."""
 
     def manual_period_stats(
-        self, sections: Sequence[str], start: datetime, end: datetime
+        self, sections: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]:
         """``period_stats`` over manual results, per (section, param)."""
 

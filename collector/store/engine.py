@@ -63,11 +63,11 @@ class AssessmentSql(Protocol):
     ) -> list[StoredManualResult]: ...
 
     def period_stats(
-        self, db: Any, stations: Sequence[str], start: datetime, end: datetime
+        self, db: Any, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]: ...
 
     def manual_period_stats(
-        self, db: Any, sections: Sequence[str], start: datetime, end: datetime
+        self, db: Any, sections: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]: ...
 
     def daily_means(
@@ -243,16 +243,16 @@ class EngineStore:
             return self._assessment.manual_results(self._db, section, start, end)
 
     def period_stats(
-        self, stations: Sequence[str], start: datetime, end: datetime
+        self, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]:
         with self._lock:
-            return self._assessment.period_stats(self._db, stations, start, end)
+            return self._assessment.period_stats(self._db, stations, start, end, max_time=max_time)
 
     def manual_period_stats(
-        self, sections: Sequence[str], start: datetime, end: datetime
+        self, sections: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]:
         with self._lock:
-            return self._assessment.manual_period_stats(self._db, sections, start, end)
+            return self._assessment.manual_period_stats(self._db, sections, start, end, max_time=max_time)
 
     def daily_means(
         self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"

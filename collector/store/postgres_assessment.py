@@ -73,7 +73,7 @@ def manual_results(
     return [StoredManualResult(s, p, utc(t), float(v), f, src, utc(at)) for s, p, t, v, f, src, at in rows]
 
 
-def period_stats_sql(*, table: str, key: str) -> str:
+def period_stats_sql(*, table: str, key: str, max_time: bool = True) -> str:
     """The aggregate over ``table`` (readings or manual_results, whose identity column is ``key``) for the keys
     in ``%(keys)s`` and ``%(start)s <= t < %(end)s``.
 
@@ -81,13 +81,18 @@ def period_stats_sql(*, table: str, key: str) -> str:
     maximum is a second pass hash-joined to the 100-odd maxima, not a sub-query per pair (which walks the index
     once per pair: twice as slow on a year)."""
     where = f"r.{key} = ANY(%(keys)s::text[]) AND r.t >= %(start)s AND r.t < %(end)s"
-    return (
+    agg = (
         f"WITH agg AS (SELECT r.{key} AS key, r.param AS param, COUNT(*) AS n_all,"
         f" SUM(CASE WHEN {VALID} THEN 1 ELSE 0 END) AS n_valid,"
         f" SUM(CASE WHEN {VALID} THEN r.value END) AS s,"
         f" MIN(CASE WHEN {VALID} THEN r.value END) AS mn,"
         f" MAX(CASE WHEN {VALID} THEN r.value END) AS mx"
-        f" FROM {table} r WHERE {where} GROUP BY r.{key}, r.param),"
+        f" FROM {table} r WHERE {where} GROUP BY r.{key}, r.param)"
+    )
+    if not max_time:  # period means need no time of the maximum: one pass
+        return f"{agg} SELECT key, param, n_all, n_valid, s, mn, mx, NULL::timestamptz FROM agg"
+    return (
+        f"{agg},"
         f" mt AS (SELECT r.{key} AS key, r.param AS param, MIN(r.t) AS max_t FROM {table} r"
         f" JOIN agg ON r.{key} = agg.key AND r.param = agg.param AND r.value = agg.mx"
         f" WHERE {where} AND {VALID} GROUP BY r.{key}, r.param)"
@@ -96,20 +101,22 @@ def period_stats_sql(*, table: str, key: str) -> str:
     )
 
 
-_READINGS_STATS = period_stats_sql(table="readings", key="station")
-_MANUAL_STATS = period_stats_sql(table="manual_results", key="section")
+_READINGS_STATS = {m: period_stats_sql(table="readings", key="station", max_time=m) for m in (True, False)}
+_MANUAL_STATS = {
+    m: period_stats_sql(table="manual_results", key="section", max_time=m) for m in (True, False)
+}
 
 
 def period_stats(
-    db: Any, stations: Sequence[str], start: datetime, end: datetime
+    db: Any, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
 ) -> dict[tuple[str, str], ItemStats]:
-    return _stats(db, _READINGS_STATS, stations, start, end)
+    return _stats(db, _READINGS_STATS[max_time], stations, start, end)
 
 
 def manual_period_stats(
-    db: Any, sections: Sequence[str], start: datetime, end: datetime
+    db: Any, sections: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
 ) -> dict[tuple[str, str], ItemStats]:
-    return _stats(db, _MANUAL_STATS, sections, start, end)
+    return _stats(db, _MANUAL_STATS[max_time], sections, start, end)
 
 
 def _stats(

@@ -29,7 +29,7 @@ CREATE INDEX IF NOT EXISTS manual_history_by_key ON manual_result_history (secti
 _DAY_US = 86_400_000_000
 
 
-def period_stats_sql(*, table: str, key: str, pairs: str) -> str:
+def period_stats_sql(*, table: str, key: str, pairs: str, max_time: bool = True) -> str:
     """The aggregate over ``table`` (readings or manual_results, whose identity column is ``key``) for the
     (key, param) pairs that ``pairs`` selects; then two placeholders each for start (inclusive) and end, twice.
 
@@ -46,10 +46,14 @@ def period_stats_sql(*, table: str, key: str, pairs: str) -> str:
         f" MAX(CASE WHEN {VALID} THEN r.value END) AS mx"
         f" FROM k CROSS JOIN {table} r WHERE r.{key} = k.key AND r.param = k.param AND {in_range}"
         f" GROUP BY k.key, k.param)"
-        f" SELECT key, param, n_all, n_valid, s, mn, mx,"
-        f" (SELECT MIN(r.t) FROM {table} r WHERE r.{key} = agg.key AND r.param = agg.param AND {in_range}"
-        f" AND {VALID} AND r.value = agg.mx) AS max_t"
-        f" FROM agg"
+        f" SELECT key, param, n_all, n_valid, s, mn, mx, "
+        + (
+            f"(SELECT MIN(r.t) FROM {table} r WHERE r.{key} = agg.key AND r.param = agg.param AND {in_range}"
+            f" AND {VALID} AND r.value = agg.mx)"
+            if max_time
+            else "CASE WHEN ? < ? THEN NULL END"  # always NULL; the same placeholders, so callers bind alike
+        )
+        + " AS max_t FROM agg"
     )
 
 
@@ -99,21 +103,22 @@ def manual_results(
 
 
 def period_stats(
-    db: sqlite3.Connection, stations: Sequence[str], start: datetime, end: datetime
+    db: sqlite3.Connection, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
 ) -> dict[tuple[str, str], ItemStats]:
     """Per (station, param) of the readings in [start, end). The pairs come from ``latest`` (one row per pair
     ever stored), so the join walks the primary key (station, param, t) by range for each pair."""
     marks = ", ".join("?" * len(stations))
     pairs = f"SELECT station, param FROM latest WHERE station IN ({marks})"
-    return _stats(db, period_stats_sql(table="readings", key="station", pairs=pairs), stations, start, end)
+    sql = period_stats_sql(table="readings", key="station", pairs=pairs, max_time=max_time)
+    return _stats(db, sql, stations, start, end)
 
 
 def manual_period_stats(
-    db: sqlite3.Connection, sections: Sequence[str], start: datetime, end: datetime
+    db: sqlite3.Connection, sections: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
 ) -> dict[tuple[str, str], ItemStats]:
     marks = ", ".join("?" * len(sections))
     pairs = f"SELECT DISTINCT section, param FROM manual_results WHERE section IN ({marks})"
-    sql = period_stats_sql(table="manual_results", key="section", pairs=pairs)
+    sql = period_stats_sql(table="manual_results", key="section", pairs=pairs, max_time=max_time)
     return _stats(db, sql, sections, start, end)
 
 

@@ -219,3 +219,20 @@ def test_a_zone_with_daylight_saving_is_refused_for_a_fixed_shift() -> None:
     )
     with pytest.raises(ValueError, match="changes its UTC offset"):
         fixed_offset_us("Europe/Berlin", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+
+
+def test_period_stats_without_the_time_of_the_maximum_agree_otherwise(store: Store) -> None:  # noqa: F811
+    """The one-pass form the period means use gives the same figures, only no max_t."""
+    test_period_stats_hand_checked(store)
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    full = store.period_stats(["hexicun", "jiehepucun"], start, end)
+    quick = store.period_stats(["hexicun", "jiehepucun"], start, end, max_time=False)
+    assert full and set(full) == set(quick)
+    for key, stats in full.items():
+        assert quick[key].max_t is None
+        assert (quick[key].n_all, quick[key].n_valid, quick[key].sum_valid, quick[key].max_valid) == (
+            stats.n_all,
+            stats.n_valid,
+            stats.sum_valid,
+            stats.max_valid,
+        )
