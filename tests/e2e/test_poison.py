@@ -97,7 +97,11 @@ def bad_payloads(station: str, n: int) -> Iterator[tuple[str, bytes, str]]:
     yield topic, dumps(_batch(station, seq, [reading])).replace(b"12.5", b"NaN"), "dead"
     yield topic, dumps(_batch("boshuicun", seq, [reading])), "dead"  # payload for another station
     yield topic, dumps({"v": 1, "type": "gossip", "station": station, "n": n}), "dead"
-    yield topic, dumps({**_batch(station, seq, [reading]), "v": 2}), "dead"  # a schema version we do not speak
+    yield (
+        topic,
+        dumps({**_batch(station, seq, [reading]), "v": 2}),
+        "dead",
+    )  # a schema version we do not speak
     yield topic, dumps(_batch(station, seq, [reading, reading])), "dead"  # the same (param, t) twice
     yield topic, dumps(_batch(station, seq, [])), "dead"
     yield topic, dumps(_batch(station, seq, [{**reading, "param": "w99999"}])), "dead"

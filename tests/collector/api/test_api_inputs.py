@@ -51,7 +51,9 @@ def test_bad_query_parameters_are_422_with_a_message(
 def test_bad_input_is_counted(client: TestClient) -> None:
     client.get(f"{H}/health", params={"to": "9999-12-31T23:59:59Z"})
     client.get(f"{H}/readings", params={"param": "w99999"})
-    assert 'qingliu_collector_api_rejected_total{reason="invalid_request"} 2.0\n' in client.get("/metrics").text
+    assert (
+        'qingliu_collector_api_rejected_total{reason="invalid_request"} 2.0\n' in client.get("/metrics").text
+    )
 
 
 def test_unknown_stations_are_404_in_the_path_and_in_filters(client: TestClient) -> None:
