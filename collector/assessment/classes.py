@@ -82,14 +82,16 @@ class Colour(StrEnum):
     RED = "red"
 
 
-# Colours of Chinese bulletins (STANDARDS.md §3) — configuration, not a standard's text.
+# Colours of Chinese bulletins (STANDARDS.md §3) — configuration, not a standard's text. The same hexes as the
+# dashboard (collector/web/static/colours.js; a test holds the two equal), so a figure printed in a report has
+# the colour the operator sees on screen; I and II share the bulletins' blue.
 DEFAULT_COLOURS: Mapping[WaterClass, str] = {
     WaterClass.I: "#1e6fd9",
     WaterClass.II: "#1e6fd9",
-    WaterClass.III: "#2e9e44",
+    WaterClass.III: "#2ca02c",
     WaterClass.IV: "#f2c200",
-    WaterClass.V: "#f08c00",
-    WaterClass.WORSE_THAN_V: "#d62828",
+    WaterClass.V: "#ff7f0e",
+    WaterClass.WORSE_THAN_V: "#d62728",
 }
 DEFAULT_COLOUR_NAMES: Mapping[WaterClass, Colour] = {
     WaterClass.I: Colour.BLUE,

@@ -1,7 +1,7 @@
 // GB 3838 bulletin colours and station state colours; the same values live in app.css as custom properties.
 
 export const CLASS_COLOURS = {
-  I: "#4da3ff", II: "#1e6fd9", III: "#2ca02c", IV: "#f2c200", V: "#ff7f0e", "劣V": "#d62728",
+  I: "#1e6fd9", II: "#1e6fd9", III: "#2ca02c", IV: "#f2c200", V: "#ff7f0e", "劣V": "#d62728",
 };
 export const CLASSES = ["I", "II", "III", "IV", "V", "劣V"];
 export const STATE_COLOURS = { online: "#2ca02c", degraded: "#e6a100", offline: "#c0392b", unknown: "#8a8f98" };

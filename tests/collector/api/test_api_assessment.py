@@ -87,7 +87,7 @@ def test_a_section_over_the_month_as_json(client: TestClient) -> None:
     ]
     assert s["main_pollutants_zh"].startswith("总磷（1.00）")
     assert s["cwqi"]["value"] == 6.48 and s["cwqi"]["items"] == sorted(fx.CWQI_ITEMS)
-    assert s["completeness"] == 0.07 and s["not_measured"] is None and s["colour"] == "#f08c00"
+    assert s["completeness"] == 0.07 and s["not_measured"] is None and s["colour"] == "#ff7f0e"
 
 
 def test_rounded_figures_are_numbers_with_their_rounding(client: TestClient) -> None:

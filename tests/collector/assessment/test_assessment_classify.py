@@ -175,3 +175,19 @@ def test_parse_class(text: str | int, expected: WaterClass) -> None:
 def test_parse_class_rejects(text: str | int) -> None:
     with pytest.raises(ValueError, match="class"):
         parse_class(text)
+
+
+def test_report_colours_are_the_dashboards() -> None:
+    """One colour per class everywhere: the JSON/report table equals the dashboard's colours.js."""
+    import json
+    import re
+    from pathlib import Path
+
+    from collector.assessment.classes import DEFAULT_COLOURS
+
+    source = Path(__file__).resolve().parents[3] / "collector" / "web" / "static" / "colours.js"
+    body = re.search(r"CLASS_COLOURS = (\{.*?\});", source.read_text(encoding="utf-8"), re.S)
+    assert body is not None
+    as_json = re.sub(r"(\b[IV]+\b)(?=\s*:)", r'"\1"', body.group(1)).replace(",\n}", "\n}")
+    dashboard = json.loads(as_json)
+    assert {c.roman: hexes for c, hexes in DEFAULT_COLOURS.items()} == dashboard
