@@ -17,8 +17,10 @@ import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from collector.assessment.classes import WaterClass
 from collector.config import CollectorConfig, load_config
 from collector.mqtt_client import PUBLISH_SUFFIX
+from collector.sections import load_sections
 from protocols.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,9 +73,18 @@ def describe(config: CollectorConfig) -> str:
     ]
     lines += [
         f"  {s.id:<16} {s.name_zh}  river={s.river} level={s.level} county={s.county} "
-        f"target={s.target_class} {s.water_type}"
+        f"target={WaterClass(s.target_class).roman} {s.water_type}"
         for s in config.stations
     ]
+    assessment = config.assessment
+    registry = load_sections(assessment.sections or None)
+    national = sum(1 for x in registry.sections if x.level == "national")
+    lines.append(
+        f"assessment: {len(registry.sections)} sections ({national} national, "
+        f"{len(registry.sections) - national} provincial) from "
+        + (assessment.sections or "the shipped city registry")
+        + f"; flood season months {assessment.flood_first_month}-{assessment.flood_last_month}"
+    )
     return "\n".join(lines)
 
 
