@@ -3,6 +3,7 @@
 qingliu collector run --config FILE [--host H] [--port N]
 qingliu collector check --config FILE
 qingliu collector import-manual --config FILE [--dry-run] RESULTS.csv|RESULTS.xlsx   (collector/manual_import.py)
+qingliu collector import-history --config FILE DIR   (collector/history_import.py; DIR from `qingliu sim history`)
 
 ``run`` builds the service, then the HTTP app over it (collector/api/), and serves both in this process until
 SIGINT/SIGTERM: the CLI is the one place that joins the two (the service knows nothing of the API).
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     manual.add_argument("--config", required=True, help="collector TOML file")
     manual.add_argument("--dry-run", action="store_true", help="validate the file, write nothing")
     manual.add_argument("file", help="CSV (UTF-8) or xlsx file of results")
+    history = sub.add_parser("import-history", help="bulk-write a synthetic history (qingliu sim history)")
+    history.add_argument("--config", required=True, help="collector TOML file")
+    history.add_argument("dir", help="directory holding readings.jsonl and manual.csv")
     return parser
 
 
@@ -94,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         from collector.manual_import import run_import_manual
 
         return run_import_manual(args.config, args.file, dry_run=args.dry_run)
+    if args.command == "import-history":
+        from collector.history_import import run_import_history
+
+        return run_import_history(args.config, args.dir)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -8,6 +8,7 @@
     qingliu sim profiles
     qingliu sim scenarios
     qingliu sim ascii --pty PTY [--station ID] [--devices probe:1,nh3n:2] [--fault DEV=SPEC] [--duration S]
+    qingliu sim history --out DIR [--months 13] [--end ISO] [--seed N]   (simulators/history.py)
 
 Port 0 picks free ports; the manifest records where each station listens.
 """
@@ -235,7 +236,37 @@ def _parser() -> argparse.ArgumentParser:
     add_ascii_parser(sub)
     sub.add_parser("profiles", help="list the built-in analyser profiles")
     sub.add_parser("scenarios", help="list the built-in scenarios")
+    history = sub.add_parser("history", help="write a synthetic history: readings.jsonl and manual.csv")
+    history.add_argument("--out", required=True, help="directory to write into (created if missing)")
+    history.add_argument("--months", type=int, default=13, help="calendar months (default 13)")
+    history.add_argument("--end", help="end of the history, exclusive (ISO 8601; default: this hour)")
+    history.add_argument("--seed", type=int, default=0)
     return parser
+
+
+def _write_history(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from protocols.messages import encode
+    from simulators.history import generate
+
+    if args.months < 1:
+        raise ConfigError("--months must be at least 1")
+    end = _start(args.end) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    history = generate(end, months=args.months, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "readings.jsonl", "wb") as f:
+        for batch in history.batches:
+            f.write(encode(batch) + b"\n")
+    (out / "manual.csv").write_text(history.manual_csv, encoding="utf-8")
+    manual_rows = history.manual_csv.count("\n") - 1
+    print(
+        f"synthetic history {utc_iso(history.start)} .. {utc_iso(history.end)}: {history.reading_count} readings "
+        f"in {len(history.batches)} batches of {len({b.station for b in history.batches})} stations, "
+        f"{manual_rows} manual results -> {out}"
+    )
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -255,6 +286,8 @@ def main(argv: list[str]) -> int:
                 scenario = load_scenario(name)
                 print(f"{name:<20} {', '.join(scenario.stations)}\n    {scenario.description}")
             return 0
+        if args.command == "history":
+            return _write_history(args)
         if args.command == "station":
             if args.station not in SECTIONS:
                 raise ConfigError(f"unknown station {args.station!r}; known: {', '.join(SECTIONS)}")
