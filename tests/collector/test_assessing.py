@@ -21,7 +21,6 @@ from collector.store.manual_rows import ManualRow
 from protocols.errors import ConfigError
 from tests.collector.assessment import fixture_month as fx
 from tests.collector.assessment_replay import NOW, fill, fixture_assessor
-from tests.collector.store.test_stores import store  # noqa: F401 - the fixture: every test on both engines
 
 
 def dec(text: str | None) -> Decimal | None:
@@ -29,7 +28,7 @@ def dec(text: str | None) -> Decimal | None:
 
 
 @pytest.fixture
-def assessor(store: Store, tmp_path: Path) -> Assessor:  # noqa: F811
+def assessor(store: Store, tmp_path: Path) -> Assessor:
     fill(store)
     return fixture_assessor(store, tmp_path)
 
@@ -76,7 +75,7 @@ def test_a_frozen_month_is_not_measured_and_its_slots_are_not_expected(assessor:
     assert all(i.not_measured is NotMeasured.ICE for i in hexicun.items)
 
 
-def test_items_carry_their_source_and_automatic_data_take_priority(assessor: Assessor, store: Store) -> None:  # noqa: F811
+def test_items_carry_their_source_and_automatic_data_take_priority(assessor: Assessor, store: Store) -> None:
     period = assessor.period("month", fx.MONTH)
     before = assessor.section("bifengcun", period)
     assert before.sources[fx.TP] == AUTOMATIC
@@ -157,7 +156,7 @@ def test_flood_season_intensity_and_ranking(assessor: Assessor) -> None:
     assert found["xiaruyue"].top is None  # no sample in the season
 
 
-def test_a_running_flood_season_is_assessed_so_far(store: Store, tmp_path: Path) -> None:  # noqa: F811
+def test_a_running_flood_season_is_assessed_so_far(store: Store, tmp_path: Path) -> None:
     fill(store)
     now = datetime.fromisoformat(fx.RUNNING_FLOOD_NOW)
     report = fixture_assessor(store, tmp_path, now=now).flood(int(fx.FLOOD_YEAR))

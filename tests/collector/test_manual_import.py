@@ -14,7 +14,6 @@ from collector.manual_import import run_import_manual
 from collector.sections import load_sections
 from collector.store.base import Store
 from collector.store.sqlite import SqliteStore
-from tests.collector.store.test_stores import store  # noqa: F401 - the fixture: both engines
 from tests.collector.test_manual import GOOD_CSV, NOW
 
 BAD_CSV = (
@@ -100,7 +99,7 @@ def xlsx_of(csv_text: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_reimport_is_idempotent_on_both_engines(store: Store, kind: str) -> None:  # noqa: F811
+def test_reimport_is_idempotent_on_both_engines(store: Store, kind: str) -> None:
     data = GOOD_CSV.encode() if kind == "csv" else xlsx_of(GOOD_CSV)
     rows = parse_manual(data, f"july.{kind}", load_sections(), now=NOW)
     assert len(rows) == 6

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +22,6 @@ from collector.store.base import ApplyResult, Received, Storable, Store, to_us
 from collector.store.sqlite import SqliteStore
 from protocols.messages import Event, ReadingBatch, Status
 from tests.collector.factories import T0, batch, event, payload, status
-from tests.collector.store.test_stores import _drop_schema, _postgres
 
 KNOWN = frozenset({"hexicun"})
 READINGS = "qingliu/v1/hexicun/readings"
@@ -118,22 +116,6 @@ def permissive(poison: Sequence[Poison]) -> Callable[..., Storable]:
         return found.outcome
 
     return classifier
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s: Store = SqliteStore(tmp_path / "c.db")
-        yield s
-        s.close()
-        return
-    schema = f"qingliu_test_{uuid.uuid4().hex[:12]}"
-    s = _postgres(schema)
-    try:
-        yield s
-    finally:
-        s.close()
-        _drop_schema(schema)
 
 
 class Rig:

@@ -14,7 +14,6 @@ from collector.store.stats import fixed_offset_us
 from protocols.flags import Flag
 from protocols.messages import Reading, ReadingBatch
 from tests.collector.factories import T0, received
-from tests.collector.store.test_stores import store  # noqa: F401 - the fixture: every test on both engines
 
 
 def manual(section: str, param: str, hour: int, value: float, flag: str = "N", row: int = 2) -> ManualRow:
@@ -48,7 +47,7 @@ def history(engine: Store) -> list[tuple[str, float, str]]:
 # -- manual results --------------------------------------------------------------------------------------------
 
 
-def test_manual_results_are_kept_once_and_reimport_changes_nothing(store: Store) -> None:  # noqa: F811
+def test_manual_results_are_kept_once_and_reimport_changes_nothing(store: Store) -> None:
     rows = [
         manual("fanwangsi", "w21003", 0, 0.125, row=2),
         manual("fanwangsi", "w21011", 0, 0.05, row=3),
@@ -67,7 +66,7 @@ def test_manual_results_are_kept_once_and_reimport_changes_nothing(store: Store)
     assert history(store) == []
 
 
-def test_a_changed_manual_value_replaces_the_held_one_and_keeps_it_in_history(store: Store) -> None:  # noqa: F811
+def test_a_changed_manual_value_replaces_the_held_one_and_keeps_it_in_history(store: Store) -> None:
     store.save_manual_results(
         [manual("fanwangsi", "w21003", 0, 0.125), manual("fanwangsi", "w21011", 0, 0.05)]
     )
@@ -88,7 +87,7 @@ def test_a_changed_manual_value_replaces_the_held_one_and_keeps_it_in_history(st
     )
 
 
-def test_a_key_given_twice_in_one_call_stores_nothing(store: Store) -> None:  # noqa: F811
+def test_a_key_given_twice_in_one_call_stores_nothing(store: Store) -> None:
     twice = [
         manual("fanwangsi", "w21003", 0, 0.1),
         manual("fanwangsi", "w21011", 0, 0.1),
@@ -99,7 +98,7 @@ def test_a_key_given_twice_in_one_call_stores_nothing(store: Store) -> None:  # 
     assert store.manual_results("fanwangsi") == []
 
 
-def test_manual_results_by_range(store: Store) -> None:  # noqa: F811
+def test_manual_results_by_range(store: Store) -> None:
     store.save_manual_results([manual("qileng", "w21003", h, float(h), row=h + 2) for h in range(5)])
     found = store.manual_results("qileng", T0 + timedelta(hours=1), T0 + timedelta(hours=3))
     assert [r.value for r in found] == [1.0, 2.0]  # end excluded
@@ -109,7 +108,7 @@ def test_manual_results_by_range(store: Store) -> None:  # noqa: F811
 # -- period aggregates -----------------------------------------------------------------------------------------
 
 
-def test_period_stats_hand_checked(store: Store) -> None:  # noqa: F811
+def test_period_stats_hand_checked(store: Store) -> None:
     N, T, D, B = Flag.NORMAL, Flag.OVER_RANGE, Flag.FAULT, Flag.COMM_FAILED
     store.apply(
         [
@@ -165,7 +164,7 @@ def test_period_stats_hand_checked(store: Store) -> None:  # noqa: F811
     assert store.period_stats(["nowhere"], start, end) == {}
 
 
-def test_manual_period_stats_hand_checked(store: Store) -> None:  # noqa: F811
+def test_manual_period_stats_hand_checked(store: Store) -> None:
     store.save_manual_results(
         [
             manual("fanwangsi", "w21003", 0, 0.5, row=2),
@@ -184,7 +183,7 @@ def test_manual_period_stats_hand_checked(store: Store) -> None:  # noqa: F811
     assert stats[("guanhekou", "w21011")].mean == 0.2
 
 
-def test_daily_means_group_by_local_day(store: Store) -> None:  # noqa: F811
+def test_daily_means_group_by_local_day(store: Store) -> None:
     # T0 is 2026-07-01 00:00 UTC = 08:00 in Shanghai; 16:00 UTC is already the next local day.
     store.apply(
         [
@@ -221,7 +220,7 @@ def test_a_zone_with_daylight_saving_is_refused_for_a_fixed_shift() -> None:
         fixed_offset_us("Europe/Berlin", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
 
-def test_period_stats_without_the_time_of_the_maximum_agree_otherwise(store: Store) -> None:  # noqa: F811
+def test_period_stats_without_the_time_of_the_maximum_agree_otherwise(store: Store) -> None:
     """The one-pass form the period means use gives the same figures, only no max_t."""
     test_period_stats_hand_checked(store)
     start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)

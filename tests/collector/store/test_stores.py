@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,42 +9,6 @@ from collector.store.base import Store, Transition, seq_ranges
 from collector.store.sqlite import SqliteStore
 from protocols.messages import Command, CommandKind, ReadingBatch, StationState
 from tests.collector.factories import T0, batch, event, received, reply, status
-
-PG_URL = os.environ.get("QINGLIU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres(schema: str) -> Store:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        from collector.store.postgres import PostgresStore
-
-        return PostgresStore(PG_URL, schema=schema)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {PG_URL}: {exc}")
-
-
-def _drop_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True) as db:
-        db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Every test runs against both engines: same identities, same answers."""
-    if request.param == "sqlite":
-        s: Store = SqliteStore(tmp_path / "c.db")
-        yield s
-        s.close()
-        return
-    schema = f"qingliu_test_{uuid.uuid4().hex[:12]}"
-    s = _postgres(schema)
-    try:
-        yield s
-    finally:
-        s.close()
-        _drop_schema(schema)
 
 
 def test_readings_stored_once_and_duplicates_counted(store: Store) -> None:
