@@ -296,12 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"qingliu assess: {exc}", file=sys.stderr)
         return 2
-    from collector.store import open_store
+    from collector.store import open_store_for_command
 
-    try:
-        store = open_store(config.store.url)
-    except Exception as exc:  # any engine's connection error: said plainly
-        print(f"qingliu assess: cannot open the store: {exc}", file=sys.stderr)
+    store = open_store_for_command(config.store.url, "qingliu assess", sys.stderr)
+    if store is None:
         return 2
     try:
         body, text = run(args, Assessor.from_config(config, store))

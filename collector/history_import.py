@@ -51,12 +51,10 @@ def run_import_history(
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 2
-    from collector.store import open_store  # the engine's driver only when writing
+    from collector.store import open_store_for_command  # the engine's driver only when writing
 
-    try:
-        store = open_store(config.store.url)
-    except Exception as exc:  # any engine's connection error: report it plainly
-        print(f"{PROG}: cannot open the store: {exc}", file=err)
+    store = open_store_for_command(config.store.url, PROG, err)
+    if store is None:
         return 2
     received_at = now or datetime.now(UTC)
     total = ApplyResult()

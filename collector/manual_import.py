@@ -65,12 +65,10 @@ def run_import_manual(
     if dry_run:
         print(f"{Path(file).name}: valid, {summary(rows)}; nothing written (--dry-run)", file=out)
         return 0
-    from collector.store import open_store  # the engine's driver only when writing
+    from collector.store import open_store_for_command  # the engine's driver only when writing
 
-    try:
-        store = open_store(config.store.url)
-    except Exception as exc:  # any engine's connection error: report it plainly
-        print(f"{PROG}: cannot open the store: {exc}", file=err)
+    store = open_store_for_command(config.store.url, PROG, err)
+    if store is None:
         return 2
     try:
         inserted, unchanged, changed = store.save_manual_results(rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from collector.store.base import Store
 
 
@@ -15,3 +17,13 @@ def open_store(url: str) -> Store:
 
         return PostgresStore(url)
     raise ValueError(f"unsupported store url {url!r}")
+
+
+def open_store_for_command(url: str, prog: str, err: TextIO) -> Store | None:
+    """The store for a one-shot command (import, assess); None after saying plainly on ``err`` why it could not
+    be opened (any engine's connection error: a bad path, PostgreSQL down or refusing)."""
+    try:
+        return open_store(url)
+    except Exception as exc:
+        print(f"{prog}: cannot open the store: {exc}", file=err)
+        return None
