@@ -7,7 +7,7 @@ validate with a PayloadError that says why.
 Every field is bounded (finite numbers, 64-bit counters, limited strings, maps and free-form objects, times
 representable in UTC), so that whatever decode() accepts can be stored and read back with these models.
 decode() raises PayloadError and nothing else, whatever the bytes. Whether a time is plausible depends on
-the receiver's clock: that window is the receiver's (protocols.timewindow), not the schema's.
+the receiver's clock: that window is the receiver's (collector.ingest.time_suspects), not the schema's.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class Received:
     """One validated message and when the collector received it (UTC).
 
     ``suspect``: for a readings batch, the positions of readings whose sample time is outside the receiver's
-    time window (collector/timewindow.py), with the reason. The store keeps those in ``suspect_readings``,
+    time window (``collector.ingest.time_suspects``), with the reason. The store keeps those in ``suspect_readings``,
     never in ``readings`` or ``latest``."""
 
     message: Storable

@@ -454,7 +454,8 @@ def test_times_outside_utc_are_refused(at: str) -> None:
 
 
 def test_extreme_but_representable_times_are_not_refused_here() -> None:
-    # The receiver applies its own time window (protocols.timewindow); decode only refuses the unrepresentable.
+    # The receiver applies its own time window (collector.ingest.time_suspects); decode refuses only the
+    # unrepresentable.
     for at in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2100-01-01T00:00:00Z"):
         assert messages.decode(with_field(EVENT, "at", json.dumps(at)).encode()).at.year in (1, 9999, 2100)
 
