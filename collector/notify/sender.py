@@ -245,31 +245,6 @@ class Notifier:
             out[name] = out.get(name, 0) + (n if outcome in ("retry", "failed", "error") else 0)
         return out
 
-    def metric_families(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
-        """For collector.metrics.render(extra=...)."""
-        snap = self.snapshot()
-        failures = self.failures()
-        return [
-            (
-                "qingliu_collector_notifications_total",
-                "counter",
-                "Notification deliveries by target and outcome (ok, retry, failed, dropped, error).",
-                [({"target": n, "outcome": o}, v) for (n, o), v in sorted(snap.items())],
-            ),
-            (
-                "qingliu_collector_notification_failures_total",
-                "counter",
-                "Failed notification attempts by target (retried or final).",
-                [({"target": n}, v) for n, v in sorted(failures.items())],
-            ),
-            (
-                "qingliu_collector_notification_queue_depth",
-                "gauge",
-                "Notifications waiting (or being delivered) per target.",
-                [({"target": w.spec.name}, w.depth) for w in self.workers],
-            ),
-        ]
-
 
 def specs_from_config(targets: Sequence[Any]) -> list[TargetSpec]:
     """TargetSpecs from collector.config.NotifyTarget entries; an unnamed target is called kind-N."""

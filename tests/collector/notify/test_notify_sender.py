@@ -16,6 +16,7 @@ import pytest
 
 from collector.alerts import Alert, Transition, TransitionKind
 from collector.config import parse_config
+from collector.exposition import NotificationsCollector
 from collector.notify import Backoff
 from collector.notify.sender import Notifier, TargetSpec, specs_from_config
 from protocols.errors import ConfigError
@@ -271,10 +272,10 @@ def test_mqtt_target_publishes_on_the_alert_topic(notifiers: list[Notifier]) -> 
 
 def test_metric_families_name_every_target() -> None:
     n = Notifier([TargetSpec("a", "webhook", "http://x/"), TargetSpec("b", "mqtt")])
-    families = {f[0]: f for f in n.metric_families()}
-    totals = families["qingliu_collector_notifications_total"][3]
+    families = {f.name: f for f in NotificationsCollector(n).collect()}
+    totals = [(s.labels, s.value) for s in families["qingliu_collector_notifications"].samples]
     assert ({"target": "b", "outcome": "ok"}, 0) in totals
-    assert families["qingliu_collector_notification_failures_total"][3] == [
+    assert [(s.labels, s.value) for s in families["qingliu_collector_notification_failures"].samples] == [
         ({"target": "a"}, 0),
         ({"target": "b"}, 0),
     ]
