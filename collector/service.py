@@ -41,7 +41,7 @@ from collector.live import LiveHub
 from collector.memories import CONTROLLER_STATE_KEY, SAVE_EVERY_S, restore
 from collector.metrics import IngestCounters
 from collector.parts import NotifierFactory, Publisher, PublisherFactory, default_parts
-from collector.receiver import Receiver, ReceiverProcess
+from collector.receiver import Receiver
 from collector.receiving import ReceivingSide
 from collector.stations import StationTracker, Thresholds
 from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
@@ -234,11 +234,6 @@ class CollectorService:
     def receiver(self) -> Receiver | None:
         """The receiver in this process (receiver="thread", or start(mqtt=False)); tests feed it."""
         return self.receiving.thread
-
-    @property
-    def receiver_process(self) -> ReceiverProcess | None:
-        """The receiving child process (receiver="process")."""
-        return self.receiving.process
 
     @property
     def mqtt_connected(self) -> bool:

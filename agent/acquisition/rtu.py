@@ -24,10 +24,6 @@ def crc16(data: bytes) -> int:
     return modbus.crc16_modbus(data)
 
 
-def with_crc(body: bytes) -> bytes:
-    return body + struct.pack("<H", crc16(body))  # CRC goes low byte first
-
-
 def build_read(unit: int, function: int, address: int, count: int) -> bytes:
     if not 1 <= count <= modbus.MAX_READ_COUNT:
         raise ValueError(f"register count {count} is outside 1-{modbus.MAX_READ_COUNT}")

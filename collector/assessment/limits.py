@@ -30,10 +30,6 @@ class WaterType(StrEnum):
     def label_en(self) -> str:
         return self.value
 
-    @property
-    def is_river(self) -> bool:
-        return self is WaterType.RIVER
-
 
 _WATER_ZH = {WaterType.RIVER: "河流", WaterType.LAKE: "湖泊", WaterType.RESERVOIR: "水库"}
 
