@@ -365,6 +365,8 @@ def register_step(param: str) -> float:
     return 0.0
 
 
+FIRST_CYCLE_GRACE = timedelta(seconds=3)
+
 NUTRIENT_PARAMS = ("w21003", "w01019", "w21011", "w21001", "w01018")  # NH3-N, CODMn, TP, TN, COD
 
 
@@ -375,7 +377,7 @@ def compare_journal(
 
     ``produced``: results in the journal; ``lost``: results the agent committed that the collector lacks;
     ``not_polled``: results the analyser replaced before the agent read them (only while the agent was down);
-    results replaced before the agent's first poll are not counted at all;
+    results replaced before the agent's first poll (plus FIRST_CYCLE_GRACE) are not counted at all;
     ``extra``: stored results the simulator never produced; ``mismatched``: stored with another value.
     Results after ``until`` (ISO; e.g. when the agent was stopped) count only if they were stored.
     """
@@ -384,8 +386,14 @@ def compare_journal(
     committed = {(p, t) for p, t, *_ in agent if p in params}
     # A result is on the analyser's display from half a cycle after its result time until the next one
     # replaces it, 1.5 cycles after: one replaced before the agent's first poll could never be read.
+    # The first poll seen is a probe's; the analysers' buses may come round up to one poll cycle later
+    # (more on a loaded machine), so a result replaced within that grace was never readable either.
     polled = [t for p, t, *_ in agent if p not in params]
-    first_poll = min(polled) if polled else None
+    first_poll = (
+        iso(datetime.fromisoformat(min(polled).replace("Z", "+00:00")) + FIRST_CYCLE_GRACE)
+        if polled
+        else None
+    )
     shown_for = timedelta(minutes=1.5 * stack.nutrient_cycle_min)
     tally = Tally()
     for param in params:
