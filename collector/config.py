@@ -16,6 +16,8 @@
     [ice]       max_water_temp_c (ice vs no-water periods, collector/controller_history.py)
     [assessment] sections (registry file; "" = the shipped one), flood_first_month, flood_last_month,
                 cwqi_items (collector/assessing.py; expected counts come from [schedule])
+    [reports]   enabled, issuer_zh, issuer_en, daily_at, weekly_at, monthly_at, flood_at (cron), warning_ratio,
+                trend_days, low_capture, national_reference, push_daily, base_url, archive_dir
     accept_unknown_stations, log_level
 
 With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
@@ -297,6 +299,37 @@ class AssessmentConfig(_Section):
         return value
 
 
+class ReportsConfig(_Section):
+    """``[reports]``: the bureau's products (collector/reports/). Times are cron expressions in Asia/Shanghai
+    (minute hour day-of-month month day-of-week), parsed by croniter; "" turns a product's schedule off."""
+
+    enabled: bool = True  # make the products on schedule in the running collector
+    issuer_zh: str = Field(default="市生态环境局", max_length=100)  # on the title page of each product
+    issuer_en: str = Field(default="Municipal Ecology and Environment Bureau", max_length=200)
+    daily_at: str = "0 8 * * *"  # 日预警 each morning, for the previous day
+    weekly_at: str = "0 9 * * 1"  # 周研判 Monday morning, for the ISO week before
+    monthly_at: str = "0 9 3 * *"  # 月通报 on the 3rd, for the month before (late manual results arrive)
+    flood_at: str = "30 8 * * *"  # flood-season ranking, daily while the season runs, and once after it
+    warning_ratio: float = Field(default=0.8, gt=0, le=1)  # an item at ≥ this × its target limit is at warning level
+    trend_days: int = Field(default=7, ge=2, le=31)  # the daily warning's trend window
+    low_capture: float = Field(default=0.9, gt=0, le=1)  # station operation below this rate is highlighted
+    # The national top-50 line of flood-season intensity (e.g. last year's 50th value); None: no line drawn.
+    national_reference: float | None = Field(default=None, gt=0)
+    push_daily: bool = True  # send the daily warning's summary to the [[notify]] targets
+    base_url: str = ""  # the dashboard's address as readers reach it, for links in pushed messages
+    archive_dir: str = ""  # "" = the store only; else also write each product's files here
+
+    @field_validator("daily_at", "weekly_at", "monthly_at", "flood_at")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value:
+            from croniter import croniter
+
+            if not croniter.is_valid(value):
+                raise ValueError(f"not a cron expression (minute hour day month weekday): {value!r}")
+        return value
+
+
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
@@ -311,6 +344,7 @@ class CollectorConfig(_Section):
     alerts: AlertRulesConfig = AlertRulesConfig()
     ice: IceConfig = IceConfig()
     assessment: AssessmentConfig = AssessmentConfig()
+    reports: ReportsConfig = ReportsConfig()
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
