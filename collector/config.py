@@ -310,7 +310,8 @@ class ReportsConfig(_Section):
     weekly_at: str = "0 9 * * 1"  # 周研判 Monday morning, for the ISO week before
     monthly_at: str = "0 9 3 * *"  # 月通报 on the 3rd, for the month before (late manual results arrive)
     flood_at: str = "30 8 * * *"  # flood-season ranking, daily while the season runs, and once after it
-    warning_ratio: float = Field(default=0.8, gt=0, le=1)  # an item at ≥ this × its target limit is at warning level
+    # An item at ≥ this × its target-class limit is at warning level.
+    warning_ratio: float = Field(default=0.8, gt=0, le=1)
     trend_days: int = Field(default=7, ge=2, le=31)  # the daily warning's trend window
     low_capture: float = Field(default=0.9, gt=0, le=1)  # station operation below this rate is highlighted
     # The national top-50 line of flood-season intensity (e.g. last year's 50th value); None: no line drawn.
