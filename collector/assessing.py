@@ -312,6 +312,11 @@ class Assessor:
         """A running period's whole (this month, not only its elapsed part)."""
         return parse_period(period.kind, period.label, self.season) if period.partial else period
 
+    def exclusions(self, station: str, start: datetime, end: datetime) -> Sequence[Excluded]:
+        """The ice / no-water periods of ``station`` in [start, end) that the assessment leaves out (none
+        without an exclusion source): for the reports' station operation, counted as the capture rates count."""
+        return self._excluded(station, start, end) if self._excluded is not None else ()
+
     # -- sections --------------------------------------------------------------------------------------------
 
     def section(self, section_id: str, period: Period) -> SectionAssessment:

@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.config import ScheduleConfig, StationConfig
-from collector.health import CaptureFigures, capture_by_day, capture_rates, combine, schedules, uptime
+from collector.health import CaptureFigures, capture_by_day, combine, schedules, uptime
+from collector.health.station import station_figures
 from collector.store.base import StoredReading, Transition
 
 
@@ -47,10 +48,10 @@ def station_health(
     plan = schedules(site, config)
     stream = {code: [(r.t, r.flag) for r in readings.get(code, ())] for code in plan}
     windows = [(a, b) for a, b, _ in excluded]
-    per_param = {
-        code: capture_rates(schedule, start, end, stream[code], windows) for code, schedule in plan.items()
-    }
-    total = combine(per_param.values())
+    changes = [(t.at, t.new) for t in transitions]
+    state0 = initial.new if initial is not None else None
+    overall = station_figures(plan, start, end, stream, changes, state0, windows)
+    per_param, total, up = overall.params, overall.total, overall.uptime
 
     # A parameter belongs to the device that reported most of its readings.
     owner: dict[str, str] = {}
@@ -61,10 +62,6 @@ def station_health(
     by_device: dict[str, list[CaptureFigures]] = {}
     for code, device in owner.items():
         by_device.setdefault(device, []).append(per_param[code])
-
-    changes = [(t.at, t.new) for t in transitions]
-    state0 = initial.new if initial is not None else None
-    up = uptime(changes, start, end, state0)
 
     first_day, last_day = _days(start, end, config.timezone)
     daily: dict[date, list[CaptureFigures]] = {}
