@@ -18,6 +18,7 @@ from typing import Protocol
 
 from collector.alerts.model import Alert
 from collector.store.manual_rows import ManualRow, StoredManualResult
+from collector.store.report_rows import Arrivals, ReportRecord, StoredReport
 from collector.store.stats import DailyMean, ItemStats
 from protocols.messages import Command, CommandReply, Event, ReadingBatch, StationState, Status
 
@@ -323,6 +324,24 @@ class Store(Protocol):
         self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"
     ) -> list[DailyMean]:
         """Mean of the valid values per local calendar day of ``tz`` (days without readings absent)."""
+
+    # -- the products' archive (collector/reports/) ----------------------------------------------------------
+
+    def save_report(self, record: ReportRecord) -> int:
+        """Archive one making of a product (every making is kept); its id."""
+
+    def report(self, kind: str, period: str) -> StoredReport | None:
+        """The latest making of ``kind``/``period``, with its document; None when none was archived."""
+
+    def reports(self, *, kind: str | None = None, limit: int = 100) -> list[StoredReport]:
+        """The latest making of each archived period (of ``kind``), newest period first, without documents."""
+
+    def report_history(self, kind: str, period: str, *, limit: int = 100) -> list[StoredReport]:
+        """Every making of ``kind``/``period``, newest first, without documents."""
+
+    def arrivals(self, stations: Sequence[str], start: datetime, end: datetime, since: datetime) -> Arrivals:
+        """What was received (readings, revisions of ``stations``) or imported (manual results) after ``since``
+        for sample times in [start, end): late data for a product made at ``since``."""
 
     def unreadable(self) -> dict[str, int]:
         """Stored rows skipped on read-back because they no longer validate, by table."""

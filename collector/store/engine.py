@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from collector.alerts.model import Alert
-from collector.store import alert_rows, quarantine_rows, records
+from collector.store import alert_rows, quarantine_rows, records, report_rows
 from collector.store.base import (
     DeadLetter,
     Revision,
@@ -32,6 +32,7 @@ from collector.store.base import (
 from collector.store.dialect import Dialect
 from collector.store.manual_rows import ManualRow, StoredManualResult
 from collector.store.readback import ReadBack
+from collector.store.report_rows import Arrivals, ReportRecord, StoredReport
 from collector.store.stats import DailyMean, ItemStats
 from protocols.messages import Command
 
@@ -259,6 +260,25 @@ class EngineStore:
     ) -> list[DailyMean]:
         with self._lock:
             return self._assessment.daily_means(self._db, station, param, start, end, tz)
+
+    # -- the products' archive (report_rows.py) ---------------------------------------------------------------
+
+    def save_report(self, record: ReportRecord) -> int:
+        with self._transaction() as db:
+            return report_rows.save_report(db, self._dialect, record)
+
+    def report(self, kind: str, period: str) -> StoredReport | None:
+        return report_rows.report(self._rows, self._dialect, kind, period)
+
+    def reports(self, *, kind: str | None = None, limit: int = 100) -> list[StoredReport]:
+        return report_rows.reports(self._rows, self._dialect, kind, limit)
+
+    def report_history(self, kind: str, period: str, *, limit: int = 100) -> list[StoredReport]:
+        return report_rows.history(self._rows, self._dialect, kind, period, limit)
+
+    def arrivals(self, stations: Sequence[str], start: datetime, end: datetime, since: datetime) -> Arrivals:
+        with self._lock:  # the three counts see the same tables
+            return report_rows.arrivals(self._rows, self._dialect, stations, start, end, since)
 
     # -- the store itself ------------------------------------------------------------------------------------
 

@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     first_seen timestamptz NOT NULL, last_seen timestamptz NOT NULL, count bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letter_totals (reason text PRIMARY KEY, n bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text NOT NULL, period text NOT NULL,
+    made_at timestamptz NOT NULL, cutoff timestamptz NOT NULL, completeness text, partial boolean NOT NULL,
+    digest text NOT NULL, figures text NOT NULL, document text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_period ON reports (kind, period, id);
 """
 
 

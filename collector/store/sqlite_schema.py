@@ -77,6 +77,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letter_totals (reason TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, period TEXT NOT NULL, made_at INTEGER NOT NULL,
+    cutoff INTEGER NOT NULL, completeness TEXT, partial INTEGER NOT NULL, digest TEXT NOT NULL,
+    figures TEXT NOT NULL, document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_period ON reports (kind, period, id);
 """
 
 
