@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from protocols.errors import FieldProblem
 from protocols.messages import MAX_PERIOD_S, StationId
 from protocols.mqtt import MqttConnection
 from protocols.tomldoc import parse_toml_model, read_text
@@ -121,17 +122,21 @@ class AgentConfig(_Section):
     @model_validator(mode="after")
     def _references(self) -> AgentConfig:
         buses = {b.name: b for b in self.bus}
-        if len(buses) != len(self.bus):
-            raise ValueError("bus names must be unique")
+        for i, bus in enumerate(self.bus):
+            if [b.name for b in self.bus].count(bus.name) > 1:
+                raise FieldProblem(("bus", i, "name"), f"bus name {bus.name!r} is used twice")
         names = [d.name for d in self.devices]
-        if len(set(names)) != len(names):
-            raise ValueError("device names must be unique")
-        for device in self.devices:
+        for i, device in enumerate(self.devices):
+            if names.count(device.name) > 1:
+                raise FieldProblem(("devices", i, "name"), f"device name {device.name!r} is used twice")
             bus = buses.get(device.bus)
             if bus is None:
-                raise ValueError(f"device {device.name!r} names unknown bus {device.bus!r}")
+                known = ", ".join(repr(b) for b in buses) or "none"
+                raise FieldProblem(("devices", i, "bus"), f"unknown bus {device.bus!r} (buses: {known})")
             if isinstance(bus, TcpBus) and not device.host:
-                raise ValueError(f"device {device.name!r} is on TCP bus {bus.name!r} and needs 'host'")
+                raise FieldProblem(
+                    ("devices", i, "host"), f"is required: the device is on TCP bus {bus.name!r}"
+                )
         return self
 
 

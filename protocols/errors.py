@@ -29,6 +29,15 @@ class ConfigError(QingliuError):
     reason = "config"
 
 
+class FieldProblem(ValueError):
+    """Raised inside a config model's validator to point at the field at fault (``("devices", 2, "bus")``)
+    rather than at the whole document; protocols/tomldoc.py reports it at that place."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class ProtocolError(QingliuError):
     reason = "protocol"
 

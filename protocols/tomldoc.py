@@ -1,39 +1,96 @@
 """TOML documents validated by pydantic models: configs, analyser profiles, scenarios.
 
 One place turns TOML syntax errors and validation errors into a ConfigError that names the file and each
-wrong field (``outbox.batch_max_readings: Input should be greater than or equal to 1``), so that every
+wrong field in plain words (``devices[probe].port: must be a whole number, not 'five'``), so that every
 file an operator writes fails the same readable way.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from protocols.errors import ConfigError
+from protocols.errors import ConfigError, FieldProblem
 
 M = TypeVar("M", bound=BaseModel)
 LocFilter = Callable[[list[str]], list[str]]
 MAX_PROBLEMS = 8
 
 
-def describe_errors(exc: ValidationError, loc_filter: LocFilter | None = None) -> str:
-    """One indented line per problem, ``field.path: message``, at most MAX_PROBLEMS of them."""
-    lines = []
-    for error in exc.errors()[:MAX_PROBLEMS]:
-        loc = [str(part) for part in error["loc"]]
+def _plain(error: Mapping[str, Any]) -> str:
+    """The problem in an operator's words, not pydantic's (which stay for kinds not listed)."""
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    shown = repr(given) if isinstance(given, str | int | float | bool) else type(given).__name__
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    messages = {
+        "missing": "is required",
+        "extra_forbidden": "is not a known setting (misspelt?)",
+        "int_parsing": f"must be a whole number, not {shown}",
+        "int_type": f"must be a whole number, not {shown}",
+        "int_from_float": f"must be a whole number, not {shown}",
+        "float_parsing": f"must be a number, not {shown}",
+        "float_type": f"must be a number, not {shown}",
+        "bool_parsing": f"must be true or false, not {shown}",
+        "bool_type": f"must be true or false, not {shown}",
+        "string_type": f"must be text in quotes, not {shown}",
+        "greater_than": f"must be greater than {ctx.get('gt')}, not {shown}",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}, not {shown}",
+        "less_than": f"must be less than {ctx.get('lt')}, not {shown}",
+        "less_than_equal": f"must be at most {ctx.get('le')}, not {shown}",
+        "string_too_short": f"must have at least {ctx.get('min_length')} characters",
+        "string_too_long": f"must have at most {ctx.get('max_length')} characters",
+        "literal_error": f"must be one of {ctx.get('expected')}, not {shown}",
+        "enum": f"must be one of {ctx.get('expected')}, not {shown}",
+        "list_type": f"must be a list [...], not {shown}",
+        "dict_type": f"must be a table, not {shown}",
+        "model_type": f"must be a table, not {shown}",
+        "string_pattern_mismatch": f"has the wrong form: {shown}",
+    }
+    return messages.get(kind, str(error["msg"]))
+
+
+def _place(loc: Sequence[str | int], document: Any) -> str:
+    """``devices[probe].port`` for list items that have a name or id, ``bus[1].port`` otherwise; a union's
+    tag is left out."""
+    out: list[str] = []
+    node = document
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and i < len(loc) - 1:
+            continue  # a union's tag (``bus[rs485-1].rtu.baudrate``): not a key the operator wrote
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            label = item.get("name") or item.get("id") if isinstance(item, dict) else None
+            out[-1:] = [f"{out[-1] if out else ''}[{label if isinstance(label, str) and label else part}]"]
+            node = item
+        else:
+            out.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(out)
+
+
+def describe_errors(exc: ValidationError, loc_filter: LocFilter | None = None, document: Any = None) -> str:
+    """One indented line per problem, ``devices[probe].port: must be a whole number, not 'five'``, each
+    problem once, at most MAX_PROBLEMS of them."""
+    lines: list[str] = []
+    for error in exc.errors():
+        problem = (error.get("ctx") or {}).get("error")
+        loc: list[str | int] = list(problem.loc if isinstance(problem, FieldProblem) else error["loc"])
         if loc_filter is not None:
-            loc = loc_filter(loc)
-        lines.append(f"  {'.'.join(loc) or '(root)'}: {error['msg']}")
-    more = exc.error_count() - MAX_PROBLEMS
-    if more > 0:
-        lines.append(f"  (+{more} more)")
-    return "\n".join(lines)
+            loc = list(loc_filter([str(p) for p in loc]))
+            loc = [int(p) if isinstance(p, str) and p.isdigit() else p for p in loc]
+        line = f"  {_place(loc, document) or '(root)'}: {_plain(error)}"
+        if line not in lines:
+            lines.append(line)
+    shown = lines[:MAX_PROBLEMS]
+    if len(lines) > MAX_PROBLEMS:
+        shown.append(f"  (+{len(lines) - MAX_PROBLEMS} more)")
+    return "\n".join(shown)
 
 
 def parse_toml_model(
@@ -49,7 +106,9 @@ def parse_toml_model(
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid {what}:\n{describe_errors(exc, loc_filter)}") from None
+        raise ConfigError(
+            f"{source}: invalid {what}:\n{describe_errors(exc, loc_filter, document)}"
+        ) from None
 
 
 def read_text(path: str | Path, *, what: str) -> str:

@@ -92,7 +92,7 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
 def test_invalid_profile_names_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "typo.toml"
     path.write_text(MINIMAL.replace("address = 0", 'address = 0\ntype = "float16"'), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"(?s)typo\.toml.*fields\.0\.type"):
+    with pytest.raises(ConfigError, match=r"(?s)typo\.toml.*fields\[0\]\.type"):
         load_profile(str(path))
 
 

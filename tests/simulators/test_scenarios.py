@@ -66,49 +66,49 @@ def test_scenario_from_a_file(tmp_path: Path) -> None:
     [
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "fault"\ndevice = "tp"\nplan = "late:soon"\n',
-            "steps.0.plan",
+            "steps[0].plan",
             "not a number",
         ),
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "state"\ndevice = "pH-meter"\nstate = "fault"\n',
-            "steps.0.device",
+            "steps[0].device",
             "unknown device",
         ),
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "state"\ndevice = "tp"\nstate = "broken"\n',
-            "steps.0.state",
-            "Input should be",
+            "steps[0].state",
+            "must be one of",
         ),
         (
             'name = "x"\n[[steps]]\nat_min = 1\nstation = "paris"\naction = "door"\nopen = true\n',
-            "steps.0.station",
+            "steps[0].station",
             "unknown station",
         ),
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "water"\nparam = "w21003"\noffset = 1\nfactor = 2\n',
-            "steps.0",
+            "steps[0]",
             "exactly one",
         ),
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "water"\nparam = "w99999"\noffset = 1\n',
-            "steps.0.param",
+            "steps[0].param",
             "not a river parameter",
         ),
-        ('name = "x"\n[[steps]]\nat_min = -1\naction = "door"\nopen = true\n', "steps.0.at_min", "greater"),
-        ('name = "x"\n[[steps]]\nat_min = 1\naction = "explode"\n', "steps.0", "does not match"),
+        ('name = "x"\n[[steps]]\nat_min = -1\naction = "door"\nopen = true\n', "steps[0].at_min", "at least"),
+        ('name = "x"\n[[steps]]\nat_min = 1\naction = "explode"\n', "steps[0]", "does not match"),
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "door"\nopen = true\ncolour = "red"\n',
-            "steps.0.colour",
-            "Extra inputs",
+            "steps[0].colour",
+            "is not a known setting",
         ),
         (
             'name = "x"\n[[steps]]\nat_min = 1\naction = "plume"\nriver = "hutuo"\noffsets = {w21003 = 1}\n'
             "travel_min = [60]\n",
-            "steps.0",
+            "steps[0]",
             "travel_min lists 1",
         ),
         ('name = "x"\nstations = ["hexicun", "atlantis"]\n', "stations", "unknown station"),
-        ('name = "x"\n[[network_drops]]\nat_min = 3\n', "network_drops.0.duration_min", "Field required"),
+        ('name = "x"\n[[network_drops]]\nat_min = 3\n', "network_drops[0].duration_min", "is required"),
     ],
 )
 def test_bad_scenarios_name_the_field(text: str, where: str, why: str) -> None:
