@@ -122,20 +122,21 @@ class AgentConfig(_Section):
     @model_validator(mode="after")
     def _references(self) -> AgentConfig:
         buses = {b.name: b for b in self.bus}
-        for i, bus in enumerate(self.bus):
-            if [b.name for b in self.bus].count(bus.name) > 1:
-                raise FieldProblem(("bus", i, "name"), f"bus name {bus.name!r} is used twice")
+        bus_names = [b.name for b in self.bus]
+        for i, name in enumerate(bus_names):
+            if bus_names.count(name) > 1:
+                raise FieldProblem(("bus", i, "name"), f"bus name {name!r} is used twice")
         names = [d.name for d in self.devices]
         for i, device in enumerate(self.devices):
             if names.count(device.name) > 1:
                 raise FieldProblem(("devices", i, "name"), f"device name {device.name!r} is used twice")
-            bus = buses.get(device.bus)
-            if bus is None:
+            on = buses.get(device.bus)
+            if on is None:
                 known = ", ".join(repr(b) for b in buses) or "none"
                 raise FieldProblem(("devices", i, "bus"), f"unknown bus {device.bus!r} (buses: {known})")
-            if isinstance(bus, TcpBus) and not device.host:
+            if isinstance(on, TcpBus) and not device.host:
                 raise FieldProblem(
-                    ("devices", i, "host"), f"is required: the device is on TCP bus {bus.name!r}"
+                    ("devices", i, "host"), f"is required: the device is on TCP bus {on.name!r}"
                 )
         return self
 
