@@ -7,15 +7,20 @@ The length ``dddd`` counts the data segment in UTF-8 bytes (some peers count cha
 The CRC is the Appendix A variant over the data segment's UTF-8 bytes, not CRC-16/MODBUS; since the 2025
 revision's text was not available the variant is selectable (``crc_variant``), as are the Flag version bits.
 
-A decoded frame keeps every CP key=value in its original order and grouping, so that re-encoding a canonical
-frame gives the same bytes. Errors are FrameError with ``reason`` one of:
+The codec is strict and symmetric: what ``decode_frame`` accepts, ``encode_frame`` gives back byte for byte
+(with the same ``crc_variant`` and ``length_unit``), and every frame ``encode_frame`` makes decodes to itself.
+A decoded frame keeps every CP key=value in its original order and grouping; the few spellings real peers use
+that the standard leaves open (lower-case CRC, a space before a CP item, one ';' before the closing '&&') are
+kept in ``Frame.layout`` so that they are reproduced too. Errors are FrameError with ``reason`` one of REASONS:
 
     header    the frame does not start with ``##`` + 4 digits or does not end with ``\\r\\n``
     length    the declared length is not the length of the data segment
     too_long  the data segment is longer than the standard allows (1024)
-    crc       the CRC is not 4 hex digits or does not match the data segment
+    crc       the CRC is not 4 hex digits (one case) or does not match the data segment
     encoding  the data segment is not UTF-8
-    syntax    the data segment is not a well-formed set of fields
+    syntax    the data segment is not a well-formed set of fields (order, key=value, CP=&&…&&)
+    field     a field's value is malformed: QN, ST, CN, PW, MN, Flag, PNUM/PNO, a CP key or a CP time
+    reserved  a value holds a character the grammar reserves (= , ; & CR LF) or another control character
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -52,12 +57,25 @@ CN_EXECUTION_RESULT = "9012"
 CN_NOTIFY_ANSWER = "9013"
 CN_DATA_ANSWER = "9014"
 
+REASONS = ("header", "length", "too_long", "crc", "encoding", "syntax", "field", "reserved")
+
+# Field widths of HJ 212-2017 Table 4 (the width there includes the "XX=" prefix): QN 20 → 17 digits, ST 5 → 2,
+# CN 7 → 4, PW 9 → 6, MN 27 → 24, Flag 8 → 0-255, PNUM 9 / PNO 8 → 4 digits. PW is allowed up to 24 characters
+# because deployed loggers send 24-character tokens (a shared vector does). See docs/STANDARDS.md §6.
+MAX_MN_LENGTH = 24
+MAX_PW_LENGTH = 24
+MAX_PACKETS = 9999
+TIME_KEYS = ("DataTime", "BeginTime", "EndTime", "SystemTime")  # CP values that must be valid times
+
 _FRAME_OVERHEAD = 2 + 4 + 4 + 2  # "##", length, CRC, "\r\n"
 _HEADER_KEYS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 _REQUIRED_KEYS = ("ST", "CN", "PW", "MN")
 _CODE_RE = re.compile(r"^[A-Za-z0-9]{1,24}$")
-# Characters that would break the field structure if they appeared in a key or value.
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")  # MN and PW: ASCII letters, digits, '_' and '-'
+_CP_KEY_RE = re.compile(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)?$")  # DataTime, PolId, w01018-Rtd, MB_BgnAddr
+# Characters the grammar reserves, which no value may hold; other control characters are refused too.
 _FORBIDDEN = (";", ",", "=", "&", "\r", "\n")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- CRC (Appendix A) ---------------------------------------------------------------------------------
@@ -196,6 +214,30 @@ class CP:
         return ";".join(",".join(f"{k}={v}" for k, v in group) for group in self.groups)
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How a frame spells what the standard leaves open, so that a decoded frame re-encodes byte for byte.
+
+    Not part of a frame's meaning (frames compare equal whatever their layout): ``crc_lower`` writes the CRC
+    in lower-case hex; ``item_spaces[i]`` spaces go before CP item i (a ';'-separated group; missing = 0);
+    ``trailing_semicolon`` puts one ';' before the closing '&&'.
+    """
+
+    crc_lower: bool = False
+    item_spaces: tuple[int, ...] = ()
+    trailing_semicolon: bool = False
+
+    def __post_init__(self) -> None:
+        # One spelling per layout: trailing zeros say nothing ("missing = 0").
+        spaces = tuple(self.item_spaces)
+        while spaces and spaces[-1] == 0:
+            spaces = spaces[:-1]
+        object.__setattr__(self, "item_spaces", spaces)
+
+
+CANONICAL = Layout()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Frame:
     """One HJ 212 frame. ``qn`` and ``flag`` may be absent (older peers omit them)."""
@@ -209,6 +251,7 @@ class Frame:
     pnum: int | None = None
     pno: int | None = None
     cp: CP = field(default_factory=CP)
+    layout: Layout = field(default=CANONICAL, compare=False)
 
     @property
     def version(self) -> int | None:
@@ -223,19 +266,89 @@ class Frame:
         return self.flag is not None and bool(self.flag & 2)
 
 
+# --- the rules both directions share -------------------------------------------------------------------
+
+
+def _field_error(message: str) -> FrameError:
+    return FrameError(message, reason="field")
+
+
+def _check_value(what: str, value: str) -> None:
+    for bad in _FORBIDDEN:
+        if bad in value:
+            raise FrameError(f"{what} {value!r} contains the reserved character {bad!r}", reason="reserved")
+    if _CONTROL_RE.search(value):
+        raise FrameError(f"{what} {value!r} contains a control character", reason="reserved")
+
+
+def _digits(text: str, count: int) -> bool:
+    return len(text) == count and text.isascii() and text.isdigit()
+
+
+def _check_int(key: str, value: int | None, low: int, high: int) -> None:
+    # bool is an int: refuse it, or True would be written as "True".
+    if value is not None and (type(value) is not int or not low <= value <= high):
+        raise _field_error(f"{key}={value!r} is not an integer {low}-{high}")
+
+
+def check_frame(frame: Frame) -> None:
+    """Raise FrameError (reason ``field``, ``reserved`` or ``syntax``) unless ``frame`` is one the codec can
+    send and read back unchanged. ``encode_frame`` and ``decode_frame`` both apply it."""
+    if frame.qn is not None:
+        if not _digits(frame.qn, 17):
+            raise _field_error(f"QN={frame.qn!r} is not 17 digits YYYYMMDDhhmmsszzz")
+        try:
+            parse_time(frame.qn)
+        except ValueError:
+            raise _field_error(f"QN={frame.qn!r} is not a valid time") from None
+    if not _digits(frame.st, 2):
+        raise _field_error(f"ST={frame.st!r} is not 2 digits")
+    if not _digits(frame.cn, 4):
+        raise _field_error(f"CN={frame.cn!r} is not 4 digits")
+    for key, value, limit in (("PW", frame.pw, MAX_PW_LENGTH), ("MN", frame.mn, MAX_MN_LENGTH)):
+        if not (value.isascii() and _ID_RE.match(value)) or len(value) > limit:
+            raise _field_error(f"{key}={value!r} is not 1-{limit} ASCII letters, digits, '_' or '-'")
+    _check_int("Flag", frame.flag, 0, 0xFF)
+    _check_int("PNUM", frame.pnum, 1, MAX_PACKETS)
+    _check_int("PNO", frame.pno, 1, MAX_PACKETS)
+    if (frame.pnum is None) != (frame.pno is None):
+        raise _field_error("PNUM and PNO come together")
+    if frame.pnum is not None and frame.pno is not None and frame.pno > frame.pnum:
+        raise _field_error(f"PNO={frame.pno} is beyond PNUM={frame.pnum}")
+    for group in frame.cp.groups:
+        if not group:
+            raise FrameError("CP has an empty item", reason="syntax")
+        for key, value in group:
+            if not (key.isascii() and _CP_KEY_RE.match(key)):
+                raise _field_error(f"CP key {key!r} is not letters, digits and '_' with at most one '-'")
+            _check_value(f"CP value of {key}", value)
+            if key in TIME_KEYS:
+                try:
+                    parse_time(value)
+                except ValueError as exc:
+                    raise _field_error(f"CP {key}: {exc}") from None
+    spaces = frame.layout.item_spaces
+    if len(spaces) > len(frame.cp.groups) or any(type(n) is not int or n < 0 for n in spaces):
+        raise FrameError(
+            f"layout item_spaces {spaces!r} do not fit {len(frame.cp.groups)} CP items", reason="syntax"
+        )
+
+
 # --- encode -------------------------------------------------------------------------------------------
 
 
-def _check_text(what: str, value: str) -> None:
-    for bad in _FORBIDDEN:
-        if bad in value:
-            raise FrameError(
-                f"{what} {value!r} contains {bad!r}, which would break the frame", reason="syntax"
-            )
+def _cp_text(frame: Frame) -> str:
+    spaces = frame.layout.item_spaces
+    items = [
+        " " * (spaces[i] if i < len(spaces) else 0) + ",".join(f"{k}={v}" for k, v in group)
+        for i, group in enumerate(frame.cp.groups)
+    ]
+    return ";".join(items) + (";" if frame.layout.trailing_semicolon else "")
 
 
 def data_segment(frame: Frame) -> str:
     """The data segment text of ``frame`` (header fields in the standard's order, then CP)."""
+    check_frame(frame)
     header: list[tuple[str, str | int | None]] = [
         ("QN", frame.qn),
         ("ST", frame.st),
@@ -246,19 +359,8 @@ def data_segment(frame: Frame) -> str:
         ("PNUM", frame.pnum),
         ("PNO", frame.pno),
     ]
-    parts = []
-    for key, value in header:
-        if value is None:
-            continue
-        text = str(value)
-        _check_text(key, text)
-        parts.append(f"{key}={text}")
-    for key, value in frame.cp.pairs():
-        if not key.strip():
-            raise FrameError("CP key is empty", reason="syntax")
-        _check_text("CP key", key)
-        _check_text(f"CP value of {key}", value)
-    return ";".join([*parts, f"CP=&&{frame.cp.text()}&&"])
+    parts = [f"{key}={value}" for key, value in header if value is not None]
+    return ";".join([*parts, f"CP=&&{_cp_text(frame)}&&"])
 
 
 def _measure(text: str, unit: LengthUnit) -> int:
@@ -272,18 +374,24 @@ def encode_frame(
     length_unit: LengthUnit = "bytes",
     max_length: int = MAX_DATA_LENGTH,
 ) -> bytes:
-    """The bytes of ``frame`` on the wire. FrameError (syntax, too_long) if it cannot be sent as is."""
+    """The bytes of ``frame`` on the wire. FrameError (field, reserved, syntax, too_long) if it cannot be
+    sent as is: every frame this returns decodes back to ``frame`` (with the same options)."""
     _check_variant(crc_variant)
     segment = data_segment(frame)
     length = _measure(segment, length_unit)
-    if length > max_length:
+    if length > min(max_length, 9999):
         raise FrameError(f"data segment of {length} {length_unit} exceeds {max_length}", reason="too_long")
     raw = segment.encode("utf-8")
-    crc = crc_hj212(raw, crc_variant)
-    return b"##" + f"{length:04d}".encode() + raw + f"{crc:04X}".encode() + b"\r\n"
+    crc = f"{crc_hj212(raw, crc_variant):04X}"
+    if frame.layout.crc_lower:
+        crc = crc.lower()
+    return b"##" + f"{length:04d}".encode() + raw + crc.encode() + b"\r\n"
 
 
 # --- decode -------------------------------------------------------------------------------------------
+
+_HEX_UPPER = frozenset(b"0123456789ABCDEF")
+_HEX_LOWER = frozenset(b"0123456789abcdef")
 
 
 def decode_frame(
@@ -293,7 +401,10 @@ def decode_frame(
     length_unit: LengthUnit = "bytes",
     max_length: int = MAX_DATA_LENGTH,
 ) -> Frame:
-    """Check and parse one complete frame (``##`` … ``\\r\\n``), or raise FrameError saying why."""
+    """Check and parse one complete frame (``##`` … ``\\r\\n``), or raise FrameError saying why.
+
+    A frame returned re-encodes (``encode_frame`` with the same options) to exactly ``data``.
+    """
     _check_variant(crc_variant)
     if not data.startswith(b"##"):
         raise FrameError(f"frame does not start with '##': {data[:12]!r}", reason="header")
@@ -320,26 +431,34 @@ def decode_frame(
         raise FrameError(
             f"declared length {declared} but the data segment has {actual} {length_unit}", reason="length"
         )
-    if not all(c in b"0123456789abcdefABCDEF" for c in crc_text):
-        raise FrameError(f"CRC field {crc_text!r} is not 4 hex digits", reason="crc")
-    received = int(crc_text, 16)  # lower case accepted on input
+    lower = all(c in _HEX_LOWER for c in crc_text)
+    if not (lower or all(c in _HEX_UPPER for c in crc_text)):
+        raise FrameError(f"CRC field {crc_text!r} is not 4 hex digits of one case", reason="crc")
+    received = int(crc_text, 16)  # lower case accepted on input, and written back as it came
     computed = crc_hj212(raw, crc_variant)
     if received != computed:
         raise FrameError(
             f"CRC {received:04X} does not match the data segment ({computed:04X}, {crc_variant} variant)",
             reason="crc",
         )
-    return parse_data_segment(segment)
+    frame = parse_data_segment(segment)
+    if lower and not crc_text.isdigit():
+        frame = replace(frame, layout=replace(frame.layout, crc_lower=True))
+    return frame
 
 
 def parse_data_segment(segment: str) -> Frame:
-    """Parse a data segment (without ``##``, length, CRC). FrameError(reason="syntax") if malformed."""
+    """Parse a data segment (without ``##``, length, CRC), or raise FrameError saying why.
+
+    The frame returned gives ``segment`` back from ``data_segment``.
+    """
     start = segment.find("CP=&&")
     if start < 0 or not segment.endswith("&&") or len(segment) < start + 7:
         raise FrameError("data segment has no 'CP=&&…&&' at its end", reason="syntax")
     if start > 0 and segment[start - 1] != ";":
         raise FrameError("CP is not preceded by ';'", reason="syntax")
     header: dict[str, str] = {}
+    last = -1
     for item in segment[:start].split(";")[:-1] if start else []:
         key, eq, value = item.partition("=")
         if not eq:
@@ -348,57 +467,182 @@ def parse_data_segment(segment: str) -> Frame:
             raise FrameError(f"unknown header field {key!r}", reason="syntax")
         if key in header:
             raise FrameError(f"header field {key!r} appears twice", reason="syntax")
+        if _HEADER_KEYS.index(key) < last:
+            raise FrameError(f"header field {key!r} is out of the standard's order", reason="syntax")
+        last = _HEADER_KEYS.index(key)
         header[key] = value
     missing = [k for k in _REQUIRED_KEYS if k not in header]
     if missing:
         raise FrameError(f"header lacks {', '.join(missing)}", reason="syntax")
-    cp = _parse_cp(segment[start + 5 : -2])
-    return Frame(
+    cp, layout = _parse_cp(segment[start + 5 : -2])
+    frame = Frame(
         qn=header.get("QN"),
         st=header["ST"],
         cn=header["CN"],
         pw=header["PW"],
         mn=header["MN"],
         flag=_int_field(header, "Flag", 0xFF),
-        pnum=_int_field(header, "PNUM", 9999),
-        pno=_int_field(header, "PNO", 9999),
+        pnum=_int_field(header, "PNUM", MAX_PACKETS),
+        pno=_int_field(header, "PNO", MAX_PACKETS),
         cp=cp,
+        layout=layout,
     )
+    check_frame(frame)
+    return frame
 
 
 def _int_field(header: Mapping[str, str], key: str, limit: int) -> int | None:
     text = header.get(key)
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit()) or int(text) > limit:
-        raise FrameError(f"{key}={text!r} is not an integer 0-{limit}", reason="syntax")
+    # Canonical decimal only: "05" would come back as "5".
+    if not (text.isascii() and text.isdigit()) or len(text) > 4 or (text[0] == "0" and text != "0"):
+        raise _field_error(f"{key}={text!r} is not a decimal integer 0-{limit} without leading zeros")
+    if int(text) > limit:
+        raise _field_error(f"{key}={text} is beyond {limit}")
     return int(text)
 
 
-def _parse_cp(text: str) -> CP:
-    if "&&" in text:
-        raise FrameError("CP contains '&&' inside its body", reason="syntax")
+def _parse_cp(text: str) -> tuple[CP, Layout]:
+    if "&" in text:
+        raise FrameError("CP holds '&' inside its body", reason="reserved")
+    # Tolerated because real peers send them, and kept in the layout: one ';' before '&&', spaces before an item.
+    trailing = text.endswith(";")
+    if trailing:
+        text = text[:-1]
     groups: list[Group] = []
-    for item in text.split(";"):
-        # Tolerated: a trailing ';' before '&&' and a space before an item (both seen from real peers).
-        if not item.strip():
-            continue
+    spaces: list[int] = []
+    for item in text.split(";") if text else []:
+        body = item.lstrip(" ")
+        spaces.append(len(item) - len(body))
+        if not body:
+            raise FrameError("CP has an empty item", reason="syntax")
         group: list[Pair] = []
-        for part in item.split(","):
+        for part in body.split(","):
             key, eq, value = part.partition("=")
-            key = key.strip()
             if not eq or not key:
                 raise FrameError(f"CP item {part!r} is not key=value", reason="syntax")
             group.append((key, value))
         groups.append(tuple(group))
-    cp = CP(tuple(groups))
-    data_time = cp.get("DataTime")
-    if data_time is not None:
-        try:
-            parse_time(data_time)
-        except ValueError as exc:
-            raise FrameError(f"CP DataTime: {exc}", reason="syntax") from None
-    return cp
+    return CP(tuple(groups)), Layout(item_spaces=tuple(spaces), trailing_semicolon=trailing)
+
+
+# --- split packets (Flag D bit, PNUM/PNO) ---------------------------------------------------------------
+
+
+def _is_plain(group: Group) -> bool:
+    return all("-" not in key for key, _ in group)
+
+
+def _head_and_body(cp: CP) -> tuple[tuple[Group, ...], tuple[Group, ...]]:
+    """The leading plain items (DataTime…), which every packet repeats, and the rest."""
+    count = 0
+    while count < len(cp.groups) and _is_plain(cp.groups[count]):
+        count += 1
+    return cp.groups[:count], cp.groups[count:]
+
+
+def split_frame(
+    frame: Frame,
+    *,
+    parts: int | None = None,
+    max_length: int = MAX_DATA_LENGTH,
+    length_unit: LengthUnit = "bytes",
+) -> list[Frame]:
+    """The packets of ``frame``: the same QN, ST, CN, PW, MN, the D bit set in Flag, PNUM/PNO, and each packet
+    the leading plain items (DataTime…) plus some of the parameter groups, in order.
+
+    ``parts`` asks for that many packets (at most one per parameter group); otherwise as few as keep each
+    data segment within ``max_length``. A frame that fits in one and is not asked to split is returned alone,
+    unchanged. FrameError(reason="too_long") if one group alone does not fit.
+    """
+    head, body = _head_and_body(frame.cp)
+    flag = flag_value(version=frame.version or VERSION_2017, split=True, reply=frame.reply_wanted)
+
+    def packet(groups: tuple[Group, ...], pno: int, pnum: int) -> Frame:
+        return Frame(
+            qn=frame.qn,
+            st=frame.st,
+            cn=frame.cn,
+            pw=frame.pw,
+            mn=frame.mn,
+            flag=flag,
+            pnum=pnum,
+            pno=pno,
+            cp=CP(head + groups),
+        )
+
+    def fits(groups: tuple[Group, ...]) -> bool:
+        return _measure(data_segment(packet(groups, MAX_PACKETS, MAX_PACKETS)), length_unit) <= max_length
+
+    if parts is None:
+        if _measure(data_segment(frame), length_unit) <= max_length:
+            return [frame]
+        chunks: list[tuple[Group, ...]] = []
+        current: tuple[Group, ...] = ()
+        for group in body:
+            if fits((*current, group)):
+                current = (*current, group)
+                continue
+            if not current:
+                raise FrameError(
+                    f"parameter group {group[0][0]} alone exceeds {max_length}", reason="too_long"
+                )
+            chunks.append(current)
+            current = (group,)
+            if not fits(current):
+                raise FrameError(
+                    f"parameter group {group[0][0]} alone exceeds {max_length}", reason="too_long"
+                )
+        chunks.append(current)
+    else:
+        if not 1 <= parts <= max(1, len(body)):
+            raise ValueError(f"cannot split {len(body)} parameter groups into {parts} packets")
+        size, extra = divmod(len(body), parts)
+        chunks, at = [], 0
+        for index in range(parts):
+            step = size + (1 if index < extra else 0)
+            chunks.append(body[at : at + step])
+            at += step
+        for chunk in chunks:
+            if not fits(chunk):
+                raise FrameError(f"packet of {len(chunk)} groups exceeds {max_length}", reason="too_long")
+    return [packet(chunk, pno, len(chunks)) for pno, chunk in enumerate(chunks, start=1)]
+
+
+def join_packets(packets: Iterable[Frame]) -> Frame:
+    """One frame from all the packets of a split upload, in any order: the D bit cleared, no PNUM/PNO, the
+    first packet's plain items then every packet's parameter groups in PNO order.
+
+    FrameError(reason="syntax") if they are not one complete set (same QN, ST, CN, MN, PNUM; PNO 1…PNUM once).
+    """
+    by_number: dict[int, Frame] = {}
+    first: Frame | None = None
+    for item in packets:
+        if item.pnum is None or item.pno is None:
+            raise FrameError("a packet without PNUM/PNO", reason="syntax")
+        if first is None:
+            first = item
+        elif (item.qn, item.st, item.cn, item.mn, item.pnum) != (
+            first.qn,
+            first.st,
+            first.cn,
+            first.mn,
+            first.pnum,
+        ):
+            raise FrameError("packets of different uploads (QN, ST, CN, MN or PNUM differ)", reason="syntax")
+        if item.pno in by_number:
+            raise FrameError(f"packet {item.pno} appears twice", reason="syntax")
+        by_number[item.pno] = item
+    if first is None or first.pnum is None:
+        raise FrameError("no packets", reason="syntax")
+    missing = [n for n in range(1, first.pnum + 1) if n not in by_number]
+    if missing:
+        raise FrameError(f"packets {missing} of {first.pnum} are missing", reason="syntax")
+    head, _ = _head_and_body(by_number[1].cp)
+    body = [group for n in range(1, first.pnum + 1) for group in _head_and_body(by_number[n].cp)[1]]
+    flag = None if first.flag is None else first.flag & ~0b10
+    return replace(first, flag=flag, pnum=None, pno=None, cp=CP((*head, *body)), layout=CANONICAL)
 
 
 # --- builders: qingliu readings → uploads, requests → replies -------------------------------------------

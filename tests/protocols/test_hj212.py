@@ -16,12 +16,6 @@ from protocols.hj212 import CP, Frame, crc_hj212, decode_frame, encode_frame
 
 VECTORS_COPY = Path(__file__).with_name("data") / "hj212_vectors.tsv"
 
-# Vectors that decode but whose re-encoding differs on purpose: we normalise what real peers get wrong.
-# (text in the vector's source column → what we normalise)
-NOT_CANONICAL = {
-    "space before LA-Rtd": "the space before ' LA-Rtd' is dropped",
-    'trailing ";" before &&': "the trailing ';' before '&&' is dropped",
-}
 ALLOWED_LOW_BYTES = {0x00, 0x01, 0x40, 0x41, 0x80, 0x81, 0xC0, 0xC1}
 
 
@@ -34,10 +28,6 @@ class Vector:
     @property
     def wire(self) -> bytes:
         return (self.frame + "\r\n").encode("utf-8")
-
-    @property
-    def canonical(self) -> bool:
-        return not any(k in self.source for k in NOT_CANONICAL)
 
 
 def load_vectors(path: Path) -> list[Vector]:
@@ -70,20 +60,35 @@ def test_vector_crc_matches(vector: Vector) -> None:
 def test_vector_decodes_and_reencodes(vector: Vector) -> None:
     frame = decode_frame(vector.wire)
     assert frame.cn == vector.frame.split("CN=")[1].split(";")[0]
-    again = encode_frame(frame)
-    if vector.canonical:
-        assert again == vector.wire
-    else:
-        assert again != vector.wire
-    # Whatever we normalised, our own output is canonical and decodes to the same frame.
-    assert decode_frame(again) == frame
-    assert encode_frame(decode_frame(again)) == again
+    # Byte for byte, including the spellings real peers use (a space before an item, ';' before '&&').
+    assert encode_frame(frame) == vector.wire
 
 
-def test_vector_lower_case_crc_accepted() -> None:
+def test_vector_lower_case_crc_accepted_and_reproduced() -> None:
     for vector in VECTORS:
-        lower = vector.frame[:-4] + vector.crc.lower()
-        assert decode_frame((lower + "\r\n").encode()) == decode_frame(vector.wire)
+        lower = (vector.frame[:-4] + vector.crc.lower() + "\r\n").encode()
+        frame = decode_frame(lower)
+        assert frame == decode_frame(vector.wire)
+        assert frame.layout.crc_lower == (vector.crc.lower() != vector.crc)
+        assert encode_frame(frame) == lower
+
+
+def test_mixed_case_crc_is_refused() -> None:
+    vector = next(v for v in VECTORS if v.crc == "CAC1")
+    with pytest.raises(FrameError) as info:
+        decode_frame((vector.frame[:-4] + "CaC1\r\n").encode())
+    assert info.value.reason == "crc"
+
+
+def test_non_canonical_spellings_are_kept_in_the_layout() -> None:
+    noise = decode_frame(next(v for v in VECTORS if "space before" in v.source).wire)
+    assert noise.layout == hj212.Layout(item_spaces=(0, 1))
+    crate = decode_frame(next(v for v in VECTORS if 'trailing ";"' in v.source).wire)
+    assert crate.layout == hj212.Layout(trailing_semicolon=True)
+    # Without its layout the same frame is written the standard way.
+    canonical = encode_frame(hj212.replace(noise, layout=hj212.CANONICAL))
+    assert b"; LA-Rtd" not in canonical and b";LA-Rtd=50.1&&" in canonical
+    assert decode_frame(canonical) == noise
 
 
 def test_appendix_a_example_fields() -> None:
@@ -267,26 +272,96 @@ def test_bad_utf8() -> None:
     assert _reason(wire) == "encoding"
 
 
+QN = "QN=20160801085857223"
+
+
 @pytest.mark.parametrize(
     "segment",
     [
-        "QN=20160801085857223;ST=21;CN=2011;PW=123456;MN=A;Flag=4",  # no CP
-        "QN=20160801085857223;ST=21;CN=2011;PW=123456;MN=A;Flag=4;CP=&&DataTime=1",  # CP not closed
-        "QN=20160801085857223;ST=21;CN=2011;PW=123456;MN=A;Flag=4CP=&&&&",  # no ';' before CP
-        "QN=20160801085857223;ST=21;CN=2011;MN=A;Flag=4;CP=&&&&",  # no PW
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=4;Foo=1;CP=&&&&",  # unknown header field
-        "QN=1;ST=21;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",  # duplicate field
+        f"{QN};ST=21;CN=2011;PW=123456;MN=A;Flag=4",  # no CP
+        f"{QN};ST=21;CN=2011;PW=123456;MN=A;Flag=4;CP=&&DataTime=1",  # CP not closed
+        f"{QN};ST=21;CN=2011;PW=123456;MN=A;Flag=4CP=&&&&",  # no ';' before CP
+        f"{QN};ST=21;CN=2011;MN=A;Flag=4;CP=&&&&",  # no PW
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;Foo=1;CP=&&&&",  # unknown header field
+        f"{QN};ST=21;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",  # duplicate field
+        f"{QN};CN=2011;ST=21;PW=1;MN=A;CP=&&&&",  # out of the standard's order
         "QN;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",  # not key=value
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=x;CP=&&&&",  # Flag not a number
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=256;CP=&&&&",  # Flag beyond 8 bits
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&w01001-Rtd&&",  # CP item not key=value
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&=7&&",  # empty key
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&DataTime=2016080108&&",  # short DataTime
-        "QN=1;ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&a=1&&b=2&&",  # '&&' inside CP
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&w01001-Rtd&&",  # CP item not key=value
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&=7&&",  # empty key
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&a=1;;b=2&&",  # empty item
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&a=1;;&&",  # two ';' before '&&'
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&& &&",  # an item of spaces only
     ],
 )
 def test_syntax_errors(segment: str) -> None:
     assert _reason(_with_crc(segment)) == "syntax"
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "QN=1;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",  # QN not 17 digits
+        "QN=2016080108585722;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",  # 16 digits
+        "QN=20160231085857223;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",  # 31 February
+        "QN=2016080108585722x;ST=21;CN=2011;PW=1;MN=A;CP=&&&&",
+        f"{QN};ST=2;CN=2011;PW=1;MN=A;CP=&&&&",  # ST not 2 digits
+        f"{QN};ST=2a;CN=2011;PW=1;MN=A;CP=&&&&",
+        f"{QN};ST=21;CN=;PW=1;MN=A;CP=&&&&",  # empty CN
+        f"{QN};ST=21;CN=20x1;PW=1;MN=A;CP=&&&&",  # non-numeric CN
+        f"{QN};ST=21;CN=20111;PW=1;MN=A;CP=&&&&",  # CN of 5 digits
+        f"{QN};ST=21;CN=2011;PW=;MN=A;CP=&&&&",  # empty PW
+        f"{QN};ST=21;CN=2011;PW=12 456;MN=A;CP=&&&&",  # space in PW
+        f"{QN};ST=21;CN=2011;PW=1;MN=;CP=&&&&",  # empty MN
+        f"{QN};ST=21;CN=2011;PW=1;MN={'A' * 25};CP=&&&&",  # MN over 24 characters
+        f"{QN};ST=21;CN=2011;PW=1;MN=站点;CP=&&&&",  # MN not ASCII
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=x;CP=&&&&",  # Flag not a number
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=256;CP=&&&&",  # Flag beyond 8 bits
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=05;CP=&&&&",  # leading zero: would come back as 5
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=-1;CP=&&&&",
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=7;PNUM=2;CP=&&&&",  # PNUM without PNO
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=7;PNUM=2;PNO=3;CP=&&&&",  # PNO beyond PNUM
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=7;PNUM=0;PNO=0;CP=&&&&",  # packets count from 1
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=7;PNUM=10000;PNO=1;CP=&&&&",  # 5 digits
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&DataTime=2016080108&&",  # short DataTime
+        f"{QN};ST=21;CN=2051;PW=1;MN=A;Flag=4;CP=&&BeginTime=20161301000000&&",  # month 13
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&w01001 -Rtd=7&&",  # space inside a key
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&a=1, b=2&&",  # space before a later pair
+        f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&w-01-Rtd=7&&",  # two '-' in a key
+    ],
+)
+def test_malformed_fields(segment: str) -> None:
+    assert _reason(_with_crc(segment)) == "field"
+
+
+@pytest.mark.parametrize(
+    "cp",
+    [
+        "a=1=2",  # '=' in a value
+        "a=1&&b=2",  # '&&' inside CP
+        "a=x&y",  # one '&'
+        "a=1\r\nb",  # CR LF inside a value
+        "a=1\nb",
+        "a=1\rb",
+        "a=\x00",  # other control characters
+        "a=\tb",
+        "a=\x7f",
+    ],
+)
+def test_reserved_characters_in_values(cp: str) -> None:
+    assert _reason(_with_crc(f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=4;CP=&&{cp}&&")) == "reserved"
+
+
+def test_every_reason_is_listed() -> None:
+    assert set(hj212.REASONS) == {
+        "header",
+        "length",
+        "too_long",
+        "crc",
+        "encoding",
+        "syntax",
+        "field",
+        "reserved",
+    }
 
 
 @pytest.mark.parametrize(
@@ -316,19 +391,55 @@ def test_random_garbage_never_escapes_as_other_exception() -> None:
         try:
             decode_frame(bytes(base))
         except FrameError as exc:
-            assert exc.reason in {"header", "length", "crc", "syntax", "too_long", "encoding"}
+            assert exc.reason in hj212.REASONS
 
 
 # --- encoding refuses what would break the frame ------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["a;b", "a,b", "a=b", "a&&b", "a\r\nb"])
+@pytest.mark.parametrize("bad", ["a;b", "a,b", "a=b", "a&&b", "a&b", "a\r\nb", "a\x00"])
 def test_encode_refuses_separators_in_values(bad: str) -> None:
     with pytest.raises(FrameError) as info:
-        encode_frame(Frame(st="21", cn="2011", pw="123456", mn="M", cp=CP(((("DataTime", bad),),))))
-    assert info.value.reason == "syntax"
-    with pytest.raises(FrameError):
+        encode_frame(Frame(st="21", cn="2011", pw="123456", mn="M", cp=CP(((("PolId", bad),),))))
+    assert info.value.reason == "reserved"
+    with pytest.raises(FrameError) as info:
         encode_frame(Frame(st="21", cn="2011", pw=bad, mn="M"))
+    assert info.value.reason == "field"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"qn": "2016080108585722"},
+        {"qn": "20161301085857223"},
+        {"st": "321"},
+        {"cn": ""},
+        {"cn": "CN01"},
+        {"mn": "M" * 25},
+        {"pw": ""},
+        {"flag": 256},
+        {"flag": True},
+        {"pnum": 2},
+        {"pnum": 2, "pno": 3},
+        {"cp": CP(((("DataTime", "2016"),),))},
+        {"cp": CP(((("bad key", "1"),),))},
+        {"cp": CP(((),))},
+    ],
+)
+def test_encode_refuses_what_decode_would_refuse(changes: dict[str, object]) -> None:
+    good = Frame(qn="20160801085857223", st="21", cn="2011", pw="123456", mn="M", flag=4)
+    assert decode_frame(encode_frame(good)) == good
+    with pytest.raises(FrameError) as info:
+        encode_frame(hj212.replace(good, **changes))  # type: ignore[arg-type]
+    assert info.value.reason in ("field", "syntax")
+
+
+def test_encode_refuses_a_layout_that_does_not_fit() -> None:
+    frame = Frame(
+        st="21", cn="2011", pw="1", mn="M", cp=CP(((("a", "1"),),)), layout=hj212.Layout(item_spaces=(0, 2))
+    )
+    with pytest.raises(FrameError):
+        encode_frame(frame)
 
 
 # --- times and builders -------------------------------------------------------------------------------
@@ -448,16 +559,21 @@ def _random_frame(rng: random.Random) -> Frame:
     if rng.random() < 0.5:
         groups.insert(0, (("DataTime", f"{rng.randint(2000, 2099)}0229{rng.randint(0, 23):02d}0000"),))
     flag = rng.choice([None, 4, 5, 8, 9, 6, 7])
+    pnum = rng.randint(1, 99)
     split = flag is not None and bool(flag & 2)
     return Frame(
-        qn=rng.choice([None, f"{rng.randint(0, 10**17 - 1):017d}"]),
+        qn=rng.choice(
+            [None, hj212.format_qn(datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.random() * 3e9))]
+        ),
         st=rng.choice(["21", "32", "91"]),
         cn=rng.choice(["2011", "2061", "9011", "1062"]),
-        pw=word(6).replace(" ", "") or "x",
+        pw="".join(
+            rng.choice(string.ascii_letters + string.digits + "_-") for _ in range(rng.randint(1, 24))
+        ),
         mn="".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(rng.randint(1, 24))),
         flag=flag,
-        pnum=rng.randint(1, 99) if split else None,
-        pno=rng.randint(1, 99) if split else None,
+        pnum=pnum if split else None,
+        pno=rng.randint(1, pnum) if split else None,
         cp=CP(tuple(groups)),
     )
 
@@ -467,19 +583,21 @@ def test_random_frames_round_trip() -> None:
     checked = 0
     for _ in range(1500):
         frame = _random_frame(rng)
-        # 29 February only exists in leap years: frames with an impossible DataTime are refused on decode.
+        # 29 February only exists in leap years: a frame with an impossible DataTime cannot be sent either.
         data_time = frame.cp.get("DataTime")
         for unit in ("bytes", "chars"):
+            if data_time is not None and int(data_time[:4]) % 4 != 0:
+                with pytest.raises(FrameError) as info:
+                    encode_frame(frame, length_unit=unit)
+                assert info.value.reason == "field"
+                continue
             wire = encode_frame(frame, length_unit=unit)
             assert wire.startswith(b"##") and wire.endswith(b"\r\n")
             crc_text = wire[-6:-2].decode()
             assert crc_text == crc_text.upper()
             assert int(crc_text, 16) & 0xFF in ALLOWED_LOW_BYTES
-            if data_time is not None and int(data_time[:4]) % 4 != 0:
-                with pytest.raises(FrameError):
-                    decode_frame(wire, length_unit=unit)
-                continue
             assert decode_frame(wire, length_unit=unit) == frame
+            assert encode_frame(decode_frame(wire, length_unit=unit), length_unit=unit) == wire
             checked += 1
     assert checked > 1000
 
@@ -492,3 +610,59 @@ def test_crc_low_byte_is_always_restricted() -> None:
     # The MODBUS variant has no such restriction, which is how the two are told apart.
     lows = {crc_hj212(rng.randbytes(20), "modbus") & 0xFF for _ in range(500)}
     assert len(lows) > 100
+
+
+# --- split packets --------------------------------------------------------------------------------------
+
+
+def _upload(count: int) -> Frame:
+    return hj212.build_realtime(
+        [(f"w{i:05d}", i + 0.125, "N") for i in range(count)],
+        mn="MN1",
+        pw="123456",
+        data_time=datetime(2026, 1, 1, 2, tzinfo=UTC),
+        qn_time=datetime(2026, 1, 1, 2, 0, 1, tzinfo=UTC),
+        st="32",
+    )
+
+
+def test_split_into_asked_packets_and_join_back() -> None:
+    frame = _upload(5)
+    packets = hj212.split_frame(frame, parts=2)
+    assert [(p.pnum, p.pno, p.flag) for p in packets] == [(2, 1, 7), (2, 2, 7)]
+    assert all(p.qn == frame.qn and p.cn == "2011" and p.split for p in packets)
+    # Every packet repeats DataTime; the parameters are shared out in order, 3 then 2.
+    assert [list(p.cp.params) for p in packets] == [["w00000", "w00001", "w00002"], ["w00003", "w00004"]]
+    assert all(p.cp.get("DataTime") == "20260101100000" for p in packets)
+    for p in packets:
+        assert decode_frame(encode_frame(p)) == p
+    assert hj212.join_packets(reversed(packets)) == frame
+
+
+def test_split_only_what_does_not_fit() -> None:
+    small = _upload(3)
+    assert hj212.split_frame(small) == [small]
+    big = _upload(60)
+    assert len(encode_frame(big, max_length=4096)) > 1024
+    packets = hj212.split_frame(big)
+    assert len(packets) > 1
+    assert all(len(encode_frame(p)) <= 1024 + 12 for p in packets)
+    assert hj212.join_packets(packets) == big
+
+
+def test_join_refuses_incomplete_or_mixed_sets() -> None:
+    packets = hj212.split_frame(_upload(4), parts=3)
+    for bad in (
+        packets[:2],
+        [*packets, packets[0]],
+        [hj212.replace(packets[0], qn="20260101100002000"), *packets[1:]],
+    ):
+        with pytest.raises(FrameError) as info:
+            hj212.join_packets(bad)
+        assert info.value.reason == "syntax"
+    with pytest.raises(FrameError):
+        hj212.join_packets([])
+    with pytest.raises(FrameError):
+        hj212.join_packets([_upload(1)])
+    with pytest.raises(ValueError):
+        hj212.split_frame(_upload(2), parts=3)

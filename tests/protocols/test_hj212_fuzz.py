@@ -1,17 +1,22 @@
-"""The HJ 212 decoder on hostile bytes: a Frame or FrameError, nothing else, whatever arrives.
+"""The HJ 212 codec's two promises, as properties.
 
-Mutations of the shared vectors are tried twice: as they are (mostly caught by the length or CRC check)
-and re-framed with a correct length and CRC, so that the mutated data segment reaches the parser.
+- Whatever bytes arrive, the decoder returns a frame that re-encodes to exactly those bytes (with the same
+  options) or raises FrameError: nothing else escapes. Mutations of the shared vectors are tried twice: as
+  they are (mostly caught by the length or CRC check) and re-framed with a correct length and CRC, so that
+  the mutated data segment reaches the parser.
+- Whatever frame the encoder accepts decodes back to itself, layout included.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import strategies as st
 
+from protocols import hj212
 from protocols.errors import FrameError
-from protocols.hj212 import crc_hj212, decode_frame
+from protocols.hj212 import CP, Frame, Layout, crc_hj212, decode_frame, encode_frame
 from tests.fuzz_settings import Budget, budgets, check
 
 VECTORS = [
@@ -45,11 +50,13 @@ def frame(segment: bytes) -> bytes:
 def assert_frame_or_frame_error(data: bytes) -> None:
     for unit in ("bytes", "chars"):
         try:
-            decoded = decode_frame(data, length_unit=unit)  # type: ignore[arg-type]
+            decoded = decode_frame(data, length_unit=unit)
         except FrameError as exc:
-            assert str(exc) and exc.reason
+            assert str(exc) and exc.reason in hj212.REASONS
             continue
-        # What decodes can be used: every accessor answers.
+        # What decodes is what was sent, byte for byte ...
+        assert encode_frame(decoded, length_unit=unit) == data
+        # ... and can be used: every accessor answers.
         decoded.cp.params, decoded.cp.values, decoded.cp.text(), decoded.version, decoded.split
         _ = decoded.cp.data_time
 
@@ -84,3 +91,84 @@ def test_mutated_vectors(budget: Budget) -> None:
 @budgets(300)
 def test_mutated_segments_with_a_valid_length_and_crc(budget: Budget) -> None:
     check(assert_frame_or_frame_error, budget, mutated().map(lambda data: frame(data[6:-6])))
+
+
+@budgets(300)
+def test_tokens_with_a_valid_length_and_crc(budget: Budget) -> None:
+    # Data segments assembled from the grammar's own pieces reach every branch of the parser.
+    header = [b"QN=20160801085857223", b"ST=21", b"CN=2011", b"PW=123456", b"MN=A1", b"Flag=5", b"PNUM=2"]
+    grammar = [
+        b"PNO=1",
+        b"CP=&&",
+        b"&&",
+        b";",
+        b",",
+        b"=",
+        b" ",
+        b"DataTime=20260101000000",
+        b"w01001-Rtd=7.1",
+    ]
+    pieces = st.sampled_from([*header, *grammar, b"a"])
+    check(
+        assert_frame_or_frame_error, budget, st.lists(pieces, max_size=14).map(lambda p: frame(b"".join(p)))
+    )
+
+
+# --- frames the encoder accepts -------------------------------------------------------------------------
+
+TIMES = st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31), timezones=st.just(UTC))
+IDENT = st.from_regex(r"[A-Za-z0-9_-]{1,24}", fullmatch=True)
+KEYS = st.from_regex(r"[A-Za-z0-9_]{1,8}(-[A-Za-z0-9_]{1,6})?", fullmatch=True).filter(
+    lambda key: key not in hj212.TIME_KEYS
+)
+VALUES = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=";,=&"), max_size=10)
+GROUPS = st.lists(st.tuples(KEYS, VALUES), min_size=1, max_size=3).map(tuple)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> Frame:
+    groups = draw(st.lists(GROUPS, max_size=6))
+    if draw(st.booleans()):
+        groups.insert(0, (("DataTime", hj212.format_time(draw(TIMES))),))
+    pnum = draw(st.none() | st.integers(1, hj212.MAX_PACKETS))
+    spaces = draw(st.lists(st.integers(0, 3), max_size=len(groups)))
+    return Frame(
+        qn=draw(st.none() | TIMES.map(hj212.format_qn)),
+        st=draw(st.from_regex(r"[0-9]{2}", fullmatch=True)),
+        cn=draw(st.from_regex(r"[0-9]{4}", fullmatch=True)),
+        pw=draw(IDENT),
+        mn=draw(IDENT),
+        flag=draw(st.none() | st.integers(0, 255)),
+        pnum=pnum,
+        pno=None if pnum is None else draw(st.integers(1, pnum)),
+        cp=CP(tuple(groups)),
+        layout=Layout(
+            crc_lower=draw(st.booleans()), item_spaces=tuple(spaces), trailing_semicolon=draw(st.booleans())
+        ),
+    )
+
+
+def assert_round_trip(frame: Frame, unit: str, variant: str) -> None:
+    options = {"length_unit": unit, "crc_variant": variant}
+    try:
+        wire = encode_frame(frame, **options)  # type: ignore[arg-type]
+    except FrameError as exc:
+        assert exc.reason == "too_long"  # the only thing a well-formed frame can be refused for
+        return
+    decoded = decode_frame(wire, **options)  # type: ignore[arg-type]
+    assert decoded == frame
+    # A CRC of digits only has no case to keep; every other detail of the layout comes back.
+    expected = hj212.replace(frame.layout, crc_lower=False) if wire[-6:-2].isdigit() else frame.layout
+    assert decoded.layout == expected
+    assert encode_frame(decoded, **options) == wire  # type: ignore[arg-type]
+
+
+@budgets(300)
+def test_decode_after_encode_is_the_identity(budget: Budget) -> None:
+    check(
+        assert_round_trip,
+        budget,
+        frames(),
+        st.sampled_from(["bytes", "chars"]),
+        st.sampled_from(["hj212", "modbus"]),
+    )
