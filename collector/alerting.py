@@ -23,6 +23,8 @@ from collector.memories import ALERT_STATE_KEY, restore
 from collector.notify.sender import Notifier
 from collector.store.base import ApplyResult, DeadLetter, Received, Store
 from collector.summaries import AlertSummary, alert_summary
+from collector.supervising import KEY as SUPERVISION
+from collector.supervising import Supervisor
 from protocols.messages import Lane, ReadingBatch, Status
 
 log = logging.getLogger("qingliu.collector")
@@ -42,10 +44,18 @@ def alerts_config(config: CollectorConfig) -> AlertsConfig:
 
 
 class AlertDesk:
-    def __init__(self, config: AlertsConfig, store: Store, notifier: Notifier, announce: Announce) -> None:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        store: Store,
+        notifier: Notifier,
+        announce: Announce,
+        supervisor: Supervisor | None = None,
+    ) -> None:
         self.store = store
         self.notifier = notifier
         self.announce = announce
+        self.supervisor = supervisor  # flood-season judgement of exceedances (collector/supervising.py)
         self.lock = threading.Lock()
         self.engine = restore(
             store,
@@ -65,11 +75,30 @@ class AlertDesk:
         """Persist and announce what the alert engine changed."""
         if not transitions:
             return
+        if self.supervisor is not None:
+            self._supervise(transitions)
         self.store.save_alerts([t.alert for t in transitions])
         self.notifier.submit(transitions)  # queued for the notification workers: never blocks
         for t in transitions:
             log.info("alert %s %s: %s %s", t.kind.value, t.alert.id, t.alert.station, t.alert.title_en)
         self.announce(transitions)
+
+    def _supervise(self, transitions: Sequence[AlertTransition]) -> None:
+        """Attach the flood-season judgement (read from the store outside the lock) to the transitions'
+        snapshots and to the engine's active alerts, so that later snapshots keep it."""
+        assert self.supervisor is not None
+        judged = self.supervisor.supervise(transitions)
+        if not judged:
+            return
+        with self.lock:
+            for t in transitions:
+                degree = judged.get(t.alert.id)
+                if degree is None:
+                    continue
+                t.alert.detail[SUPERVISION] = degree
+                held = self.engine.state.active.get(t.alert.key)
+                if held is not None and held.id == t.alert.id:
+                    held.detail[SUPERVISION] = degree
 
     def active(self) -> list[Alert]:
         with self.lock:

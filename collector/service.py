@@ -45,6 +45,7 @@ from collector.receiver import Receiver
 from collector.receiving import ReceivingSide
 from collector.stations import StationTracker, Thresholds
 from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
+from collector.supervising import Supervisor
 from protocols.flags import VALID_FLAGS
 from protocols.messages import Command, CommandKind, CommandReply, Event, ReadingBatch, Status
 
@@ -111,7 +112,13 @@ class CollectorService:
         self.mqtt: Publisher | None = None  # publish-only: commands and alert notifications
         self.live = LiveHub()  # StationSummary updates for the dashboard's event stream
         self.notifier = parts.notifier(self._publish_alert)
-        self.alerts = AlertDesk(alerts_config(config), self.store, self.notifier, self._announce_alerts)
+        self.alerts = AlertDesk(
+            alerts_config(config),
+            self.store,
+            self.notifier,
+            self._announce_alerts,
+            Supervisor.from_config(config, self.store),
+        )
         self._rejected_lock = threading.Lock()
         self.api_rejected: Counter[str] = Counter()  # refused API requests by reason (e.g. ack_unknown_alert)
         self.controller = restore(

@@ -219,6 +219,8 @@ def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
         "resolved_at": iso(a.resolved_at),
         "last_value": a.value,
         "last_bad_at": iso(a.last_bad_at),
+        # The flood-season judgement of an exceedance (collector/supervising.py), None otherwise.
+        "supervision": a.detail.get("supervision") or None,
     }
 
 

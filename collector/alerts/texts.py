@@ -123,6 +123,61 @@ PHRASES: dict[str, tuple[str, str]] = {
     "device_down.not_responding": ("通讯中断", "not responding"),
     "device_down.error": ("：{error}", ": {error}"),
     "exceedance.times": ("，超标 {multiple:.2f} 倍", ", {multiple:.2f} times over the limit"),
+    # Flood-season 24-hour supervision (collector/alerts/supervision.py): one phrase per part of the judgement.
+    "supervision.heading": ("汛期24小时监管研判", "Flood-season 24-hour supervision"),
+    "supervision.section": ("{section_zh}（{county_zh}{river_zh}）", "{section_en} ({county_en}{river_en})"),
+    "supervision.class": (
+        "{name_zh} {value} {unit}，{class_zh}（目标{target_zh}）",
+        "{name_en} {value} {unit}: {class_en} (target {target_en})",
+    ),
+    "supervision.multiple": ("超目标类别限值 {multiple} 倍", "{multiple} times over the target-class limit"),
+    "supervision.no_multiple": ("该项不计超标倍数", "no exceedance multiple for this item"),
+    "supervision.duration": (
+        "自首个超标值（{since}）起已持续{at_least_zh} {span_zh}，告警已开启 {open_zh}",
+        "over target for{at_least_en} {span_en} since the first value over it ({since}); alert open {open_en}",
+    ),
+    "supervision.duration_unknown": ("无超标值记录", "no value over target on record"),
+    "supervision.upstream": (
+        "{up_zh}：{class_zh}，{name_zh} {value}（{item_zh}，{time}）{hint_zh}",
+        "{up_en}: {class_en}, {name_en} {value} ({item_en}, {time}){hint_en}",
+    ),
+    "supervision.upstream_no_item": (
+        "{up_zh}：{class_zh}，{name_zh}无有效值",
+        "{up_en}: {class_en}, no valid {name_en} value",
+    ),
+    "supervision.upstream_over": (
+        "，上游同项超标（来水影响）",
+        "; over target upstream too (arriving from upstream)",
+    ),
+    "supervision.upstream_within": (
+        "，上游同项达标（问题在本河段）",
+        "; within target upstream (the cause lies in this reach)",
+    ),
+    "supervision.upstream_no_data": (
+        "{up_zh}：无数据（{window_zh}内无有效值）",
+        "{up_en}: no data (no valid value within {window_en})",
+    ),
+    "supervision.upstream_no_station": ("上游无自动监测站", "no station upstream"),
+    "supervision.trend": (
+        "{direction_zh}（近 {window_zh} {n} 个有效值，每小时 {rate} {unit}）",
+        "{direction_en} ({n} valid values over the last {window_en}, {rate} {unit} per hour)",
+    ),
+    "supervision.trend_unknown": (
+        "数据不足（近 {window_zh} 仅 {n} 个有效值）",
+        "not enough data ({n} valid values over the last {window_en})",
+    ),
+    "supervision.validity": (
+        "该项 {window_zh}内有效 {valid}/{total}（{share}）{flags_zh}；全站 {station_share}",
+        "item valid {valid}/{total} in {window_en} ({share}){flags_en}; whole station {station_share}",
+    ),
+    "supervision.invalid_flags": ("，无效：{flags}", "; not valid: {flags}"),
+    "supervision.label.section": ("断面", "Section"),
+    "supervision.label.class": ("类别", "Class"),
+    "supervision.label.multiple": ("超标倍数", "Multiple"),
+    "supervision.label.duration": ("持续时间", "Duration"),
+    "supervision.label.upstream": ("上游断面", "Upstream"),
+    "supervision.label.trend": ("变化趋势", "Trend"),
+    "supervision.label.validity": ("数据有效性", "Validity"),
 }
 
 

@@ -48,6 +48,31 @@ def headline(transition: Transition) -> tuple[str, str]:
     return f"【{kzh}】{alert.station} {alert.title_zh}", f"[{ken}] {alert.station} {alert.title_en}"
 
 
+# The flood-season judgement an exceedance alert carries (collector/supervising.py), printed in the message of
+# the transition that made it: opened or escalated.
+SUPERVISION = "supervision"
+_JUDGED = frozenset({TransitionKind.OPENED, TransitionKind.ESCALATED})
+
+
+def supervision(transition: Transition) -> dict[str, Any] | None:
+    """The flood-season judgement this transition's message carries, or None."""
+    if transition.kind not in _JUDGED:
+        return None
+    found = transition.alert.detail.get(SUPERVISION)
+    return found if isinstance(found, dict) else None
+
+
+def _supervision_lines(transition: Transition) -> list[tuple[str, str]]:
+    """One row per part of the judgement in Chinese, then the whole of it in English (as 详情 / Detail), under
+    the judgement's heading."""
+    judged = supervision(transition)
+    if judged is None:
+        return []
+    rows = [(f"{r['label_zh']} {r['label_en']}", str(r["zh"])) for r in judged.get("rows", [])]
+    heading = f"{judged.get('heading_zh', '')} {judged.get('heading_en', '')}".strip()
+    return [*rows, (heading, str(judged.get("text_en", "")))]
+
+
 def _lines(transition: Transition, tz: str) -> list[tuple[str, str]]:
     """(label, value) rows shared by the human formats."""
     alert = transition.alert
@@ -62,6 +87,7 @@ def _lines(transition: Transition, tz: str) -> list[tuple[str, str]]:
         rows.append(("确认人 By", alert.acknowledged_by))
     rows.append(("详情", alert.message_zh))
     rows.append(("Detail", alert.message_en))
+    rows += _supervision_lines(transition)
     return rows
 
 
@@ -102,7 +128,7 @@ def alert_document(alert: Alert) -> dict[str, Any]:
 def webhook_payload(transition: Transition, tz: str = DEFAULT_TZ) -> dict[str, Any]:
     """Generic JSON for any HTTP receiver: machine fields in UTC plus the human texts and local time."""
     zh, en = headline(transition)
-    return {
+    document = {
         "v": 1,
         "type": "alert_transition",
         "event": transition.kind.value,
@@ -113,6 +139,10 @@ def webhook_payload(transition: Transition, tz: str = DEFAULT_TZ) -> dict[str, A
         "title_en": en,
         "alert": alert_document(transition.alert),
     }
+    judged = supervision(transition)
+    if judged is not None:  # the judgement this message carries (also kept in alert.detail)
+        document[SUPERVISION] = judged
+    return document
 
 
 def wecom_markdown(transition: Transition, tz: str = DEFAULT_TZ) -> dict[str, Any]:

@@ -126,7 +126,10 @@ export function alertsView(root, ctx, query) {
         severityChip(a.severity),
         stationLink(a.station, a.station_zh),
         h("span", { class: "alert-title" }, h("strong", null, field(a, "title")),
-          field(a, "message") ? h("span", { class: "muted small" }, field(a, "message")) : null),
+          field(a, "message") ? h("span", { class: "muted small" }, field(a, "message")) : null,
+          // The flood-season judgement of an exceedance (class, multiple, duration, upstream, trend, validity).
+          a.supervision ? h("span", { class: "muted small supervision", "data-testid": `supervision-${a.id}` },
+            field(a.supervision, "text")) : null),
         paramLabel(a.param),
         fmtTime(a.opened_at),
         last,

@@ -1,0 +1,116 @@
+"""The collector's side of the flood-season 24-hour supervision (collector/alerts/supervision.py): for an
+exceedance alert that opens or escalates in the flood season ([assessment] flood_first_month/last_month), read
+what the judgement needs from the store — the station's readings of the last 24 h and those of the nearest
+upstream section with a station — and attach the judgement to the alert as ``detail["supervision"]``, so the
+one message each notifier sends, the stored alert and the API all carry it. Outside the season, or for a station
+that measures no assessed section, an alert is left as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from collector.alerts.model import Alert, Transition, TransitionKind
+from collector.alerts.supervision import Place, Sample, Settings, detail, judge, upstream
+from collector.assessment.classes import WaterClass, parse_class
+from collector.assessment.periods import FloodSeason
+from collector.config import CollectorConfig
+from collector.sections import Section, SectionRegistry, load_sections
+from collector.store.base import Store
+
+log = logging.getLogger("qingliu.collector")
+
+KEY = "supervision"  # under Alert.detail
+SUPERVISED = frozenset({TransitionKind.OPENED, TransitionKind.ESCALATED})
+EXCEEDANCE = "exceedance"  # the rule type judged (collector/alerts/rules/quality.py)
+_ONE_US = timedelta(microseconds=1)  # store ranges are half-open: include the alert's own value
+_MAX_ROWS = 200_000  # a day of one station's readings is a few thousand
+
+
+def _place(section: Section, registry: SectionRegistry, target: WaterClass | None = None) -> Place:
+    river = registry.rivers.get(section.river)
+    return Place(
+        section=section.id,
+        name_zh=section.name_zh,
+        name_en=section.name_en,
+        water_type=section.water_type,
+        target=target or WaterClass(section.target_class),
+        county=section.county,
+        river_zh=river.name_zh if river else section.river,
+        river_en=river.name_en if river else section.river,
+        station=section.station,
+    )
+
+
+def _samples(store: Store, station: str, start: datetime, end: datetime) -> dict[str, list[Sample]]:
+    by_param: dict[str, list[Sample]] = {}
+    for r in store.readings(station, start=start, end=end, limit=_MAX_ROWS, newest=True):
+        by_param.setdefault(r.param, []).append(Sample(r.t, r.value, r.flag))
+    return by_param
+
+
+class Supervisor:
+    def __init__(
+        self,
+        store: Store,
+        registry: SectionRegistry,
+        season: FloodSeason,
+        settings: Settings | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.season = season
+        self.settings = settings or Settings()
+
+    @classmethod
+    def from_config(cls, config: CollectorConfig, store: Store) -> Supervisor:
+        settings = config.assessment
+        return cls(
+            store,
+            load_sections(settings.sections or None),
+            FloodSeason(settings.flood_first_month, settings.flood_last_month),
+        )
+
+    def applies(self, transition: Transition) -> bool:
+        alert = transition.alert
+        return (
+            transition.kind in SUPERVISED
+            and alert.rule_type == EXCEEDANCE
+            and alert.param is not None
+            and alert.value is not None
+            and self.season.contains(alert.last_bad_at)
+            and self.registry.for_station(alert.station) is not None
+        )
+
+    def judge(self, alert: Alert) -> dict[str, Any]:
+        """The judgement of ``alert`` (an exceedance with a param and a value) at its newest bad value."""
+        section = self.registry.for_station(alert.station)
+        assert section is not None and alert.param is not None and alert.value is not None
+        at, settings = alert.last_bad_at, self.settings
+        target = parse_class(alert.detail["target"]) if "target" in alert.detail else None
+        place = _place(section, self.registry, target)
+        samples = _samples(self.store, alert.station, at - settings.validity_window, at + _ONE_US)
+        above = next((s for s in self.registry.upstream(section.id) if s.station is not None), None)
+        up_samples: Mapping[str, Sequence[Sample]] = {}
+        if above is not None and above.station is not None:
+            up_samples = _samples(self.store, above.station, at - settings.upstream_window, at + _ONE_US)
+        up_place = _place(above, self.registry) if above is not None else None
+        up = upstream(up_place, up_samples, alert.param, at, settings.upstream_window)
+        degree = judge(place, alert.param, alert.value, at, alert.opened_at, samples, up, settings)
+        return detail(degree)
+
+    def supervise(self, transitions: Sequence[Transition]) -> dict[str, dict[str, Any]]:
+        """Alert id → the judgement, for the transitions that take one. A failure to read or judge costs the
+        message only its judgement (logged): the alert itself always goes out."""
+        judged: dict[str, dict[str, Any]] = {}
+        for transition in transitions:
+            if not self.applies(transition):
+                continue
+            try:
+                judged[transition.alert.id] = self.judge(transition.alert)
+            except Exception:
+                log.exception("flood-season supervision of alert %s failed", transition.alert.id)
+        return judged
