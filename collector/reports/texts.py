@@ -1,0 +1,42 @@
+"""Bilingual words the daily warning and the weekly analysis share (one place, so the two say the same)."""
+
+from __future__ import annotations
+
+from collector.reports.document import Text
+
+# An item's state against its section's target.
+OVER = Text("超标", "over target")
+WARNING = Text("预警", "at warning level")
+
+# Why a section has no class for a day or week.
+MANUAL_NO_RESULT = Text("人工采样，当日无监测结果", "manual sampling, no result this day")
+MANUAL_NO_RESULT_WEEK = Text("人工采样，本周无监测结果", "manual sampling, no result this week")
+NEVER_HEARD = Text("离线：站点从未上报", "offline: the station was never heard")
+OFFLINE = Text("离线", "offline")
+ANALYSER_FAULT = Text("分析仪故障", "analyser fault")
+NO_VALID_DATA = Text("无有效数据", "no valid data")
+
+# Headroom for the rest of the month.
+CANNOT = Text("本月无法达标", "cannot be met this month")
+SETTLED_MET = Text("本月已无应测数据，月均值达标", "no more values expected; the month meets its target")
+NO_HEADROOM_MANUAL = Text("人工采样，无排程，不计算余量", "manual sampling: no schedule, no headroom")
+
+# Trend arrows over the last days.
+UP, DOWN, FLAT = "↑", "↓", "→"
+
+__all__ = [
+    "ANALYSER_FAULT",
+    "CANNOT",
+    "DOWN",
+    "FLAT",
+    "MANUAL_NO_RESULT",
+    "MANUAL_NO_RESULT_WEEK",
+    "NEVER_HEARD",
+    "NO_HEADROOM_MANUAL",
+    "NO_VALID_DATA",
+    "OFFLINE",
+    "OVER",
+    "SETTLED_MET",
+    "UP",
+    "WARNING",
+]
