@@ -29,6 +29,9 @@ GET  /api/sections/{id}/neighbours?from=&to=      a window; all sections with co
 GET  /api/assessment?period=&ref=                 CWQI with ΔCWQI and county rankings; flood-season intensity
 GET  /api/assessment/cwqi?period=&ref=            with the city ranking; period day|week|month|quarter|year|
 GET  /api/assessment/flood?year=                  flood|custom, ref as collector/assessment/periods.py parses)
+GET  /api/reports?kind=&limit=                   the archive of the bureau's products (collector/api/reports.py:
+GET  /api/reports/{kind}/{period}?format=&lang=   one product as html|xlsx|docx|json, made on demand when not
+POST /api/reports/{kind}/{period}                 archived; make it again now (Bearer))
 GET  /metrics                                    Prometheus text
 GET  /                                           the dashboard (collector.web)
 
@@ -65,6 +68,7 @@ from collector.api.params import (
     StationQuery,
     TimeRange,
 )
+from collector.api.reports import reports_router
 from collector.commands import command_args as checked_args
 from collector.config import StationConfig
 from collector.health import schedules
@@ -343,5 +347,6 @@ def create_app(service: CollectorService) -> FastAPI:
         return Response(exposition.render(service.metrics), media_type=exposition.CONTENT_TYPE)
 
     app.include_router(assessment_router(service))  # sections and their assessment (issue 12)
+    app.include_router(reports_router(service, require_admin))  # the bureau's products (issue 13)
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app
