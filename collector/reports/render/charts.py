@@ -258,7 +258,17 @@ def svg(chart: Chart, lang: str = "zh") -> str:
         out = io.StringIO()
         fig.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = out.getvalue()
-    return _METADATA.sub("", text[text.index("<svg") :]).strip()
+    return _own_ids(_METADATA.sub("", text[text.index("<svg") :]).strip(), chart.key)
+
+
+_ID = re.compile(r'(\bid="|\bxlink:href="#|\bhref="#|url\(#)([^")]+)')
+
+
+def _own_ids(svg: str, key: str) -> str:
+    """Prefix every id (and every reference to one) with the chart's key: several charts inline on one page
+    must not share an id, or one chart would clip or draw with another's definitions."""
+    prefix = "chart-" + re.sub(r"[^A-Za-z0-9_-]", "_", key) + "-"
+    return _ID.sub(lambda m: m.group(1) + prefix + m.group(2), svg)
 
 
 __all__ = ["figure", "png", "svg"]

@@ -134,7 +134,7 @@ def _front(doc: DocumentObject, report: Report, lang: str) -> None:
     for line in meta.lines(report, lang):
         paragraph = doc.add_paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _run(paragraph, f"{line.label}: ", bold=True)
+        _run(paragraph, line.label + ("：" if lang == "zh" else ": "), bold=True)
         _run(paragraph, line.value)
     notes = meta.notes(report, lang)
     if notes:
