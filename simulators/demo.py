@@ -2,7 +2,9 @@
 
 Every part runs as its own process, as in production (the embedded broker, when no broker is given, runs in
 this process). Ctrl-C stops everything this command started. Agents and the collector are started as
-``qingliu agent`` / ``qingliu collector`` commands, so this module imports neither.
+``qingliu agent`` / ``qingliu collector`` commands, so this module imports neither. Unless ``--no-history``, 13
+months of clearly marked synthetic history are bulk-written into the collector's store while the live fleet
+starts (simulators/demo_history.py), so that the Reports view has every product to show.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from simulators.demo_history import HistoryFill, history_end
 
 log = logging.getLogger("qingliu.demo")
 
@@ -158,7 +163,21 @@ async def _embedded_broker(port: int) -> Any:
     return broker
 
 
+def _history_report(fill: HistoryFill, port: int) -> None:
+    result = fill.result
+    assert result is not None
+    if result.ok:
+        print(
+            f"demo: synthetic history written to the store in {result.seconds:.1f} s ({result.summary}); "
+            f"reports: http://127.0.0.1:{port}/#/reports",
+            flush=True,
+        )
+    else:
+        print(f"demo: no history: {result.summary}; see {fill.log_path}", file=sys.stderr, flush=True)
+
+
 async def _run(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC)
     var_dir = Path(args.var_dir).resolve()
     if var_dir.exists() and not args.keep:
         shutil.rmtree(var_dir)
@@ -181,11 +200,30 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"demo: embedded MQTT broker (amqtt) on {broker_url}")
 
     children = _Children(var_dir)
+    fill: HistoryFill | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        # The history is made while the simulators start and imported once the collector answers.
+        if not args.no_history:
+            fill = HistoryFill(
+                exe,
+                var_dir,
+                var_dir / "collector.toml",  # written below; the import waits for the collector
+                history_end(started, args.nutrient_cycle_min),
+                collector_ready=lambda: (
+                    (var_dir / "collector.toml").exists() and _wait_port("127.0.0.1", args.port, 0.5)
+                ),
+                preexec_fn=_die_with_parent,
+            )
+            if fill.already_imported:
+                print("demo: keeping the synthetic history imported by an earlier run")
+                fill = None
+            else:
+                fill.start()
+                print(f"demo: writing 13 months of synthetic history into the store ({fill.log_path})")
         manifest_path = var_dir / "fleet.json"
         children.start(
             "simulators",
@@ -231,6 +269,9 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"demo: the collector did not start; see {var_dir / 'collector.log'}", file=sys.stderr)
             return 1
         while not stop.is_set():
+            if fill is not None and fill.result is not None:
+                _history_report(fill, args.port)
+                fill = None
             dead = children.dead()
             if dead:
                 print(
@@ -243,6 +284,8 @@ async def _run(args: argparse.Namespace) -> int:
         print("demo: stopping")
         return 0
     finally:
+        if fill is not None:
+            fill.stop()
         children.stop_all()
         if broker is not None:
             await broker.shutdown()
@@ -263,6 +306,11 @@ def main(argv: list[str]) -> int:
         type=float,
         default=2.0,
         help="minutes between nutrient analyser results in the demo (real ones: 240)",
+    )
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="start without the 13 months of synthetic history (the Reports view then has little to show)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

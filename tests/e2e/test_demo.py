@@ -1,14 +1,19 @@
-"""`qingliu demo` comes up with all eight stations online and fresh readings, and Ctrl-C stops everything."""
+"""`qingliu demo` comes up with all eight stations online and fresh readings, fills 13 months of synthetic history
+into the store meanwhile (ending before the first live reading, the drifting section off target), and Ctrl-C
+stops everything."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +32,55 @@ EIGHT = {
     "jiehepucun",
     "cigouyingqiao",
 }
+
+
+HISTORY_LINE = re.compile(r"demo: synthetic history written to the store in ([\d.]+) s")
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _get(url: str) -> Any:
+    status, body = http_json(url, timeout=30)
+    assert status == 200, (url, body)
+    return body
+
+
+def _check_history(base: str, log_path: Path) -> None:
+    """The history the demo wrote: 13 months, marked synthetic, all of it before the live readings, no live
+    reading taken for a revision of it, the drifting section off target yesterday and the manual results in."""
+    found = wait_until(
+        lambda: HISTORY_LINE.search(log_path.read_text(errors="replace")),
+        240,  # 15 s on an idle two-core machine; much longer when it is busy
+        interval=1.0,
+        what="the demo's 'synthetic history written' line",
+    )
+    print(f"history fill: {found.group(1)} s")
+    now = datetime.now(UTC)
+    body = _get(
+        f"{base}/api/stations/jiehepucun/readings?param=w01009&limit=1000000"
+        f"&from={_z(now - timedelta(days=400))}&to={_z(now + timedelta(hours=1))}"
+    )
+    rows = [(datetime.fromisoformat(r["t"].replace("Z", "+00:00")), r["device"]) for r in body["readings"]]
+    synthetic = [t for t, device in rows if device == "synthetic"]
+    live = [t for t, device in rows if device != "synthetic"]
+    assert synthetic and live
+    assert min(synthetic) < now - timedelta(days=365)
+    assert max(synthetic) < min(live)  # the history ends before the first live result
+    assert now - max(synthetic) < timedelta(hours=1)  # ... and close to when the demo started (DO: hourly)
+    metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+    assert re.search(r"^qingliu_collector_reading_revisions_total 0(\.0)?$", metrics, re.M)
+
+    yesterday = (now + timedelta(hours=8) - timedelta(days=1)).date().isoformat()
+    drifting = _get(f"{base}/api/sections/jiehepucun/assessment?period=day&ref={yesterday}")["section"]
+    assert drifting["meets_target"] is False, drifting
+    assert drifting["class"] in ("IV", "V", "劣V")
+    neighbour = _get(f"{base}/api/sections/boshuicun/assessment?period=day&ref={yesterday}")["section"]
+    assert neighbour["meets_target"] is True, neighbour
+    last_month = (now + timedelta(hours=8)).replace(day=1) - timedelta(days=1)
+    manual = _get(f"{base}/api/sections/fanwangsi/assessment?period=month&ref={last_month:%Y-%m}")["section"]
+    assert manual["class"] is not None, manual  # sampled by hand on the 15th
 
 
 def _children_of(pid: int) -> list[int]:
@@ -90,6 +144,7 @@ def test_demo_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
         )
         took = time.monotonic() - started
         assert took < 30, f"the demo took {took:.1f} s to show eight fresh stations (target: 30 s)"
+        _check_history(f"http://127.0.0.1:{port}", tmp_path / "demo.log")
         children = _children_of(demo.pid)
         assert len(children) >= 10  # simulators, collector, eight agents
         demo.send_signal(signal.SIGINT)
