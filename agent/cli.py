@@ -11,6 +11,7 @@ from pathlib import Path
 from agent.config import AgentConfig, load_config
 from agent.outbox import Outbox
 from protocols.errors import ConfigError
+from protocols.paths import resolve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,8 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _outbox_path(config: AgentConfig, config_file: Path) -> Path:
-    path = Path(config.outbox.path)
-    return path if path.is_absolute() else config_file.parent / path
+    return resolve(config.outbox.path, config_file.parent)
 
 
 def summary(config: AgentConfig, config_file: Path) -> str:

@@ -30,6 +30,7 @@ from agent.sink import EventRecord, Sink, StorageFailed
 from agent.status import StatusBoard, will_status
 from agent.uplink import MqttUplink
 from protocols.messages import DeviceStatus, EventKind, Reading, Severity, encode
+from protocols.paths import resolve
 from protocols.topics import topic
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,7 @@ async def run_agent(
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests): the caller sets ``stop``
 
-    path = Path(config.outbox.path)
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
+    path = resolve(config.outbox.path, base_dir)
     outbox = Outbox(path, config.outbox, station)
     board = StatusBoard(station, config.mqtt.heartbeat_s)
     board.intervals = {d.name: d.interval_s for d in config.devices if d.interval_s is not None}

@@ -94,7 +94,13 @@ def describe_errors(exc: ValidationError, loc_filter: LocFilter | None = None, d
 
 
 def parse_toml_model(
-    model: type[M], text: str, *, source: str, what: str, loc_filter: LocFilter | None = None
+    model: type[M],
+    text: str,
+    *,
+    source: str,
+    what: str,
+    loc_filter: LocFilter | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> M:
     """Parse ``text`` as TOML and validate it as ``model``; ConfigError names ``source`` and the fields."""
     try:
@@ -104,7 +110,7 @@ def parse_toml_model(
     except RecursionError:  # tomllib descends recursively into nested arrays and inline tables
         raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
     try:
-        return model.model_validate(document)
+        return model.model_validate(document, context=dict(context) if context else None)
     except ValidationError as exc:
         raise ConfigError(
             f"{source}: invalid {what}:\n{describe_errors(exc, loc_filter, document)}"

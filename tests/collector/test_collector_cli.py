@@ -24,7 +24,8 @@ def test_check_prints_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "mqtt://127.0.0.1:1884" in out and "shared group 'g'" in out and "8123" in out
     assert "hexicun" in out and "河西村" in out and "read-only" in out
-    assert "inbox:  var/collector.inbox.db, no size limit" in out  # beside the default SQLite store
+    # Beside the default SQLite store, which is relative to the config file's directory (not the cwd).
+    assert f"inbox:  {tmp_path.resolve() / 'var' / 'collector.inbox.db'}, no size limit" in out
     assert "target=III" in out and "target=3" not in out  # classes as the rest of the product writes them
     assert "assessment: 21 sections (14 national, 7 provincial) from the shipped city registry" in out
 
