@@ -149,8 +149,8 @@ def _trend(fig: Figure, data: Mapping[str, Any], lang: str) -> None:
     if points:
         days, values = zip(*points, strict=True)
         ax.plot(days, values, marker="o", markersize=3.5, color="#1f4e79", label=_w("value", lang))
-        if all(math.isnan(v) for v in values):
-            ax.text(0.5, 0.5, _w("no_data", lang), transform=ax.transAxes, ha="center", va="center")
+    if all(math.isnan(v) for _, v in points):
+        ax.text(0.5, 0.5, _w("no_data", lang), transform=ax.transAxes, ha="center", va="center")
     for key, colour, style in (("limit", LIMIT, "--"), ("warning", WARNING, ":")):
         if data.get(key) is not None:
             level = data[key]
@@ -160,7 +160,8 @@ def _trend(fig: Figure, data: Mapping[str, Any], lang: str) -> None:
     ax.xaxis.set_major_formatter(DateFormatter("%m-%d"))
     ax.set_ylabel(f"{name} ({unit})" if unit else name)
     ax.grid(True, axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # an empty legend is a warning, not a legend
+        ax.legend(loc="best", fontsize=8, frameon=False)
 
 
 # -- bars --------------------------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def _style(salt: str) -> Iterator[None]:
         yield
 
 
-def figure(chart: Chart, lang: str) -> Figure:
+def _figure(chart: Chart, lang: str) -> Figure:
     """The chart as a matplotlib Figure on an Agg canvas (call inside ``_style`` for the CJK font)."""
     check_lang(lang)
     if chart.kind is ChartKind.SECTION_MAP:
@@ -242,7 +243,7 @@ def figure(chart: Chart, lang: str) -> Figure:
 
 def png(chart: Chart, lang: str = "zh", dpi: int = PNG_DPI) -> bytes:
     with _style(chart.key):
-        fig = figure(chart, lang)
+        fig = _figure(chart, lang)
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return out.getvalue()
@@ -254,7 +255,7 @@ _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 def svg(chart: Chart, lang: str = "zh") -> str:
     """The chart as an ``<svg>`` element to put inline in a page (no XML prolog, doctype or metadata)."""
     with _style(chart.key):
-        fig = figure(chart, lang)
+        fig = _figure(chart, lang)
         out = io.StringIO()
         fig.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = out.getvalue()
@@ -271,4 +272,4 @@ def _own_ids(svg: str, key: str) -> str:
     return _ID.sub(lambda m: m.group(1) + prefix + m.group(2), svg)
 
 
-__all__ = ["figure", "png", "svg"]
+__all__ = ["png", "svg"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import replace
+from decimal import Decimal
 
 import matplotlib
 import pytest
@@ -116,3 +117,30 @@ def test_svg_ids_are_the_charts_own() -> None:
     for svg in (first, second):
         assert references(svg)
         assert references(svg) <= ids(svg)  # every clip path and glyph used is defined in the same chart
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        Chart("t0", ChartKind.TREND, "无数据", "none", {"name_zh": "氨氮", "unit": "mg/L", "points": []}),
+        Chart(
+            "t1",
+            ChartKind.TREND,
+            "全空",
+            "all empty",
+            {"name_zh": "氨氮", "unit": "mg/L", "points": [["2026-12-01", None]], "limit": Decimal("1.0")},
+        ),
+        Chart("b0", ChartKind.BARS, "无", "none", {"unit": "", "bars": []}),
+        Chart(
+            "b1", ChartKind.BARS, "空值", "empty", {"unit": "", "bars": [{"label_zh": "南庄", "value": None}]}
+        ),
+        Chart("m0", ChartKind.SECTION_MAP, "无", "none", {"rivers": []}),
+        Chart(
+            "m1", ChartKind.SECTION_MAP, "无断面", "no sections", {"rivers": [{"id": "x", "name_zh": "河"}]}
+        ),
+    ],
+    ids=lambda c: c.key,
+)
+def test_charts_without_data_still_draw(chart: Chart) -> None:
+    png, svg = _strict_png_and_svg(chart, "zh")  # and without a warning (an empty legend would warn)
+    assert png.startswith(b"\x89PNG") and svg.startswith("<svg")
