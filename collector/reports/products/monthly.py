@@ -54,6 +54,7 @@ from collector.reports.products.flood import (
     season_year,
     section_cells,
 )
+from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from protocols import catalogue
 
@@ -475,46 +476,6 @@ def _off_target_table(ctx: ReportContext, off: Sequence[SectionAssessment]) -> T
     )
 
 
-# -- section map -----------------------------------------------------------------------------------------------
-
-
-def _section_map(city: CityAssessment) -> Chart:
-    by_id = {a.section.id: a for a in city.sections}
-    rivers = []
-    for view in city.rivers:
-        entries = []
-        for sid in view.sections:
-            a = by_id.get(sid)
-            if a is None:
-                continue
-            entries.append(
-                {
-                    "id": sid,
-                    "name_zh": a.section.name_zh,
-                    "class": _roman(a),
-                    "target": a.section.target,
-                    "meets": a.judgement.meets_target,
-                    "status": a.judgement.status.value,
-                }
-            )
-        if entries:
-            rivers.append(
-                {
-                    "id": view.river.id,
-                    "name_zh": view.river.name_zh,
-                    "name_en": view.river.name_en,
-                    "sections": entries,
-                }
-            )
-    return Chart(
-        "section_map",
-        ChartKind.SECTION_MAP,
-        "断面水质类别分布",
-        "Section classes along the rivers",
-        {"rivers": rivers},
-    )
-
-
 # -- summary ---------------------------------------------------------------------------------------------------
 
 
@@ -597,7 +558,7 @@ def make(ctx: ReportContext, ref: str) -> Report:
             "Overview",
             (),
             (_counts_table(city), _rivers_table(ctx, city)),
-            (_section_map(city),),
+            (section_map(ctx.assessor.registry, city.sections),),
         ),
         Part(
             "sections",

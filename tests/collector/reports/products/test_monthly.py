@@ -169,6 +169,7 @@ def test_river_grades_and_section_map(march: Report) -> None:
         {
             "id": "hexicun",
             "name_zh": "河西村",
+            "name_en": "Hexicun",
             "class": None,
             "target": "III",
             "meets": None,
