@@ -1,7 +1,7 @@
 """The registry of notifier kinds, keyed by the ``kind`` of a ``[[notify]]`` target.
 
 A kind is how one attempt delivers a transition to a target (``deliver(spec, transition, channel)`` →
-``Outcome``) and what its config needs (an http(s) URL, a signing secret). The sender and the config look
+``Outcome``), optionally how it delivers a notice (notice.py: a report's summary) and what its config needs (an http(s) URL, a signing secret). The sender and the config look
 kinds up here, so a new kind is one module under ``kinds/`` that calls ``register``, plus its import line.
 """
 
@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from pydantic import AfterValidator
 
 from collector.alerts.model import Transition
+from collector.notify.notice import Notice
 from collector.notify.retry import Outcome
 from collector.notify.target import TargetSpec
 
@@ -35,6 +36,7 @@ class Channel:
 
 
 Deliver = Callable[[TargetSpec, Transition, Channel], Outcome]
+DeliverNotice = Callable[[TargetSpec, Notice, Channel], Outcome]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +45,24 @@ class NotifierKind:
     deliver: Deliver  # one attempt, blocking, bounded by the target's timeout
     needs_url: bool = True  # an http(s) URL in the config
     signed: bool = False  # takes a signing secret
+    notice: DeliverNotice | None = None  # one attempt at a notice (notice.py); None: the kind takes none
 
 
 _KINDS: dict[str, NotifierKind] = {}
 
 
-def register(kind: str, deliver: Deliver, *, needs_url: bool = True, signed: bool = False) -> NotifierKind:
+def register(
+    kind: str,
+    deliver: Deliver,
+    *,
+    needs_url: bool = True,
+    signed: bool = False,
+    notice: DeliverNotice | None = None,
+) -> NotifierKind:
     """Register a notifier kind; a kind is registered once."""
     if kind in _KINDS:
         raise ValueError(f"notifier kind {kind!r} is already registered")
-    entry = _KINDS[kind] = NotifierKind(kind, deliver, needs_url, signed)
+    entry = _KINDS[kind] = NotifierKind(kind, deliver, needs_url, signed, notice)
     return entry
 
 

@@ -1,4 +1,4 @@
-"""Delivery of alert transitions to the configured targets, in background workers.
+"""Delivery of alert transitions (and notices: notice.py) to the configured targets, in background workers.
 
 One worker thread per target with its own bounded queue: a slow, hanging or failing target delays only its
 own deliveries, never ingest (``submit`` does not block) nor the other targets. Each attempt is bounded by the
@@ -29,6 +29,7 @@ from typing import Any
 
 from collector.alerts.model import Transition
 from collector.notify import registry
+from collector.notify.notice import Notice
 from collector.notify.registry import Channel, Post, Publish
 from collector.notify.retry import Backoff, Outcome
 from collector.notify.target import TargetSpec
@@ -63,11 +64,18 @@ def post_json(url: str, document: dict[str, Any], timeout_s: float) -> tuple[int
     return status, body
 
 
+Message = Transition | Notice  # an alert transition, or a notice (a report's summary: notice.py)
+
+
+def _label(message: Message) -> str:
+    return f"alert {message.alert.id}" if isinstance(message, Transition) else message.label
+
+
 @dataclass(order=True)
 class _Pending:
     due: float
     order: int
-    transition: Transition = field(compare=False)
+    message: Message = field(compare=False)
     attempt: int = field(default=1, compare=False)  # the attempt number about to be made
 
 
@@ -106,12 +114,12 @@ class TargetWorker:
         with self._counts_lock:
             self._counts[(self.spec.name, outcome)] += 1
 
-    def submit(self, transition: Transition) -> bool:
+    def submit(self, message: Message) -> bool:
         with self._cond:
             if len(self._heap) >= self.queue_max or self._stopping:
                 self._count("dropped")
                 return False
-            heapq.heappush(self._heap, _Pending(time.monotonic(), next(self._order), transition))
+            heapq.heappush(self._heap, _Pending(time.monotonic(), next(self._order), message))
             self._cond.notify()
             return True
 
@@ -157,7 +165,7 @@ class TargetWorker:
 
     def _attempt(self, item: _Pending) -> None:
         try:
-            outcome = self.deliver(item.transition)
+            outcome = self.deliver(item.message)
         except Exception:  # a payload that cannot be built will not build next time either
             log.exception("notification to %s could not be built", self.spec.name)
             self._count("error")
@@ -169,8 +177,8 @@ class TargetWorker:
         if delay is None:
             self._count("failed")
             log.warning(
-                "notification of alert %s to %s failed after %d attempt(s)",
-                item.transition.alert.id,
+                "notification of %s to %s failed after %d attempt(s)",
+                _label(item.message),
                 self.spec.name,
                 item.attempt,
             )
@@ -179,12 +187,22 @@ class TargetWorker:
         with self._cond:
             heapq.heappush(
                 self._heap,
-                _Pending(time.monotonic() + delay, next(self._order), item.transition, item.attempt + 1),
+                _Pending(time.monotonic() + delay, next(self._order), item.message, item.attempt + 1),
             )
 
-    def deliver(self, transition: Transition) -> Outcome:
+    def deliver(self, message: Message) -> Outcome:
         """One attempt (blocking, bounded by the target's timeout), made by the target's kind."""
-        return self.kind.deliver(self.spec, transition, Channel(self._post, self._publish, self.tz))
+        channel = Channel(self._post, self._publish, self.tz)
+        if isinstance(message, Notice):
+            if self.kind.notice is None:  # not queued by Notifier.announce; a final refusal if it were
+                return Outcome.FAIL
+            return self.kind.notice(self.spec, message, channel)
+        return self.kind.deliver(self.spec, message, channel)
+
+    def takes_notices(self) -> bool:
+        """Whether this target gets notices: its kind delivers them and it is not limited to some stations
+        (a report is about the whole city)."""
+        return self.kind.notice is not None and self.spec.stations is None
 
 
 class Notifier:
@@ -228,6 +246,14 @@ class Notifier:
             for worker in self.workers:
                 if worker.spec.wants(transition):
                     worker.submit(transition)
+
+    def announce(self, notice: Notice) -> int:
+        """Queue ``notice`` for every target that takes notices; how many. Never blocks."""
+        queued = 0
+        for worker in self.workers:
+            if worker.takes_notices() and worker.submit(notice):
+                queued += 1
+        return queued
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from collector.alerts.model import Transition
+from collector.notify.notice import Notice, notice_dingtalk
 from collector.notify.payloads import dingtalk_markdown
 from collector.notify.registry import Channel, register
 from collector.notify.retry import Outcome, classify_response
@@ -21,4 +22,12 @@ def deliver(spec: TargetSpec, transition: Transition, channel: Channel) -> Outco
     return classify_response(status, body)
 
 
-register("dingtalk", deliver, signed=True)
+def deliver_notice(spec: TargetSpec, notice: Notice, channel: Channel) -> Outcome:
+    url = spec.url
+    if spec.secret:
+        url = dingtalk_signed_url(url, spec.secret, int(time.time() * 1000))
+    status, body = channel.post(url, notice_dingtalk(notice, channel.tz), spec.timeout_s)
+    return classify_response(status, body)
+
+
+register("dingtalk", deliver, signed=True, notice=deliver_notice)

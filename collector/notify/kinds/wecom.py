@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collector.alerts.model import Transition
+from collector.notify.notice import Notice, notice_wecom
 from collector.notify.payloads import wecom_markdown
 from collector.notify.registry import Channel, register
 from collector.notify.retry import Outcome, classify_response
@@ -14,4 +15,9 @@ def deliver(spec: TargetSpec, transition: Transition, channel: Channel) -> Outco
     return classify_response(status, body)
 
 
-register("wecom", deliver)
+def deliver_notice(spec: TargetSpec, notice: Notice, channel: Channel) -> Outcome:
+    status, body = channel.post(spec.url, notice_wecom(notice, channel.tz), spec.timeout_s)
+    return classify_response(status, body)
+
+
+register("wecom", deliver, notice=deliver_notice)
