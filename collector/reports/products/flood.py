@@ -305,7 +305,7 @@ def make(ctx: ReportContext, ref: str) -> Report:
             "ranking",
             "汛期污染强度排名",
             "Flood-season intensity ranking",
-            (intro, reference_note(line)),
+            (intro,),  # the line is explained in the table's note
             (ranking_table(ctx.assessor, flood, line), _items_table(ctx, flood)),
             (ranking_chart(ctx.assessor, flood, line),),
         ),

@@ -9,6 +9,8 @@ the top of the running season's intensity ranking as it stood at the month's end
 
 A month still running is made on its elapsed part and marked partial; one not started is a ValueError.
 Shares in ``Report.figures`` and in the tables are fractions of the classed sections (0.400 is 40.0 %).
+Classes are written with Latin letters (III类, 劣V类) as the class cells are: the CJK font the documents use
+(WenQuanYi Micro Hei) has an empty glyph for the Roman numeral Ⅴ (U+2164), which would print as a blank.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ from collector.reports.products.flood import (
     flood_until,
     ranking_chart,
     ranking_table,
-    reference_note,
     reference_value,
     season_year,
     section_cells,
@@ -110,7 +111,7 @@ def _sections_table(ctx: ReportContext, city: CityAssessment) -> Table:
             Column("class", "水质类别", "Class", ColumnKind.CLASS),
             Column("meets", "达标", "Meets target", ColumnKind.BOOL),
             Column("status", "未评价原因", "Not judged", ColumnKind.TEXT),
-            Column("main", "主要污染物（超Ⅲ类倍数）", "Main pollutants (× over class III)"),
+            Column("main", "主要污染物（超III类倍数）", "Main pollutants (× over class III)"),
             Column("cwqi", "CWQI", "CWQI", ColumnKind.NUMBER, "", 2),
             Column("completeness", "数据完整率", "Completeness", ColumnKind.PERCENT, "%", 1),
         ),
@@ -147,11 +148,11 @@ def _counts_rows(counts: Mapping[str, ClassCounts], label: tuple[str, ...] = ())
 _COUNT_COLUMNS = (
     Column("sections", "断面数", "Sections", ColumnKind.NUMBER),
     Column("classed", "参评断面数", "Classed", ColumnKind.NUMBER),
-    *(Column(f"class_{k.roman}", k.label_zh, k.label_en, ColumnKind.NUMBER) for k in CLASSES),
-    Column("i_iii", "Ⅰ～Ⅲ类", "I–III", ColumnKind.NUMBER),
-    Column("share_i_iii", "Ⅰ～Ⅲ类比例", "Share I–III", ColumnKind.PERCENT, "%", 1),
-    Column("worse_v", "劣Ⅴ类", "Worse than V", ColumnKind.NUMBER),
-    Column("share_worse_v", "劣Ⅴ类比例", "Share worse than V", ColumnKind.PERCENT, "%", 1),
+    *(Column(f"class_{k.roman}", f"{k.roman}类", k.label_en, ColumnKind.NUMBER) for k in CLASSES),
+    Column("i_iii", "I～III类", "I–III", ColumnKind.NUMBER),
+    Column("share_i_iii", "I～III类比例", "Share I–III", ColumnKind.PERCENT, "%", 1),
+    Column("worse_v", "劣V类", "Worse than V", ColumnKind.NUMBER),
+    Column("share_worse_v", "劣V类比例", "Share worse than V", ColumnKind.PERCENT, "%", 1),
 )
 
 
@@ -195,8 +196,8 @@ def _rivers_table(ctx: ReportContext, city: CityAssessment) -> Table:
             Column("sections", "断面数", "Sections", ColumnKind.NUMBER),
             Column("classed", "参评断面数", "Classed", ColumnKind.NUMBER),
             Column("grade", "水质状况", "Grade"),
-            Column("share_i_iii", "Ⅰ～Ⅲ类比例", "Share I–III", ColumnKind.PERCENT, "%", 1),
-            Column("share_worse_v", "劣Ⅴ类比例", "Share worse than V", ColumnKind.PERCENT, "%", 1),
+            Column("share_i_iii", "I～III类比例", "Share I–III", ColumnKind.PERCENT, "%", 1),
+            Column("share_worse_v", "劣V类比例", "Share worse than V", ColumnKind.PERCENT, "%", 1),
         ),
         tuple(rows),
     )
@@ -350,12 +351,12 @@ def _pollutants_table(ctx: ReportContext, city: CityAssessment) -> Table:
             Column("mean", "月均值", "Monthly mean", ColumnKind.NUMBER),
             Column("unit", "单位", "Unit"),
             Column("class", "类别", "Class", ColumnKind.CLASS),
-            Column("multiple", "超Ⅲ类倍数", "× over class III", ColumnKind.NUMBER, "", 2),
+            Column("multiple", "超III类倍数", "× over class III", ColumnKind.NUMBER, "", 2),
         ),
         tuple(rows),
         (),
         Text(
-            "主要污染物为超过Ⅲ类的项目，按类别、超标倍数取前三；pH、溶解氧无超标倍数。",
+            "主要污染物为超过III类的项目，按类别、超标倍数取前三；pH、溶解氧无超标倍数。",
             "Main pollutants are items worse than class III, worst first, at most three; pH and DO have no "
             "multiple.",
         ),
@@ -469,7 +470,7 @@ def _off_target_table(ctx: ReportContext, off: Sequence[SectionAssessment]) -> T
             *SECTION_COLUMNS,
             Column("target", "目标", "Target", ColumnKind.CLASS),
             Column("class", "水质类别", "Class", ColumnKind.CLASS),
-            Column("main", "主要污染物（超Ⅲ类倍数）", "Main pollutants (× over class III)"),
+            Column("main", "主要污染物（超III类倍数）", "Main pollutants (× over class III)"),
         ),
         rows,
         tuple(Emphasis.BAD for _ in rows),
@@ -491,8 +492,8 @@ def _summary(ctx: ReportContext, city: CityAssessment, off: Sequence[SectionAsse
     so_far_en = " (month still running: so far)" if city.period.partial else ""
     out = [
         Text(
-            f"{month_zh}{so_far_zh}，全市{c.sections}个断面中{c.classed}个参评：Ⅰ～Ⅲ类{c.i_to_iii}个，占{_pct(good)}；"
-            f"劣Ⅴ类{c.worse_than_v}个，占{_pct(bad)}。",
+            f"{month_zh}{so_far_zh}，全市{c.sections}个断面中{c.classed}个参评：I～III类{c.i_to_iii}个，占{_pct(good)}；"
+            f"劣V类{c.worse_than_v}个，占{_pct(bad)}。",
             f"{month_en}{so_far_en}: {c.classed} of {c.sections} sections classed; {c.i_to_iii} at I–III "
             f"({_pct(good)}), {c.worse_than_v} worse than V ({_pct(bad)}).",
         )
@@ -610,7 +611,6 @@ def make(ctx: ReportContext, ref: str) -> Report:
                         f"The {flood_year} flood season's intensity ranking up to {flood.period.last_day.isoformat()} "
                         f"(top {FLOOD_TOP}).",
                     ),
-                    reference_note(line),
                 ),
                 (
                     ranking_table(

@@ -143,7 +143,7 @@ def test_off_target_list_and_summary(march: Report) -> None:
     assert rows[0]["main"] == "高锰酸盐指数（1.67）、总磷（1.60）、氨氮（1.50）"
     assert rows[2]["main"] == "pH"  # pH has no multiple
     text = " ".join(t.zh for t in march.summary)
-    assert "Ⅰ～Ⅲ类2个，占40.0%" in text and "劣Ⅴ类2个，占40.0%" in text
+    assert "I～III类2个，占40.0%" in text and "劣V类2个，占40.0%" in text
     assert "3个断面未达到水质目标：南庄、泊水村（代县）、界河铺村（原平）；涉及区县：代县、原平" in text
     assert "1个断面未参评" in text
 
