@@ -21,11 +21,17 @@ CANNOT = Text("本月无法达标", "cannot be met this month")
 SETTLED_MET = Text("本月已无应测数据，月均值达标", "no more values expected; the month meets its target")
 NO_HEADROOM_MANUAL = Text("人工采样，无排程，不计算余量", "manual sampling: no schedule, no headroom")
 
+# A class against an earlier period's.
+BETTER = Text("好转", "better")
+WORSE = Text("变差", "worse")
+SAME = Text("持平", "unchanged")
+
 # Trend arrows over the last days.
 UP, DOWN, FLAT = "↑", "↓", "→"
 
 __all__ = [
     "ANALYSER_FAULT",
+    "BETTER",
     "CANNOT",
     "DOWN",
     "FLAT",
@@ -36,7 +42,9 @@ __all__ = [
     "NO_VALID_DATA",
     "OFFLINE",
     "OVER",
+    "SAME",
     "SETTLED_MET",
     "UP",
     "WARNING",
+    "WORSE",
 ]

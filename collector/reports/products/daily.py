@@ -17,9 +17,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from collector.alerts.model import Alert
 from collector.assessing import SectionAssessment
-from collector.assessment import JudgementStatus, Period, round_param
+from collector.assessment import Period, round_param
 from collector.assessment.headroom import Outcome
 from collector.assessment.periods import ZONE
 from collector.assessment.rounding import ratio
@@ -40,13 +39,12 @@ from collector.reports.document import (
     Table,
     Text,
 )
+from collector.reports.nodata import no_data_reason
 from collector.reports.products.flood import SECTION_COLUMNS, section_cells
 from collector.reports.risk import ItemRisk, RiskView, SectionRisk, State, day_period, risks
 from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from collector.store.base import Store
-from protocols import catalogue
-from protocols.messages import StationState
 
 # A trend is "→" when the fitted change over the window is below this share of the target limit (or, for
 # items without one, of the window's mean): day-to-day noise is not a trend.
@@ -85,43 +83,6 @@ def _trend_points(store: Store, station: str, param: str, day: Period, days: int
         mean = means.get(d)
         out.append([d.isoformat(), round_param(param, mean) if mean is not None else None])
     return out
-
-
-# -- why a section has no class on the day ----------------------------------------------------------------------
-
-
-def no_data_reason(store: Store, a: SectionAssessment, day: Period, alerts: Sequence[Alert]) -> Text:
-    """Ice or dry river (the judgement's), manual sampling without a result, never heard, offline at some time
-    of the day, analyser fault (a fault alert active during the day), or else no valid data."""
-    j = a.judgement
-    if j.status is JudgementStatus.NOT_MEASURED and j.not_measured is not None:
-        return Text(j.not_measured.label_zh, j.not_measured.label_en)
-    station = a.section.station
-    if station is None:
-        return texts.MANUAL_NO_RESULT
-    initial, changes = store.transitions_between(station, day.start, day.end)
-    if initial is None and not changes and store.last_reading_at(station) is None:
-        return texts.NEVER_HEARD
-    reasons: list[Text] = []
-    states = ([initial.new] if initial is not None else []) + [t.new for t in changes]
-    if StationState.OFFLINE in states:
-        reasons.append(texts.OFFLINE)
-    faults = [
-        x
-        for x in alerts
-        if x.station == station and x.rule_type in FAULT_TYPES and active_during(x, day.start, day.end)
-    ]
-    if faults:
-        subjects = sorted({x.param or x.subject for x in faults if x.param or x.subject})
-        known = [catalogue.get(p) for p in subjects if catalogue.is_known(p)]
-        names = [e.name_zh for e in known] + [p for p in subjects if not catalogue.is_known(p)]
-        names_en = [e.name_en for e in known] + [p for p in subjects if not catalogue.is_known(p)]
-        tail = f"（{'、'.join(names)}）" if names else ""
-        tail_en = f" ({', '.join(names_en)})" if names else ""
-        reasons.append(Text(texts.ANALYSER_FAULT.zh + tail, texts.ANALYSER_FAULT.en + tail_en))
-    if not reasons:
-        return texts.NO_VALID_DATA
-    return Text("；".join(r.zh for r in reasons), "; ".join(r.en for r in reasons))
 
 
 # -- tables ----------------------------------------------------------------------------------------------------
@@ -521,4 +482,4 @@ def make(ctx: ReportContext, ref: str) -> Report:
     )
 
 
-__all__ = ["TREND_TOLERANCE", "make", "no_data_reason", "trend_arrow"]
+__all__ = ["TREND_TOLERANCE", "make", "trend_arrow"]
