@@ -14,8 +14,10 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterator, Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -84,19 +86,58 @@ def _river_label(river: Mapping[str, Any], lang: str) -> str:
     return name
 
 
+_SLOT_IN = 1.1  # inches per section along a river
+_GAP = 0.6  # slots between two rivers on one row
+_MIN_ROW = 7.0  # slots: short rivers share a row up to this width (or the longest river's)
+
+
+def _text_inches(text: str, points: float) -> float:
+    """A rough width of one line of text: CJK characters are square, others about half as wide."""
+    em = points / 72
+    return sum(em if unicodedata.east_asian_width(ch) in "WF" else 0.55 * em for ch in text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    river: Mapping[str, Any]
+    x: float  # slot of the river's first section
+    row: int
+
+
+def _layout(rivers: Sequence[Mapping[str, Any]], lang: str) -> tuple[list[_Placed], float, int]:
+    """Rivers flowed onto rows like words onto lines, in the order given: (placements, row width, rows)."""
+    spans = [
+        max(len(r.get("sections", [])), 1, _text_inches(_river_label(r, lang), 10) / _SLOT_IN) for r in rivers
+    ]
+    width = max([_MIN_ROW, *spans])
+    placed: list[_Placed] = []
+    x, row = 0.0, 0
+    for river, span in zip(rivers, spans, strict=True):
+        if x > 0 and x + span > width:
+            x, row = 0.0, row + 1
+        placed.append(_Placed(river, x, row))
+        x += span + _GAP
+    return placed, width, row + 1 if rivers else 1
+
+
+def _row_inches(lang: str) -> float:
+    return 1.45 if lang == "en" else 1.2  # English labels have a third line
+
+
 def _section_map(fig: Figure, data: Mapping[str, Any], lang: str) -> None:
-    rivers = list(data.get("rivers", []))
-    ax = fig.add_subplot()
+    placed, width, rows = _layout(list(data.get("rivers", [])), lang)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_axis_off()
-    width = max([len(r.get("sections", [])) for r in rivers] + [1])
     seen: set[WaterClass] = set()
     any_missing = any_off = False
-    for row, river in enumerate(rivers):
-        y = -row
-        sections = list(river.get("sections", []))
-        ax.plot([-0.3, max(len(sections) - 1, 0) + 0.3], [y, y], color="#4a90c2", linewidth=2.5, zorder=1)
-        ax.text(-0.6, y, _river_label(river, lang), ha="right", va="center", fontsize=10)
-        for x, section in enumerate(sections):
+    for item in placed:
+        y = -float(item.row)
+        sections = list(item.river.get("sections", []))
+        last = item.x + max(len(sections) - 1, 0)
+        ax.plot([item.x - 0.4, last + 0.4], [y, y], color="#4a90c2", linewidth=2.5, zorder=1)
+        ax.text(item.x - 0.4, y + 0.17, _river_label(item.river, lang), ha="left", va="bottom", fontsize=10)
+        for i, section in enumerate(sections):
+            x = item.x + i
             klass = water_class(section.get("class"))
             if klass is None:
                 any_missing = True
@@ -110,12 +151,15 @@ def _section_map(fig: Figure, data: Mapping[str, Any], lang: str) -> None:
                 ax.scatter(
                     [x], [y], s=380, facecolors="none", edgecolors=OFF_TARGET, linewidths=1.8, zorder=2
                 )
-            ax.text(x, y - 0.2, _section_label(section, lang), ha="center", va="top", fontsize=8)
-    ax.set_xlim(-0.7 - 1.6, width - 1 + 0.7)
-    ax.set_ylim(-len(rivers) + 0.2, 0.6)
+            ax.text(x, y - 0.15, _section_label(section, lang), ha="center", va="top", fontsize=8)
+    ax.set_xlim(-0.6, width - 0.4)
+    ax.set_ylim(-(rows - 1) - 0.8, 0.45)
+    by_colour: dict[str, list[str]] = {}  # I and II share the bulletins' blue: one entry "I/II"
+    for klass in sorted(seen):
+        by_colour.setdefault(DEFAULT_COLOURS[klass], []).append(klass.roman)
     handles = [
-        Line2D([], [], marker="o", linestyle="", markersize=9, color=DEFAULT_COLOURS[k], label=k.roman)
-        for k in sorted(seen)
+        Line2D([], [], marker="o", linestyle="", markersize=9, color=colour, label="/".join(names))
+        for colour, names in by_colour.items()
     ]
     if any_missing:
         handles.append(
@@ -132,10 +176,9 @@ def _section_map(fig: Figure, data: Mapping[str, Any], lang: str) -> None:
                   frameon=False, fontsize=9)  # fmt: skip
 
 
-def _section_map_size(data: Mapping[str, Any]) -> tuple[float, float]:
-    rivers = list(data.get("rivers", []))
-    width = max([len(r.get("sections", [])) for r in rivers] + [1])
-    return 2.5 + 1.1 * width, 0.6 + 1.0 * max(len(rivers), 1)
+def _section_map_size(data: Mapping[str, Any], lang: str) -> tuple[float, float]:
+    _, width, rows = _layout(list(data.get("rivers", [])), lang)
+    return width * _SLOT_IN, rows * _row_inches(lang)
 
 
 # -- trend -------------------------------------------------------------------------------------------------------
@@ -227,7 +270,7 @@ def _figure(chart: Chart, lang: str) -> Figure:
     """The chart as a matplotlib Figure on an Agg canvas (call inside ``_style`` for the CJK font)."""
     check_lang(lang)
     if chart.kind is ChartKind.SECTION_MAP:
-        fig = Figure(figsize=_section_map_size(chart.data))
+        fig = Figure(figsize=_section_map_size(chart.data, lang))
         FigureCanvasAgg(fig)
         _section_map(fig, chart.data, lang)
     elif chart.kind is ChartKind.TREND:

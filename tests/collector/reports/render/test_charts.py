@@ -144,3 +144,21 @@ def test_svg_ids_are_the_charts_own() -> None:
 def test_charts_without_data_still_draw(chart: Chart) -> None:
     png, svg = _strict_png_and_svg(chart, "zh")  # and without a warning (an empty legend would warn)
     assert png.startswith(b"\x89PNG") and svg.startswith("<svg")
+
+
+def test_short_rivers_share_a_row_of_the_section_map() -> None:
+    def river(name: str, n: int) -> dict[str, object]:
+        return {"id": name, "name_zh": name, "sections": [{"name_zh": f"{name}{i}"} for i in range(n)]}
+
+    rivers = [river("汾河", 3), river("岚漪河", 1), river("滹沱河", 8), river("青羊河", 1)]
+    placed, width, rows = charts._layout(rivers, "zh")
+    assert width == 8  # the longest river, wider than the 7-slot minimum
+    # 汾河 takes slots 0–2, a 0.6 gap, 岚漪河 at 3.6; 滹沱河 needs all 8: a new row; 青羊河 would pass 8: a third
+    assert [(p.river["id"], p.x, p.row) for p in placed] == [
+        ("汾河", 0.0, 0),
+        ("岚漪河", 3.6, 0),
+        ("滹沱河", 0.0, 1),
+        ("青羊河", 0.0, 2),
+    ]
+    assert rows == 3
+    assert charts._section_map_size({"rivers": rivers}, "zh") == pytest.approx((8 * 1.1, 3 * 1.2))
