@@ -516,7 +516,7 @@ def _summary(ctx: ReportContext, city: CityAssessment, off: Sequence[SectionAsse
                 f"{len(off)} section(s) off target: {names_en}{act_en}.",
             )
         )
-    else:
+    elif c.classed:
         out.append(Text("参评断面均达到水质目标。", "Every classed section met its target."))
     unclassed = [a for a in city.sections if a.judgement.status is not JudgementStatus.JUDGED]
     if unclassed:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from collector.assessment import FloodSeason
 from collector.reports.document import Emphasis, Report, dumps, from_json, loads, to_json
 from collector.reports.products import make
+from collector.reports.products.flood import season_year
 from collector.reports.synthetic import NOTE
 from collector.store.base import Received, Store
 from protocols.messages import Reading, ReadingBatch
@@ -145,3 +147,17 @@ def test_synthetic_history_is_said(store: Store, tmp_path: Path) -> None:
     report = _make(store, tmp_path)
     assert report.notes == (NOTE,)
     assert _ranked(report) == RANKED  # its small value changes no maximum
+
+
+def test_the_season_a_month_belongs_to() -> None:
+    summer = FloodSeason(7, 9)
+    assert [season_year(summer, 2026, m) for m in (6, 7, 9, 10)] == [None, 2026, 2026, None]
+    winter = FloodSeason(11, 2)  # across the new year: named by the year it starts in
+    assert [season_year(winter, 2027, m) for m in (1, 2, 3, 10, 11, 12)] == [
+        2026,
+        2026,
+        None,
+        None,
+        2027,
+        2027,
+    ]
