@@ -41,6 +41,7 @@ def test_headline_figures_and_the_counties_that_must_act(report: Report) -> None
     assert report.figures["no_data"] == 17 and report.figures["manual_no_result"] == 12
     assert report.figures["counties_to_act"] == ["代县", "原平"]  # 泊水村 and 界河铺村, registry order
     assert report.figures["cannot_be_met"] == ["boshuicun"]
+    assert not report.notes  # no synthetic history in the store
     assert (report.period, report.first_day.isoformat(), report.partial) == (
         "2026-11-10",
         "2026-11-10",

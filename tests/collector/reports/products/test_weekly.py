@@ -14,7 +14,8 @@ from collector.assessment import WaterClass
 from collector.reports.document import Emphasis, Report
 from collector.reports.products import make, weekly
 from collector.reports.products.weekly import hours_over
-from collector.store.base import Store, StoredReading
+from collector.store.base import Received, Store, StoredReading
+from protocols.messages import Reading, ReadingBatch
 from tests.collector.reports.products import fixture_reports as fx
 
 D = Decimal
@@ -193,3 +194,31 @@ def test_hours_over_is_the_hourly_mean_rounded_as_the_judgement_rounds() -> None
     two = [reading(0, 1.0006), reading(30, 1.0008), reading(0, 0.5, hour=3)]
     assert hours_over(two, fx.NH3N, "river", WaterClass.III) == (1, 2)
     assert hours_over(two, fx.NH3N, "river", WaterClass.IV) == (0, 2)
+
+
+def test_a_running_week_is_partial_and_judges_the_month_to_yesterday(store: Store, tmp_path: Path) -> None:
+    fx.fill(store)
+    ctx = fx.context(store, tmp_path, datetime(2026, 11, 18, 1, tzinfo=UTC))  # Wednesday of week 47, 09:00
+    report = weekly.make(ctx, "2026-W47")
+    assert report.partial and (report.first_day.isoformat(), report.last_day.isoformat()) == (
+        "2026-11-16",
+        "2026-11-22",
+    )
+    # The month to date as of Tuesday 17 Nov: 13 days (18–30 Nov) × 4 = 52 values still expected.
+    assert {r["remaining"] for r in report.table("month_risk").records()} == {52}
+    assert report.title_zh == "水质周研判" and not report.notes
+
+
+def test_synthetic_history_is_noted(store: Store, tmp_path: Path) -> None:
+    fx.fill(store)
+    t = fx.local(12, 9)
+    batch = ReadingBatch(
+        station="leijiaping",
+        seq=99,
+        lane="backfill",
+        sent_at=t,
+        readings=[Reading(param=fx.NH3N, t=t, value=0.2, device="synthetic")],
+    )
+    store.apply([Received(batch, t)])
+    report = weekly.make(fx.context(store, tmp_path, MADE), "2026-W46")
+    assert [n.zh[:6] for n in report.notes] == ["合成演示数据"]
