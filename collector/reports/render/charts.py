@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -252,16 +253,23 @@ def _bars_size(data: Mapping[str, Any]) -> tuple[float, float]:
 # -- figure and output -------------------------------------------------------------------------------------------
 
 
+# rc_context swaps matplotlib's settings for the duration, and the API may render in several threads at once.
+_LOCK = threading.Lock()
+
+
 @contextmanager
 def _style(salt: str) -> Iterator[None]:
-    with matplotlib.rc_context(
-        {
-            "font.family": cjk_families(),
-            "axes.unicode_minus": False,  # the CJK font has no U+2212 minus
-            "text.parse_math": False,  # a "$" in a name is a dollar sign, never mathtext
-            "svg.fonttype": "path",  # glyphs as paths: the page needs no font
-            "svg.hashsalt": salt,  # stable ids, distinct per chart on one page
-        }
+    with (
+        _LOCK,
+        matplotlib.rc_context(
+            {
+                "font.family": cjk_families(),
+                "axes.unicode_minus": False,  # the CJK font has no U+2212 minus
+                "text.parse_math": False,  # a "$" in a name is a dollar sign, never mathtext
+                "svg.fonttype": "path",  # glyphs as paths: the page needs no font
+                "svg.hashsalt": salt,  # stable ids, distinct per chart on one page
+            }
+        ),
     ):
         yield
 
