@@ -43,6 +43,7 @@ from collector.metrics import IngestCounters
 from collector.parts import NotifierFactory, Publisher, PublisherFactory, default_parts
 from collector.receiver import Receiver
 from collector.receiving import ReceivingSide
+from collector.reports.scheduler import ReportScheduler
 from collector.stations import StationTracker, Thresholds
 from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
 from collector.supervising import Supervisor
@@ -137,6 +138,20 @@ class CollectorService:
             excluded=self.excluded_periods,
             send=self.send_command,
         )
+        # The bureau's products on schedule, in a thread of their own that reads through its own store connection
+        # unless a store was handed in (collector/reports/scheduler.py): making one never holds the ingest path.
+        self.reports = (
+            ReportScheduler(
+                config,
+                store=store,
+                store_url=config.store.url,
+                clock=clock,
+                announce=getattr(self.notifier, "announce", None),
+                excluded=self.excluded_periods,
+            )
+            if config.reports.enabled
+            else None
+        )
         self.metrics: CollectorRegistry = self._metrics_registry()
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()  # transitions are computed and written in one order
@@ -193,6 +208,8 @@ class CollectorService:
         self._stop.clear()
         self.notifier.start()
         self.applier.start()  # first what earlier runs committed to the inbox and did not apply
+        if self.reports is not None:
+            self.reports.start()  # catches up a run missed while stopped
         self.tick()
         self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
         self._ticker.start()
@@ -208,6 +225,8 @@ class CollectorService:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.reports is not None:
+            self.reports.stop()  # after the product being made, if any
         # The receiver commits and acknowledges what it took, then disconnects; the applier applies what the
         # inbox holds (for up to drain_s; the rest waits in the inbox for the next start).
         self.receiving.stop(self.drain_s)
