@@ -41,7 +41,7 @@ from collector.reports.document import (
 )
 from collector.reports.nodata import no_data_reason
 from collector.reports.products.flood import SECTION_COLUMNS, section_cells
-from collector.reports.risk import ItemRisk, RiskView, SectionRisk, State, day_period, risks
+from collector.reports.risk import ItemRisk, RiskView, SectionRisk, State, day_period, risks, target_limit
 from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from collector.store.base import Store
@@ -280,9 +280,9 @@ def _trend_chart(ctx: ReportContext, s: SectionRisk, i: ItemRisk, points: list[l
         "points": points,
         "limit": i.limit,
     }
-    upper = i.limit is not None and i.headroom is not None and i.headroom.direction == "max"
-    if upper and i.limit is not None:
-        data["warning"] = Decimal(repr(ctx.settings.warning_ratio)) * i.limit
+    upper = target_limit(i.param, s.day.judgement.water_type, s.day.judgement.target_class)
+    if upper is not None:  # a warning level only below an upper limit (not DO, not pH)
+        data["warning"] = Decimal(repr(ctx.settings.warning_ratio)) * upper
     return Chart(
         f"trend_{s.section.id}_{i.param}",
         ChartKind.TREND,
