@@ -13,7 +13,17 @@ import pytest
 
 from collector.config import ReportsConfig
 from collector.reports.context import ReportContext
-from collector.reports.document import Cell, Emphasis, Report, Table, dumps, from_json, loads, to_json
+from collector.reports.document import (
+    Cell,
+    Emphasis,
+    Report,
+    Table,
+    dumps,
+    figures_digest,
+    from_json,
+    loads,
+    to_json,
+)
 from collector.reports.products import make
 from collector.store.base import Received, Store, Transition
 from collector.store.manual_rows import ManualRow
@@ -310,3 +320,14 @@ def test_a_running_month_is_partial_and_one_not_started_is_refused(store: Store,
         make(_context(store, tmp_path), "monthly", "2026-05")
     with pytest.raises(ValueError):
         make(_context(store, tmp_path), "monthly", "2026-3")
+
+
+def test_a_past_month_made_again_later_has_the_same_figures(store: Store, tmp_path: Path) -> None:
+    fill(store)
+    # August 2025 made in mid-September, while the flood season still ran, and again in April 2026: the
+    # flood-season part stops at the month's end (jiehepucun's NH3-N of 30 September stays out of both).
+    early = make(_context(store, tmp_path, datetime(2025, 9, 15, tzinfo=UTC)), "monthly", "2025-08")
+    late = make(_context(store, tmp_path), "monthly", "2025-08")
+    assert early.made_at != late.made_at
+    assert figures_digest(early) == figures_digest(late)
+    assert early.table("flood_top").records()[1]["item"] == "总磷"
