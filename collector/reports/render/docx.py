@@ -63,19 +63,27 @@ def _page(doc: DocumentObject) -> None:
     section.top_margin = section.bottom_margin = Cm(2.2)
 
 
+# Word reads these property elements only in the schema's order: each goes in before those that follow it.
+_AFTER_SHD = ("w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark", "w:headers")
+_AFTER_CANT_SPLIT = ("w:trHeight", "w:tblHeader", "w:tblCellSpacing", "w:jc", "w:hidden", "w:ins", "w:del")
+_AFTER_TBL_HEADER = _AFTER_CANT_SPLIT[2:]
+
+
 def _shade(cell: _Cell, hex_colour: str) -> None:
     shd = OxmlElement("w:shd")
     shd.set(qn("w:val"), "clear")
     shd.set(qn("w:color"), "auto")
     shd.set(qn("w:fill"), hex_colour.lstrip("#").upper())
-    cell._tc.get_or_add_tcPr().append(shd)
+    cell._tc.get_or_add_tcPr().insert_element_before(shd, *_AFTER_SHD)
 
 
-def _repeat_header(table: DocxTable) -> None:
-    trpr = table.rows[0]._tr.get_or_add_trPr()
-    mark = OxmlElement("w:tblHeader")
-    mark.set(qn("w:val"), "true")
-    trpr.append(mark)
+def _row_flags(table: DocxTable) -> None:
+    """No row splits across a page; the header row repeats on every page."""
+    for i, row in enumerate(table.rows):
+        trpr = row._tr.get_or_add_trPr()
+        trpr.insert_element_before(OxmlElement("w:cantSplit"), *_AFTER_CANT_SPLIT)
+        if i == 0:
+            trpr.insert_element_before(OxmlElement("w:tblHeader"), *_AFTER_TBL_HEADER)
 
 
 def _write_cell(cell: _Cell, text: str, *, bold: bool = False, right: bool = False) -> Run:
@@ -98,7 +106,6 @@ def _table(doc: DocumentObject, table: Table, number: int, lang: str) -> None:
     for cell, column in zip(out.rows[0].cells, table.columns, strict=True):
         _write_cell(cell, header(column, lang), bold=True)
         cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _repeat_header(out)
     for i, row in enumerate(table.rows):
         mark = table.emphasis[i] if table.emphasis else None
         cells = out.rows[1 + i].cells
@@ -112,6 +119,7 @@ def _table(doc: DocumentObject, table: Table, number: int, lang: str) -> None:
                 cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
             elif mark is not None:
                 _shade(cell, _EMPHASIS_FILL[mark])
+    _row_flags(out)
     if table.note is not None:
         _run(doc.add_paragraph(), pick(table.note, lang), size=TABLE_FONT)
 
@@ -136,11 +144,10 @@ def _front(doc: DocumentObject, report: Report, lang: str) -> None:
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         _run(paragraph, line.label + ("：" if lang == "zh" else ": "), bold=True)
         _run(paragraph, line.value)
-    notes = meta.notes(report, lang)
-    if notes:
-        _heading(doc, meta.word("notes", lang), 2)
-        for note in notes:
-            _run(doc.add_paragraph(style="List Bullet"), note).italic = True
+    for note in meta.notes(report, lang):  # a caveat the reader must see before the figures
+        paragraph = doc.add_paragraph()
+        _run(paragraph, meta.word("notes", lang) + ("：" if lang == "zh" else ": "), bold=True, size=Pt(10))
+        _run(paragraph, note, size=Pt(10)).italic = True
     _heading(doc, meta.word("summary", lang), 1)
     for text in report.summary:
         _run(doc.add_paragraph(), pick(text, lang))

@@ -51,11 +51,16 @@ def test_english_tables() -> None:
     assert english.paragraphs[0].text == "Daily water-quality warning"
 
 
-def test_header_row_bold_and_repeated(doc: DocumentObject) -> None:
+def test_header_row_bold_and_repeated_rows_kept_whole(doc: DocumentObject) -> None:
     header = doc.tables[0].rows[0]
     assert all(run.bold for cell in header.cells for p in cell.paragraphs for run in p.runs)
     trpr = header._tr.trPr
-    assert trpr is not None and trpr.find(qn("w:tblHeader")) is not None
+    assert trpr is not None
+    # in the schema's order, or Word refuses the file
+    assert [child.tag for child in trpr] == [qn("w:cantSplit"), qn("w:tblHeader")]
+    for row in doc.tables[0].rows[1:]:
+        assert row._tr.trPr is not None
+        assert [child.tag for child in row._tr.trPr] == [qn("w:cantSplit")]  # a row never splits over pages
 
 
 def _fill(cell: object) -> str | None:
@@ -68,6 +73,8 @@ def test_class_cells_shaded_and_emphasis_rows(doc: DocumentObject) -> None:
     rows = doc.tables[0].rows
     assert [_fill(rows[r].cells[2]) for r in (1, 2, 3, 4)] == ["1E6FD9", "F2C200", "D62728", None]
     assert _fill(rows[1].cells[3]) == "2CA02C"
+    tcpr = rows[1].cells[2]._tc.tcPr
+    assert tcpr is not None and [child.tag for child in tcpr] == [qn("w:tcW"), qn("w:shd")]
     assert [_fill(rows[r].cells[0]) for r in (1, 2, 3, 4)] == [None, "FFF4D6", "FDE3E3", None]
 
 
@@ -95,7 +102,8 @@ def test_title_issuer_date_and_front_matter(doc: DocumentObject) -> None:
         "发布日期：2026-12-03",
         "数据截止：2026-12-03 08:00 (北京时间)",
         "数据完整率：95.2%",
-        "合成演示数据 · synthetic demo data",
+        "说明：合成演示数据 · synthetic demo data",
+        "说明：迟到数据改变了本期数字。",
         "21个断面中3个未达标。",
         "界河铺村氨氮超标0.27倍。",
         "超标倍数按目标类别限值计。",
