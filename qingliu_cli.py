@@ -1,4 +1,4 @@
-"""The one console command: ``qingliu <agent|collector|assess|sim|demo> ...``.
+"""The one console command: ``qingliu <agent|collector|assess|report|sim|demo> ...``.
 
 Each package owns its own sub-command parser; this module only dispatches, importing lazily so that a station
 PC running the agent never imports FastAPI.
@@ -14,6 +14,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent.cli", "run a station agent / 运行站点采集代理"),
     "collector": ("collector.cli", "run the central collector / 运行中心采集服务"),
     "assess": ("collector.assess_cli", "assess sections: class, CWQI, flood intensity / 断面水质评价"),
+    "report": (
+        "collector.report_cli",
+        "make a product: daily, weekly, monthly, flood / 制作日预警、周研判、月通报",
+    ),
     "sim": ("simulators.cli", "run simulated analysers, stations, scenarios / 运行模拟器"),
     "demo": ("simulators.demo", "run the demo fleet with collector and dashboard / 一键演示"),
 }
