@@ -100,7 +100,7 @@ def _caption(doc: DocumentObject, text: str) -> None:
 
 
 def _table(doc: DocumentObject, table: Table, number: int, lang: str) -> None:
-    _caption(doc, f"{meta.word('table', lang)}{number}  {title(table.title_zh, table.title_en, lang)}")
+    _caption(doc, meta.caption("table", number, title(table.title_zh, table.title_en, lang), lang))
     out = doc.add_table(rows=1 + len(table.rows), cols=len(table.columns))
     out.style = doc.styles["Table Grid"]
     for cell, column in zip(out.rows[0].cells, table.columns, strict=True):
@@ -127,7 +127,7 @@ def _table(doc: DocumentObject, table: Table, number: int, lang: str) -> None:
 def _chart(doc: DocumentObject, chart: Chart, number: int, lang: str) -> None:
     doc.add_picture(io.BytesIO(charts.png(chart, lang)), width=CHART_WIDTH)
     doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _caption(doc, f"{meta.word('figure', lang)}{number}  {title(chart.title_zh, chart.title_en, lang)}")
+    _caption(doc, meta.caption("figure", number, title(chart.title_zh, chart.title_en, lang), lang))
 
 
 def _heading(doc: DocumentObject, text: str, level: int) -> None:

@@ -33,7 +33,7 @@ caption { text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border: 1px solid var(--rule); padding: 3px 6px; vertical-align: top; }
 th { background: #eef2f6; text-align: center; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.cls { text-align: center; font-weight: 600; }
+td.cls { text-align: center; font-weight: 600; white-space: nowrap; }
 tr.warn td:not(.cls) { background: #fff4d6; }
 tr.bad td:not(.cls) { background: #fde3e3; }
 tr.bad td:first-child, tr.warn td:first-child { font-weight: 600; }
@@ -69,7 +69,7 @@ def _table(table: Table, number: int, lang: str) -> str:
                 cells.append(f"<td>{text}</td>")
         attr = f' class="{mark.value}"' if mark else ""
         body.append(f"<tr{attr}>{''.join(cells)}</tr>")
-    caption = f"{meta.word('table', lang)}{number}  {title(table.title_zh, table.title_en, lang)}"
+    caption = meta.caption("table", number, title(table.title_zh, table.title_en, lang), lang)
     out = [
         f'<table id="table-{escape(table.key)}"><caption>{escape(caption)}</caption>',
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>",
@@ -80,7 +80,7 @@ def _table(table: Table, number: int, lang: str) -> str:
 
 
 def _chart(chart: Chart, number: int, lang: str) -> str:
-    caption = f"{meta.word('figure', lang)}{number}  {title(chart.title_zh, chart.title_en, lang)}"
+    caption = meta.caption("figure", number, title(chart.title_zh, chart.title_en, lang), lang)
     return (
         f'<figure class="chart" id="chart-{escape(chart.key)}">{charts.svg(chart, lang)}'
         f"<figcaption>{escape(caption)}</figcaption></figure>"

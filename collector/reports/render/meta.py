@@ -36,6 +36,12 @@ def word(key: str, lang: str) -> str:
     return pick(WORDS[key], lang)
 
 
+def caption(kind: str, number: int, name: str, lang: str) -> str:
+    """A numbered caption: "表1  断面水质", "Table 1  Section water quality"."""
+    label = word(kind, lang) + ("" if lang == "zh" else " ")
+    return f"{label}{number}  {name}"
+
+
 def report_title(report: Report, lang: str) -> str:
     return pick(Text(report.title_zh, report.title_en), lang)
 
@@ -86,6 +92,7 @@ def notes(report: Report, lang: str) -> list[str]:
 __all__ = [
     "WORDS",
     "Line",
+    "caption",
     "completeness_text",
     "cutoff_text",
     "lines",

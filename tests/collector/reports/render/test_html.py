@@ -106,3 +106,9 @@ def test_prints_on_a4(page_zh: str) -> None:
 
 def test_the_same_report_gives_the_same_page(report: Report, page_zh: str) -> None:
     assert render(report, "html", "zh").decode("utf-8") == page_zh  # charts included: no date, stable ids
+
+
+def test_english_captions(report: Report) -> None:
+    page = render(report, "html", "en").decode("utf-8")
+    assert "<caption>Table 1  Section water quality</caption>" in page
+    assert "<figcaption>Figure 3  Section CWQI ranking</figcaption>" in page
