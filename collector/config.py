@@ -18,6 +18,8 @@
                 cwqi_items (collector/assessing.py; expected counts come from [schedule])
     [reports]   enabled, issuer_zh, issuer_en, daily_at, weekly_at, monthly_at, flood_at (cron), warning_ratio,
                 trend_days, low_capture, national_reference, push_daily, base_url, archive_dir
+    [hj212]     enabled, host, port, crc_variant, length_unit, loggers = [{mn, password, station | outfall, st,
+                primary, zone, heartbeat_s, history_cn, cns, codes_2005}], [hj212.limits] (collector/hj212/)
     accept_unknown_stations, log_level
 
 With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
@@ -25,6 +27,7 @@ With no ``[[stations]]`` tables the eight sections of the city plan (protocols/s
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -331,6 +334,88 @@ class ReportsConfig(_Section):
         return value
 
 
+Hj212DataCn = Literal[
+    "2011", "2051", "2061", "2031"
+]  # real-time, minute, hourly, daily data (STANDARDS.md §6)
+HJ212_DATA_CNS: tuple[Hj212DataCn, ...] = ("2011", "2051", "2061", "2031")
+
+
+class Hj212Logger(_Section):
+    """One data logger (数采仪) that reports over HJ 212-2017 TCP: its MN, its password, and the site it reports
+    for (a station, or an outfall of the outfalls registry, which a later issue adds)."""
+
+    mn: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9_-]+$")
+    password: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9_-]+$")
+    station: StationId | None = None
+    outfall: StationId | None = None  # an outfall id: its readings are kept under that id
+    st: str = Field(default="21", pattern=r"^[0-9]{2}$")  # 21 surface water, 32 outfall (STANDARDS.md §10)
+    # The logger is the station's reporter: its connection makes the station's status, and commands for the
+    # station go to it. False when a qingliu agent also reports for the station (the logger adds readings only).
+    primary: bool = True
+    zone: str = "Asia/Shanghai"  # the logger's clock: QN, DataTime and SystemTime are local times
+    heartbeat_s: float = Field(default=60.0, gt=0, le=86_400)  # how often its synthesized status is written
+    # What a re-send request pulls (hourly data by default); ``cns``: the data CNs stored as readings.
+    history_cn: Literal["2061", "2051", "2031"] = "2061"
+    cns: list[Hj212DataCn] = Field(default_factory=lambda: list(HJ212_DATA_CNS))
+    codes_2005: dict[str, str] = Field(default_factory=dict)  # HJ/T 212-2005 code → 2017 code (STANDARDS §10)
+
+    @field_validator("codes_2005")
+    @classmethod
+    def _codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for old, new in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9]{3}", old):
+                raise ValueError(f"{old!r} is not a three-character HJ/T 212-2005 code")
+            if not catalogue.is_known(new):
+                raise ValueError(f"{old} maps to unknown parameter code {new!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _site(self) -> Hj212Logger:
+        if (self.station is None) == (self.outfall is None):
+            raise ValueError("give exactly one of 'station' and 'outfall'")
+        return self
+
+    @property
+    def site(self) -> str:
+        """The id the logger's readings, status and commands are kept under."""
+        return self.station or self.outfall or ""
+
+
+class Hj212Limits(_Section):
+    """Per-connection limits of the HJ 212 server: what one logger (or anything that connects) may cost."""
+
+    max_frame_bytes: int = Field(default=4096, ge=64, le=1_048_576)  # a line longer than this is dropped
+    max_frames_per_s: float = Field(default=50.0, gt=0)  # per connection, a burst of as many; more dropped
+    idle_timeout_s: float = Field(default=600.0, gt=0)  # nothing received for this long: closed
+    garbage_close_after: int = Field(default=20, ge=1)  # this many bad frames in a row: closed
+    split_reassembly_timeout_s: float = Field(
+        default=60.0, gt=0
+    )  # a split message not complete by then: dropped
+    max_split_messages: int = Field(default=16, ge=1)  # split messages being reassembled per connection
+    max_connections: int = Field(default=2000, ge=1)
+
+
+class Hj212Config(_Section):
+    """``[hj212]``: the collector's HJ 212-2017 TCP server for existing data loggers (collector/hj212/)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9212, ge=0, le=65535)  # 0: any free port (tests)
+    crc_variant: Literal["hj212", "modbus"] = "hj212"  # STANDARDS.md §6 (config)
+    length_unit: Literal["bytes", "chars"] = "bytes"
+    loggers: list[Hj212Logger] = Field(default_factory=list)
+    limits: Hj212Limits = Hj212Limits()
+
+    @field_validator("loggers")
+    @classmethod
+    def _unique(cls, value: list[Hj212Logger]) -> list[Hj212Logger]:
+        mns = [logger.mn for logger in value]
+        repeated = sorted({mn for mn in mns if mns.count(mn) > 1})
+        if repeated:
+            raise ValueError(f"logger MNs must be unique; repeated: {', '.join(repeated)}")
+        return value
+
+
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
@@ -346,6 +431,7 @@ class CollectorConfig(_Section):
     ice: IceConfig = IceConfig()
     assessment: AssessmentConfig = AssessmentConfig()
     reports: ReportsConfig = ReportsConfig()
+    hj212: Hj212Config = Hj212Config()
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -362,6 +448,9 @@ class CollectorConfig(_Section):
                 unknown = sorted(set(rule.stations or []) - known)
                 if unknown:
                     raise ValueError(f"alerts.rules {rule.id}: unknown stations {', '.join(unknown)}")
+            for logger in self.hj212.loggers:
+                if logger.station is not None and logger.station not in known:
+                    raise ValueError(f"hj212.loggers {logger.mn}: unknown station {logger.station}")
         return self
 
     @property

@@ -26,6 +26,7 @@ from collector.gap_windows import (
 )
 from collector.gaps import GapPlanner, GapSettings
 from collector.health import schedules
+from collector.hj212.mapping import agent_seqs
 from collector.memories import GAPS_STATE_KEY, restore
 from collector.stations import StationRecord
 from collector.store.base import Store, to_us
@@ -90,7 +91,7 @@ class GapChecker:
             return 0
         sent = 0
         for station in stations:
-            summary = self.store.seq_summary(station)
+            summary = agent_seqs(self.store.seq_summary(station))
             with self.lock:
                 holes = self.planner.seq_holes(station, summary.missing)
                 asks = self.planner.plan(station, "seq", holes, now)

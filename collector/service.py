@@ -35,6 +35,7 @@ from collector.config import CollectorConfig, StationConfig
 from collector.controller_history import ICE_LOOKBACK, WATER_TEMP, ControllerHistory, Excluded
 from collector.gap_check import GapChecker
 from collector.healthz import health_report
+from collector.hj212.server import Hj212Server
 from collector.inbox import Inbox
 from collector.ingest import Applier, TimeWindow, utcnow
 from collector.live import LiveHub
@@ -129,7 +130,10 @@ class CollectorService:
             ControllerHistory,
             "controller history",
         )
-        self.commands = CommandSender(self.store, lambda: self.mqtt, clock)
+        # Existing data loggers over HJ 212 TCP (collector/hj212/): their frames go through the same inbox, and
+        # commands for the stations they report for go to them.
+        self.hj212 = Hj212Server(config.hj212, self.inbox.path, clock=clock) if config.hj212.enabled else None
+        self.commands = CommandSender(self.store, lambda: self.mqtt, clock, loggers=self.hj212)
         self.gaps = GapChecker(
             config,
             self.store,
@@ -214,6 +218,8 @@ class CollectorService:
         self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
         self._ticker.start()
         self.receiving.start(mqtt=mqtt)
+        if self.hj212 is not None:
+            self.hj212.start()
         if mqtt or self._publisher_given:
             self.mqtt = self._make_publisher(self.config.mqtt)
             self.mqtt.start()
@@ -229,6 +235,8 @@ class CollectorService:
             self.reports.stop()  # after the product being made, if any
         # The receiver commits and acknowledges what it took, then disconnects; the applier applies what the
         # inbox holds (for up to drain_s; the rest waits in the inbox for the next start).
+        if self.hj212 is not None:
+            self.hj212.stop(self.drain_s)
         self.receiving.stop(self.drain_s)
         self.applier.stop(drain_s=self.drain_s)
         if self._ticker is not None:
@@ -246,6 +254,8 @@ class CollectorService:
         """True once everything received so far is applied (the in-process receiver idle, the inbox empty)."""
         deadline = time.monotonic() + timeout
         if not self.receiving.wait_idle(timeout):
+            return False
+        if self.hj212 is not None and not self.hj212.wait_idle(timeout):
             return False
         return self.applier.wait_idle(max(0.0, deadline - time.monotonic()))
 

@@ -72,6 +72,7 @@ from collector.api.reports import reports_router
 from collector.commands import command_args as checked_args
 from collector.config import StationConfig
 from collector.health import schedules
+from collector.hj212.mapping import agent_seqs
 from collector.store.failures import store_failure
 from protocols.errors import CommandError
 from protocols.messages import CommandKind
@@ -226,7 +227,10 @@ def create_app(service: CollectorService) -> FastAPI:
         record = service.tracker.get(config.id)
         next_seq = record.status.next_seq if record is not None and record.status is not None else None
         return views.gaps(
-            config.id, service.store.seq_summary(config.id), next_seq, service.recovered_seqs(config.id)
+            config.id,
+            agent_seqs(service.store.seq_summary(config.id)),
+            next_seq,
+            service.recovered_seqs(config.id),
         )
 
     @app.get("/api/alerts")
@@ -296,7 +300,10 @@ def create_app(service: CollectorService) -> FastAPI:
         record = service.tracker.get(config.id)
         status = record.status if record is not None else None
         try:
-            return checked_args(body.kind, body.args, service.clock(), status, EARLIEST, inputs.latest())
+            logger = service.hj212 is not None and service.hj212.serves(config.id)
+            return checked_args(
+                body.kind, body.args, service.clock(), status, EARLIEST, inputs.latest(), logger=logger
+            )
         except CommandError as exc:
             service.count_rejected("invalid_command")
             raise HTTPException(422, str(exc)) from None

@@ -31,6 +31,8 @@ from collector.assessment import (
 from collector.assessment.periods import ZONE
 from collector.assessment.rounding import ratio
 from collector.assessment.section import COMPLETENESS_PLACES
+from collector.reports import texts
+from collector.reports.alert_window import FAULT_TYPES, active_during, all_alerts
 from collector.reports.context import ReportContext
 from collector.reports.document import (
     Cell,
@@ -45,6 +47,7 @@ from collector.reports.document import (
     Table,
     Text,
 )
+from collector.reports.nodata import no_data_reason
 from collector.reports.operation import operation_table, ranked, station_operations
 from collector.reports.products.flood import (
     SECTION_COLUMNS,
@@ -59,6 +62,7 @@ from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from protocols import catalogue
 
+MANUAL_NO_RESULT_MONTH = Text("人工采样，本月无监测结果", "manual sampling, no result this month")
 FLOOD_TOP = 10  # sections of the running season's ranking shown in a flood-season month
 SCOPES = (("national", "国考", "national"), ("provincial", "省考", "provincial"), ("all", "全部", "all"))
 CLASSES = tuple(WaterClass)
@@ -82,7 +86,25 @@ def _month_words(period: Period) -> tuple[str, str]:
 # -- sections --------------------------------------------------------------------------------------------------
 
 
+def _reasons(ctx: ReportContext, city: CityAssessment) -> dict[str, Text]:
+    """Why each section without a class has none (ice, dry river, manual sampling without a result, never
+    heard, offline, analyser fault, or no valid data), as the daily warning and the weekly analysis say it."""
+    unclassed = [a for a in city.sections if a.judgement.water_class is None]
+    if not unclassed:
+        return {}
+    period = city.period
+    alerts = [
+        a
+        for a in all_alerts(ctx.store)
+        if a.rule_type in FAULT_TYPES and active_during(a, period.start, period.end)
+    ]
+    return {
+        a.section.id: no_data_reason(ctx.store, a, period, alerts, MANUAL_NO_RESULT_MONTH) for a in unclassed
+    }
+
+
 def _sections_table(ctx: ReportContext, city: CityAssessment) -> Table:
+    reasons = _reasons(ctx, city)
     rows: list[tuple[Cell, ...]] = []
     marks: list[Emphasis | None] = []
     for a in city.sections:
@@ -94,7 +116,7 @@ def _sections_table(ctx: ReportContext, city: CityAssessment) -> Table:
                 a.section.target,
                 _roman(a),
                 j.meets_target,
-                None if j.water_class is not None else j.label_zh,
+                reasons[a.section.id].zh if a.section.id in reasons else None,
                 main_zh or None,
                 a.cwqi.value if a.cwqi else None,
                 j.completeness,
@@ -110,7 +132,7 @@ def _sections_table(ctx: ReportContext, city: CityAssessment) -> Table:
             Column("target", "目标", "Target", ColumnKind.CLASS),
             Column("class", "水质类别", "Class", ColumnKind.CLASS),
             Column("meets", "达标", "Meets target", ColumnKind.BOOL),
-            Column("status", "未评价原因", "Not judged", ColumnKind.TEXT),
+            Column("status", "无类别原因", "Why no class", ColumnKind.TEXT),
             Column("main", "主要污染物（超III类倍数）", "Main pollutants (× over class III)"),
             Column("cwqi", "CWQI", "CWQI", ColumnKind.NUMBER, "", 2),
             Column("completeness", "数据完整率", "Completeness", ColumnKind.PERCENT, "%", 1),
@@ -363,14 +385,11 @@ def _pollutants_table(ctx: ReportContext, city: CityAssessment) -> Table:
     )
 
 
-def _change(now: WaterClass | None, then: WaterClass | None) -> tuple[str | None, int]:
+def _change(now: WaterClass | None, then: WaterClass | None) -> Text | None:
+    """Better, worse or unchanged against an earlier class (the weekly analysis's words); None without both."""
     if now is None or then is None:
-        return None, 0
-    if now < then:
-        return "好转", -1
-    if now > then:
-        return "变差", 1
-    return "持平", 0
+        return None
+    return texts.BETTER if now < then else texts.WORSE if now > then else texts.SAME
 
 
 def _comparison_part(
@@ -386,19 +405,19 @@ def _comparison_part(
     for a in city.sections:
         p, y = prev_by[a.section.id], ly_by[a.section.id]
         now_c = a.judgement.water_class
-        vs_prev, worse_prev = _change(now_c, p.judgement.water_class)
-        vs_year, worse_year = _change(now_c, y.judgement.water_class)
+        vs_prev = _change(now_c, p.judgement.water_class)
+        vs_year = _change(now_c, y.judgement.water_class)
         rows.append(
             (
                 *section_cells(ctx.assessor, a.section),
                 _roman(a),
                 _roman(p),
-                vs_prev,
+                vs_prev.zh if vs_prev else None,
                 _roman(y),
-                vs_year,
+                vs_year.zh if vs_year else None,
             )
         )
-        marks.append(Emphasis.WARN if max(worse_prev, worse_year) > 0 else None)
+        marks.append(Emphasis.WARN if texts.WORSE in (vs_prev, vs_year) else None)
     classes = Table(
         "class_comparison",
         "断面水质类别与上月、去年同期比较",
