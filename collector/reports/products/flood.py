@@ -196,8 +196,8 @@ def ranking_chart(
     if line is not None:
         data["reference"] = {
             "value": line,
-            "label_zh": f"国家参考线 {line}",
-            "label_en": f"National reference {line}",
+            "label_zh": "国家参考线",  # the renderers print the value beside it
+            "label_en": "National reference",
         }
     return Chart(key, ChartKind.BARS, "汛期污染强度", "Flood-season pollution intensity", data)
 
