@@ -1,6 +1,7 @@
 """Why a section has no class for a period (日预警, 周研判): never silent. Ice or dry river (the judgement's own
 reason), manual sampling without a result, a station never heard, offline at some time of the period (its state
-transitions), an analyser fault (a fault alert active during the period), or else no valid data."""
+transitions), an analyser fault (a fault alert active during the period), or else no data received at all
+or none of those received valid."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def no_data_reason(
     manual: Text = texts.MANUAL_NO_RESULT,
 ) -> Text:
     """Ice or dry river (the judgement's), manual sampling without a result, never heard, offline at some time
-    of the period, analyser fault (a fault alert active during it), or else no valid data."""
+    of the period, analyser fault (a fault alert active during it), or else no data received / none valid."""
     j = a.judgement
     if j.status is JudgementStatus.NOT_MEASURED and j.not_measured is not None:
         return Text(j.not_measured.label_zh, j.not_measured.label_en)
@@ -53,7 +54,8 @@ def no_data_reason(
         tail_en = f" ({', '.join(names_en)})" if names else ""
         reasons.append(Text(texts.ANALYSER_FAULT.zh + tail, texts.ANALYSER_FAULT.en + tail_en))
     if not reasons:
-        return texts.NO_VALID_DATA
+        received = store.readings(station, start=period.start, end=period.end, limit=1)
+        return texts.NO_VALID_DATA if received else texts.NO_DATA_RECEIVED
     return Text("；".join(r.zh for r in reasons), "; ".join(r.en for r in reasons))
 
 

@@ -184,7 +184,7 @@ def _headroom(
     site = plans.get(station) or StationConfig(id=station)
     plan = schedules(site, ctx.assessor.schedule)
     if param not in plan:
-        return None, texts.NO_HEADROOM_MANUAL
+        return None, texts.NO_HEADROOM_UNSCHEDULED
     windows = [(e.start, e.end) for e in ctx.assessor.exclusions(station, start, end)]
     remaining = expected_count(plan[param], start, end, windows)
     got = stats.get((station, param))
