@@ -14,7 +14,9 @@ import pytest
 from collector.reports.document import ChartKind, Emphasis, Report, dumps, from_json, loads, to_json
 from collector.reports.products import daily, make
 from collector.reports.products.daily import trend_arrow
-from collector.store.base import Store
+from collector.store.base import Received, Store
+from protocols.flags import Flag
+from protocols.messages import Reading, ReadingBatch
 from tests.collector.reports.products import fixture_reports as fx
 
 D = Decimal
@@ -174,3 +176,22 @@ def test_trend_arrow() -> None:
     assert trend_arrow([1.2, None, 1.0]) == "↓"
     assert trend_arrow([1.00, 1.02, 1.01], scale=1.0) == "→"  # 0.01 < 5 % of 1.0
     assert trend_arrow([None, 1.0, None]) is None
+
+
+def test_nothing_received_and_nothing_valid_are_told_apart(store: Store, tmp_path: Path) -> None:
+    fx.fill(store)
+    t = fx.local(3, 8)
+    batch = ReadingBatch(
+        station="leijiaping",
+        seq=7,
+        lane="live",
+        sent_at=t,
+        readings=[Reading(param=fx.NH3N, t=t, value=0.3, flag=Flag.FAULT)],  # D, no fault alert
+    )
+    store.apply([Received(batch, t)])
+    report = daily.make(fx.context(store, tmp_path, MADE), "2026-11-03")
+    reasons = {r["section"]: r["reason"] for r in report.table("no_data").records()}
+    assert reasons["雷家坪"] == "收到的数据均无效"
+    # 川胡屯 and 花园子 were online on the 3rd but sent nothing that day (花园子's fault alert opened on the 10th).
+    assert reasons["川胡屯"] == reasons["花园子"] == "未收到数据"
+    assert reasons["茨沟营桥"] == "离线：站点从未上报"
