@@ -15,7 +15,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.ft2font import FT2Font
 
 from collector.reports.document import Chart, ChartKind, Report
-from collector.reports.render import charts, fonts
+from collector.reports.render import charts, fonts, section_map
 from collector.reports.render.fonts import CJK_FAMILY, FALLBACK_FAMILY, FontMissing
 from tests.collector.reports.render.fixture_report import BARS, SECTION_MAP, TREND
 
@@ -82,11 +82,11 @@ def test_section_map_colours_rings_and_hollow_dots() -> None:
     # II blue, III green, IV yellow, 劣V red; V (orange) is in no section
     assert {"#1e6fd9", "#2ca02c", "#f2c200", "#d62728"} <= found
     assert "#ff7f0e" not in found
-    assert charts.NO_DATA in found and charts.OFF_TARGET in found
+    assert section_map.NO_DATA in found and section_map.OFF_TARGET in found
     rivers = [dict(r) for r in SECTION_MAP.data["rivers"]]
     all_good = replace(SECTION_MAP, data={"rivers": rivers[:1]})  # the Fen: both sections judged and meeting
     found = _colours(charts.svg(all_good, "zh"))
-    assert charts.OFF_TARGET not in found and charts.NO_DATA not in found
+    assert section_map.OFF_TARGET not in found and section_map.NO_DATA not in found
 
 
 def test_trend_draws_the_limit_and_the_warning_line_only_when_given() -> None:
@@ -151,7 +151,7 @@ def test_short_rivers_share_a_row_of_the_section_map() -> None:
         return {"id": name, "name_zh": name, "sections": [{"name_zh": f"{name}{i}"} for i in range(n)]}
 
     rivers = [river("汾河", 3), river("岚漪河", 1), river("滹沱河", 8), river("青羊河", 1)]
-    placed, width, rows = charts._layout(rivers, "zh")
+    placed, width, rows = section_map.layout(rivers, "zh")
     assert width == 8  # the longest river, wider than the 7-slot minimum
     # 汾河 takes slots 0–2, a 0.6 gap, 岚漪河 at 3.6; 滹沱河 needs all 8: a new row; 青羊河 would pass 8: a third
     assert [(p.river["id"], p.x, p.row) for p in placed] == [
@@ -161,4 +161,4 @@ def test_short_rivers_share_a_row_of_the_section_map() -> None:
         ("青羊河", 0.0, 2),
     ]
     assert rows == 3
-    assert charts._section_map_size({"rivers": rivers}, "zh") == pytest.approx((8 * 1.1, 3 * 1.2))
+    assert section_map.size({"rivers": rivers}, "zh") == pytest.approx((8 * 1.1, 3 * 1.2))
