@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import ReportsConfig
+from collector.reports import texts
 from collector.reports.context import ReportContext
 from collector.reports.document import (
     Cell,
@@ -25,8 +26,10 @@ from collector.reports.document import (
     to_json,
 )
 from collector.reports.products import make
+from collector.reports.products.monthly import MANUAL_NO_RESULT_MONTH
 from collector.store.base import Received, Store, Transition
 from collector.store.manual_rows import ManualRow
+from protocols.flags import Flag
 from protocols.messages import Reading, ReadingBatch, StationState
 from tests.collector.assessment import fixture_month as fx
 from tests.collector.assessment_replay import NOW, fill, fixture_assessor, fixture_config
@@ -331,3 +334,35 @@ def test_a_past_month_made_again_later_has_the_same_figures(store: Store, tmp_pa
     assert early.made_at != late.made_at
     assert figures_digest(early) == figures_digest(late)
     assert early.table("flood_top").records()[1]["item"] == "总磷"
+
+
+def test_a_month_without_data_says_why_for_each_section(store: Store, tmp_path: Path) -> None:
+    fill(store)
+    _fill_extra(store)
+    went = _t("2026-01-10T00:00:00+00:00")
+    store.add_transitions([Transition("jiehepucun", went, StationState.ONLINE, StationState.OFFLINE)])
+    fault = Reading(param=PH, t=_t("2026-01-15T08:00:00+08:00"), value=7.5, flag=Flag.FAULT)
+    store.apply(
+        [
+            Received(
+                ReadingBatch(station="bifengcun", seq=300, lane="live", sent_at=NOW, readings=[fault]), NOW
+            )
+        ]
+    )
+    january = make(_context(store, tmp_path), "monthly", "2026-01")  # nothing measured in January 2026
+    reasons = {r["section"]: r["status"] for r in january.table("sections").records()}
+    assert reasons == {
+        "河西村": texts.NO_DATA_RECEIVED.zh,  # nothing arrived
+        "下茹越": MANUAL_NO_RESULT_MONTH.zh,
+        "南庄": MANUAL_NO_RESULT_MONTH.zh,
+        "笔峰村": texts.NO_VALID_DATA.zh,  # one reading, flagged D
+        "泊水村": texts.NO_DATA_RECEIVED.zh,
+        "界河铺村": texts.OFFLINE.zh,
+    }
+    assert MANUAL_NO_RESULT_MONTH.zh == "人工采样，本月无监测结果"
+    assert (january.figures["judged"], january.figures["off_target"], january.figures["share_I_III"]) == (
+        0,
+        0,
+        None,
+    )
+    assert [t.zh for t in january.summary[1:]] == ["6个断面未参评（结冰、断流或无有效数据）。"]
