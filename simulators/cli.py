@@ -9,6 +9,8 @@
     qingliu sim scenarios
     qingliu sim ascii --pty PTY [--station ID] [--devices probe:1,nh3n:2] [--fault DEV=SPEC] [--duration S]
     qingliu sim history --out DIR [--months 13] [--end ISO] [--seed N]   (simulators/history.py)
+    qingliu sim hj212-logger --port N --mn MN [--station ID | --outfall NAME] [--fault NAME=VALUE] …
+                             (a data logger speaking HJ 212-2017 to a platform: simulators/hj212_logger.py)
 
 Port 0 picks free ports; the manifest records where each station listens.
 """
@@ -32,6 +34,7 @@ from simulators.ascii_device import add_parser as add_ascii_parser
 from simulators.ascii_device import run_cli as run_ascii
 from simulators.clock import SimClock
 from simulators.fleet import Fleet, Station, build_fleet, station_entry, utc_iso, write_manifest
+from simulators.hj212_logger import add_parser as add_hj212_parser
 from simulators.journal import Journal
 from simulators.scenarios import ScenarioRunner, builtin_scenarios, load_scenario
 from simulators.scenarios.schema import Scenario
@@ -234,6 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     fleet.add_argument("--stations", help="comma-separated station ids (default: all eight)")
     _add_run_options(fleet)
     add_ascii_parser(sub)
+    add_hj212_parser(sub)
     sub.add_parser("profiles", help="list the built-in analyser profiles")
     sub.add_parser("scenarios", help="list the built-in scenarios")
     history = sub.add_parser("history", help="write a synthetic history: readings.jsonl and manual.csv")
@@ -275,6 +279,10 @@ def main(argv: list[str]) -> int:
     try:
         if args.command == "ascii":
             return run_ascii(args)
+        if args.command == "hj212-logger":
+            from simulators.hj212_logger import run_cli as run_hj212  # the analyser models only when run
+
+            return run_hj212(args)
         if args.command == "profiles":
             for name in builtin_names():
                 profile = load_profile(name)
