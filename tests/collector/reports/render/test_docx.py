@@ -14,7 +14,9 @@ from docx.document import Document as DocumentObject
 from docx.oxml.ns import qn
 from docx.table import Table
 
+from collector.reports.document import from_json, loads
 from collector.reports.render import render
+from collector.reports.render.cells import cell_text, header
 from tests.collector.reports.render.fixture_report import (
     COUNTIES_HEADER_ZH,
     COUNTIES_ZH,
@@ -41,6 +43,17 @@ def test_tables_read_as_the_formatted_figures(doc: DocumentObject) -> None:
     assert len(doc.tables) == 2
     assert _texts(doc.tables[0]) == [SECTIONS_HEADER_ZH, *SECTIONS_ZH]
     assert _texts(doc.tables[1]) == [COUNTIES_HEADER_ZH, *COUNTIES_ZH]
+
+
+def test_every_table_equals_the_json_as_formatted(doc: DocumentObject) -> None:
+    # the document re-made from its archived JSON (as the archive re-renders) shows the same texts
+    again = from_json(loads(render(make_report(), "json").decode("utf-8")))
+    for table, word_table in zip(again.tables(), doc.tables, strict=True):
+        expected = [[header(c, "zh") for c in table.columns]]
+        expected += [
+            [cell_text(v, c, "zh") for v, c in zip(row, table.columns, strict=True)] for row in table.rows
+        ]
+        assert _texts(word_table) == expected
 
 
 def test_english_tables() -> None:
