@@ -313,13 +313,16 @@ def _alerts_table(ctx: ReportContext, figures: AlertFigures) -> Table:
 
 
 def _alert_counts(figures: AlertFigures) -> Text:
-    mean = f"{figures.ack_mean_h}" if figures.ack_mean_h is not None else "—"
-    median = f"{figures.ack_median_h}" if figures.ack_median_h is not None else "—"
-    return Text(
-        f"本周新发生告警{figures.opened}条，确认{figures.acknowledged}条，解除{figures.resolved}条；"
-        f"确认用时平均{mean}小时，中位数{median}小时。",
+    counts = Text(
+        f"本周新发生告警{figures.opened}条，确认{figures.acknowledged}条，解除{figures.resolved}条",
         f"This week {figures.opened} alerts were opened, {figures.acknowledged} acknowledged and "
-        f"{figures.resolved} resolved; time to acknowledge: mean {mean} h, median {median} h.",
+        f"{figures.resolved} resolved",
+    )
+    if figures.ack_mean_h is None:
+        return Text(counts.zh + "。", counts.en + ".")
+    return Text(
+        f"{counts.zh}；确认用时平均{figures.ack_mean_h}小时，中位数{figures.ack_median_h}小时。",
+        f"{counts.en}; time to acknowledge: mean {figures.ack_mean_h} h, median {figures.ack_median_h} h.",
     )
 
 
