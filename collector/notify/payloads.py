@@ -63,14 +63,14 @@ def supervision(transition: Transition) -> dict[str, Any] | None:
 
 
 def _supervision_lines(transition: Transition) -> list[tuple[str, str]]:
-    """One row per part of the judgement in Chinese, then the whole of it in English (as 详情 / Detail), under
-    the judgement's heading."""
+    """The judgement's heading, one row per part of it in Chinese, then the whole of it in English (as 详情 /
+    Detail)."""
     judged = supervision(transition)
     if judged is None:
         return []
     rows = [(f"{r['label_zh']} {r['label_en']}", str(r["zh"])) for r in judged.get("rows", [])]
-    heading = f"{judged.get('heading_zh', '')} {judged.get('heading_en', '')}".strip()
-    return [*rows, (heading, str(judged.get("text_en", "")))]
+    heading = (str(judged.get("heading_zh", "")), str(judged.get("heading_en", "")))
+    return [heading, *rows, ("Judgement", str(judged.get("text_en", "")))]
 
 
 def _lines(transition: Transition, tz: str) -> list[tuple[str, str]]:

@@ -66,9 +66,11 @@ def test_markdown_messages_carry_each_part_and_the_english(kind: TransitionKind)
         lines = text.splitlines()
         for line in EXPECTED_ZH:
             assert line in lines, (line, text)
-        english = next(
-            x for x in lines if x.startswith("> 汛期24小时监管研判 Flood-season 24-hour supervision：")
-        )
+        # Under the heading: the section, then each part in Chinese, then the whole in English.
+        heading = lines.index("> 汛期24小时监管研判：Flood-season 24-hour supervision")
+        assert lines[heading + 2 : heading + 2 + len(EXPECTED_ZH)] == EXPECTED_ZH
+        english = lines[heading + 2 + len(EXPECTED_ZH)]
+        assert english.startswith("> Judgement：Section: Hexicun")
         assert "Class: total phosphorus 0.310 mg/L: Class V (target Class III)" in english
         assert "Upstream: Chuanhutun: no data (no valid value within 6 h)" in english
         # The alert's own texts stay, above the judgement: one message, not two.
