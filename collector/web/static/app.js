@@ -1,4 +1,5 @@
-// The dashboard shell: shared state, header, client-side routes (/, /station/ID, /alerts, /sections), live updates.
+// The dashboard shell: shared state, header, client-side routes (/, /station/ID, /alerts, /sections,
+// /#/reports/KIND/PERIOD), live updates.
 
 import { ApiError, getDeadLetters, getOverview, getOperator, getParameters, getToken, login, logout } from "./api.js";
 import { clear, h } from "./dom.js";
@@ -6,6 +7,7 @@ import { getLang, setLang, t, tl } from "./i18n.js";
 import { startLive } from "./live.js";
 import { alertsView } from "./view-alerts.js";
 import { fleetView } from "./view-fleet.js";
+import { reportsView } from "./view-reports.js";
 import { sectionsView } from "./view-sections.js";
 import { stationView } from "./view-station.js";
 import { message, refreshAge } from "./widgets.js";
@@ -184,14 +186,16 @@ function renderHeader() {
     title: t("dead_letters_hint") }, tl("rejected"), h("span", { class: "badge" }));
   liveEl = h("span", { "data-testid": "live-indicator", role: "status", "aria-live": "polite" },
     h("span", { class: "dot", "aria-hidden": "true" }), h("span", null));
+  const reports = isReports();
   const navLink = (href, key, active, extra) =>
     h("a", { href, class: active ? "active" : "", "aria-current": active ? "page" : null }, tl(key), extra);
   top.replaceChildren(
     h("a", { href: "/", class: "brand" }, h("strong", null, "清流"), h("span", null, t("title"))),
     h("nav", { "aria-label": "main" },
-      navLink("/", "fleet", path === "/" || path.startsWith("/station/")),
+      navLink("/", "fleet", (path === "/" && !reports) || path.startsWith("/station/")),
       navLink("/sections", "sections", path === "/sections"),
       navLink("/alerts", "alerts", path === "/alerts", badgeEl),
+      navLink("/#/reports", "reports", reports),
       deadEl),
     h("div", { class: "tools" },
       liveEl,
@@ -217,6 +221,14 @@ function renderHeader() {
 }
 
 // ---- routing -------------------------------------------------------------------------------------------------
+
+// The reports view lives in the page's fragment (/#/reports/daily/2026-12-03): the link the daily warning's
+// pushed message carries, served by the page at / without a server route of its own.
+const REPORTS_HASH = /^#\/reports(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/;
+
+function isReports() {
+  return (location.pathname === "/" || location.pathname === "/index.html") && REPORTS_HASH.test(location.hash);
+}
 
 function match(pathname) {
   if (pathname === "/" || pathname === "/index.html") return { name: "fleet" };
@@ -249,11 +261,14 @@ function render() {
   if (view) view.destroy();
   view = null;
   clear(root);
-  const r = match(location.pathname) || { name: "fleet" };
+  const hashRoute = isReports() ? REPORTS_HASH.exec(location.hash) : null;
+  const r = hashRoute ? { name: "reports", kind: hashRoute[1], period: hashRoute[2] }
+    : match(location.pathname) || { name: "fleet" };
   const query = new URLSearchParams(location.search);
   if (r.name === "fleet") view = fleetView(root, ctx);
   else if (r.name === "alerts") view = alertsView(root, ctx, query);
   else if (r.name === "sections") view = sectionsView(root, ctx, query);
+  else if (r.name === "reports") view = reportsView(root, ctx, r);
   else view = stationView(root, ctx, r.id, query);
   document.title = `${t(r.name === "station" ? "station" : r.name)} · 清流`;
   renderHeader();
@@ -277,6 +292,10 @@ document.addEventListener("click", (ev) => {
   navigate(url.pathname + url.search + url.hash);
 });
 window.addEventListener("popstate", render);
+// A typed or linked /#/reports/… address; in-page anchors (#view, #dead-letters) leave the view alone.
+window.addEventListener("hashchange", (ev) => {
+  if (new URL(ev.newURL).hash.startsWith("#/") || new URL(ev.oldURL).hash.startsWith("#/")) render();
+});
 
 // Ages tick locally between updates.
 setInterval(() => document.querySelectorAll("[data-age-base]").forEach(refreshAge), 5000);

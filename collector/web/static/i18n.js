@@ -161,6 +161,28 @@ const S = {
   month: ["月份", "Month"],
   so_far: ["截至目前", "so far"],
   river_view: ["河流上下游", "Rivers upstream → downstream"],
+  reports: ["报告", "Reports"],
+  report_daily: ["日预警", "Daily warning"],
+  report_weekly: ["周研判", "Weekly analysis"],
+  report_monthly: ["月通报", "Monthly bulletin"],
+  report_flood: ["汛期排名", "Flood-season ranking"],
+  report_archive: ["已生成", "Archive"],
+  product: ["产品", "Product"],
+  date: ["日期", "Date"],
+  period: ["期次", "Period"],
+  made_at: ["生成时间", "Made"],
+  figures: ["主要数字", "Figures"],
+  download: ["下载", "Download"],
+  print: ["打印", "Print"],
+  no_reports: ["尚无已生成的产品", "nothing made yet"],
+  report_making: ["正在生成…", "making it…"],
+  report_failed: ["无法生成该产品", "the product could not be made"],
+  report_not_started: ["该期尚未开始，无产品", "this period has not begun: there is no product"],
+  report_bad_period: ["期次格式不正确", "not a period of this product"],
+  fig_off_target: ["未达标", "off target"],
+  fig_at_warning: ["预警", "at warning"],
+  fig_judged: ["参评", "judged"],
+  fig_counties: ["需采取措施区县", "counties to act"],
 };
 
 const FLAGS = {
@@ -198,6 +220,12 @@ function pick(pair, key) {
 /** The label in the current language. */
 export function t(key) {
   return pick(S[key], key);
+}
+
+/** Both languages at once, "中文 / English": for errors, which must reach whoever reads them. */
+export function both(key) {
+  const pair = S[key];
+  return pair ? `${pair[0]} / ${pair[1]}` : key;
 }
 
 /** The label as DOM: in Chinese mode with the English in a secondary span (hidden on narrow screens by CSS). */
