@@ -35,6 +35,7 @@ from simulators.ascii_device import run_cli as run_ascii
 from simulators.clock import SimClock
 from simulators.fleet import Fleet, Station, build_fleet, station_entry, utc_iso, write_manifest
 from simulators.hj212_logger import add_parser as add_hj212_parser
+from simulators.hj212_logger import run_cli as run_hj212
 from simulators.journal import Journal
 from simulators.scenarios import ScenarioRunner, builtin_scenarios, load_scenario
 from simulators.scenarios.schema import Scenario
@@ -280,8 +281,6 @@ def main(argv: list[str]) -> int:
         if args.command == "ascii":
             return run_ascii(args)
         if args.command == "hj212-logger":
-            from simulators.hj212_logger import run_cli as run_hj212  # the analyser models only when run
-
             return run_hj212(args)
         if args.command == "profiles":
             for name in builtin_names():

@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 from protocols import hj212
 from protocols.flags import Flag
 from simulators.analysers import noise
-from simulators.analysers.base import STATE_FLAGS, DeviceState
-from simulators.analysers.environment import COD, NH3N, PH, TN, TP, RiverWater, WaterBaseline
+from simulators.analysers.base import STATE_FLAGS, AnalyserModel, DeviceState
+from simulators.analysers.controller import StationController
+from simulators.analysers.environment import COD, CODMN, NH3N, PH, TN, TP, RiverWater, WaterBaseline
 from simulators.analysers.nutrient import NutrientAnalyser, Schedule
 from simulators.analysers.probe import ProbeModel
 from simulators.clock import Clock
@@ -44,6 +45,7 @@ Row = tuple[str, float | None, Flag]
 class Source(Protocol):
     st: str
     water: RiverWater
+    station: Station  # what scenarios act on
 
     def sample(self, at: datetime) -> list[Row]:
         """Every item's value and flag at ``at`` (true time, UTC), in a fixed order."""
@@ -102,7 +104,11 @@ OUTFALL_BASELINE = WaterBaseline(
 
 @dataclass
 class OutfallSource:
-    """An outfall monitor (ST 32): COD, NH3-N, TP, TN analysers, a pH probe and a flow meter."""
+    """An outfall monitor (ST 32): COD, NH3-N, TP, TN analysers, a pH probe and a flow meter.
+
+    Built as a fleet ``Station`` (the same device names, a controller) so that scenarios apply to it as to a
+    station: a plume step for the station it follows raises its effluent.
+    """
 
     name: str
     seed: int = 0
@@ -111,18 +117,25 @@ class OutfallSource:
     base_flow: float = 35.0  # L/s
     st: str = "32"
     water: RiverWater = field(init=False)
-    analysers: list[NutrientAnalyser] = field(init=False)
-    probe: ProbeModel = field(init=False)
+    station: Station = field(init=False)
 
     def __post_init__(self) -> None:
         self.water = RiverWater(self.name, self.baseline, seed=self.seed)
-        self.analysers = [
-            NutrientAnalyser(
-                f"{self.name}-{param}", param=param, water=self.water, schedule=self.schedule, seed=self.seed
+        controller = StationController("controller", water=self.water, schedule=self.schedule, seed=self.seed)
+        models: dict[str, AnalyserModel] = {
+            device: NutrientAnalyser(
+                device,
+                supply=controller,
+                param=param,
+                water=self.water,
+                schedule=self.schedule,
+                seed=self.seed,
             )
-            for param in (COD, NH3N, TP, TN)
-        ]
-        self.probe = ProbeModel(f"{self.name}-ph", water=self.water, seed=self.seed)
+            for device, param in (("cod", COD), ("nh3n", NH3N), ("tp", TP), ("tn", TN), ("codmn", CODMN))
+        }
+        models["probe"] = ProbeModel("probe", supply=controller, water=self.water, seed=self.seed)
+        models["controller"] = controller
+        self.station = Station(self.name, self.water, controller, models)
 
     def flow(self, at: datetime) -> float:
         """Discharge follows the working day: low at night, a plateau from 08 to 20 h local, some noise."""
@@ -132,12 +145,15 @@ class OutfallSource:
         return self.base_flow * day * wobble
 
     def sample(self, at: datetime) -> list[Row]:
+        self.station.tick(at)
         rows: list[Row] = []
-        for model in self.analysers:
+        for device in ("cod", "nh3n", "tp", "tn"):
+            model = self.station.models[device]
+            assert isinstance(model, NutrientAnalyser)
             row = _nutrient_row(model, at)
             if row is not None:
                 rows.append(row)
-        reading = self.probe.read(at)
+        reading = self.station.models["probe"].read(at)
         rows.append((PH, reading.values.get(PH), STATE_FLAGS[reading.state]))
         rows.append((FLOW, self.flow(at), Flag.NORMAL))
         return rows

@@ -65,6 +65,7 @@ from simulators.hj212_data import (
     period_params,
 )
 from simulators.journal import Journal
+from simulators.scenarios import ScenarioRunner, load_scenario
 
 log = logging.getLogger("qingliu.sim.hj212")
 
@@ -135,6 +136,8 @@ class LoggerConfig:
     faults: Faults = field(default_factory=Faults)
     control_file: str | None = None  # JSON of Faults fields, re-read when it changes
     journal: str | None = None  # JSON-lines file of every value produced
+    scenario: str | None = None  # a built-in scenario name or .toml file, begun when the logger is made
+    follow: str | None = None  # whose scenario steps apply (default: ``station``; an outfall needs one)
 
     def check(self) -> None:
         hj212.check_frame(Frame(st="21", cn="2011", pw=self.pw, mn=self.mn))  # FrameError: a bad MN or PW
@@ -144,6 +147,10 @@ class LoggerConfig:
             raise ConfigError(f"interval {self.interval_s} s is outside {MIN_INTERVAL_S}-{MAX_INTERVAL_S} s")
         if not (1 <= self.minute_interval_min <= 60 and 60 % self.minute_interval_min == 0):
             raise ConfigError("minute interval must divide 60")
+        if self.scenario is not None and (self.follow or self.station) not in SECTIONS:
+            raise ConfigError(
+                "a scenario needs the station it follows: --follow STATION (an outfall) or --station"
+            )
 
 
 @dataclass
@@ -198,6 +205,11 @@ class HJ212Logger:
             self.source = OutfallSource(
                 config.outfall, seed=config.seed, schedule=schedule or Schedule.every(60.0)
             )
+        self.runner: ScenarioRunner | None = None
+        if config.scenario is not None:
+            scenario = load_scenario(config.scenario)
+            target = config.follow or config.station or ""
+            self.runner = ScenarioRunner(scenario, {target: self.source.station}, self.clock.now())
         self.store = LoggerStore()
         # In memory only without a file (tests read ``journal.records``); with one, the file is the record.
         self.journal = Journal(config.journal, keep=config.journal is None)
@@ -284,6 +296,8 @@ class HJ212Logger:
         return messages
 
     def _take_sample(self, at: datetime) -> list[_Message]:
+        if self.runner is not None:
+            self.runner.tick(at)
         rows = self.source.sample(at)
         stamped = at + self.skew
         messages = self._close_periods(stamped)
@@ -700,6 +714,8 @@ def add_parser(sub: Any) -> None:
         help=f"{', '.join(f.name for f in fields(Faults))}",
     )
     p.add_argument("--control-file", help="JSON of faults, re-read when it changes")
+    p.add_argument("--scenario", help="built-in scenario name or a scenario .toml file")
+    p.add_argument("--follow", help="the station whose scenario steps this logger's water follows")
     p.add_argument("--journal", help="append every value produced to this JSON-lines file")
     p.add_argument("--speed", type=float, default=1.0, help="sim seconds per real second")
     p.add_argument("--start", help="sim clock start, ISO 8601 (default: now)")
@@ -729,6 +745,8 @@ def config_from_args(args: argparse.Namespace) -> LoggerConfig:
         faults=Faults.parse(args.fault),
         control_file=args.control_file,
         journal=args.journal,
+        scenario=args.scenario,
+        follow=args.follow,
     )
     try:
         config.check()

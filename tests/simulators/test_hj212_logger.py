@@ -624,3 +624,37 @@ def test_the_store_keeps_weeks_not_forever() -> None:
     last = start + timedelta(hours=24 * 5 - 1)
     assert min(store.realtime) >= last - timedelta(days=3) and len(store.realtime) <= 24 * 3 + 1
     assert max(store.realtime) == last
+
+
+def test_an_outfall_following_the_plume_breaches() -> None:
+    """No network: ``step`` samples as the running logger does. The plume's offsets for 笔峰村 (NH3-N +3, CODMn +8,
+    so COD +27 at 3.4 COD per CODMn) reach the outfall that follows it, ramped in over the hour after 30 min."""
+    start = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+    plain = HJ212Logger(config(1, station=None, outfall="jinneng"), clock(start))
+    plume = HJ212Logger(
+        config(1, station=None, outfall="jinneng", scenario="pollution_plume", follow="bifengcun"),
+        clock(start),
+    )
+    for logger in (plain, plume):
+        for minute in range(0, 4 * 60 + 1):
+            logger.step(start + timedelta(minutes=minute))
+    # At 03:40 the analysers show their 03:00 cycle (done at 03:30): 2.5 h after the plume began, fully ramped in.
+    before = {r["param"]: r["value"] for r in realtime_journal_at(plain, "2026-07-01T03:40:00Z")}
+    after = {r["param"]: r["value"] for r in realtime_journal_at(plume, "2026-07-01T03:40:00Z")}
+    # Same seed, same noise: the difference is the plume (times the analysers' few per cent of noise).
+    assert after["w21003"] - before["w21003"] == pytest.approx(3.0, rel=0.15)
+    assert after["w01018"] - before["w01018"] == pytest.approx(8.0 * 3.4, rel=0.2)
+    assert after["w00000"] == before["w00000"]  # flow is not part of the plume
+    # At the logger's start the two agree.
+    assert realtime_journal_at(plain, "2026-07-01T00:00:00Z") == realtime_journal_at(
+        plume, "2026-07-01T00:00:00Z"
+    )
+
+
+def realtime_journal_at(logger: HJ212Logger, when: str) -> list[dict[str, Any]]:
+    return [r for r in logger.journal.records if r["device"] == "2011" and r["result_time"] == when]
+
+
+def test_a_scenario_needs_the_station_it_follows() -> None:
+    with pytest.raises(Exception, match="follow"):
+        HJ212Logger(config(1, station=None, scenario="pollution_plume"), clock())
