@@ -334,10 +334,8 @@ class ReportsConfig(_Section):
         return value
 
 
-Hj212DataCn = Literal[
-    "2011", "2051", "2061", "2031"
-]  # real-time, minute, hourly, daily data (STANDARDS.md §6)
-HJ212_DATA_CNS: tuple[Hj212DataCn, ...] = ("2011", "2051", "2061", "2031")
+# Real-time, minute, hourly and daily data (STANDARDS.md §6).
+Hj212DataCn = Literal["2011", "2051", "2061", "2031"]
 
 
 class Hj212Logger(_Section):
@@ -354,9 +352,11 @@ class Hj212Logger(_Section):
     primary: bool = True
     zone: str = "Asia/Shanghai"  # the logger's clock: QN, DataTime and SystemTime are local times
     heartbeat_s: float = Field(default=60.0, gt=0, le=86_400)  # how often its synthesized status is written
-    # What a re-send request pulls (hourly data by default); ``cns``: the data CNs stored as readings.
-    history_cn: Literal["2061", "2051", "2031"] = "2061"
-    cns: list[Hj212DataCn] = Field(default_factory=lambda: list(HJ212_DATA_CNS))
+    # The data CNs stored as readings: one series per logger. Hourly data (the data of record, what [schedule]
+    # expects) by default; ["2011"] for a logger that forwards the same samples as an agent beside it. Storing
+    # real-time and period data together would give one identity (param, time) two values at each period start.
+    cns: list[Hj212DataCn] = Field(default_factory=lambda: ["2061"], min_length=1)
+    history_cn: Hj212DataCn = "2061"  # what a re-send request pulls (BeginTime/EndTime): one of ``cns``
     codes_2005: dict[str, str] = Field(default_factory=dict)  # HJ/T 212-2005 code → 2017 code (STANDARDS §10)
 
     @field_validator("codes_2005")
@@ -373,6 +373,8 @@ class Hj212Logger(_Section):
     def _site(self) -> Hj212Logger:
         if (self.station is None) == (self.outfall is None):
             raise ValueError("give exactly one of 'station' and 'outfall'")
+        if self.history_cn not in self.cns:
+            raise ValueError(f"history_cn {self.history_cn} is not one of the stored cns {self.cns}")
         return self
 
     @property

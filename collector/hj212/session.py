@@ -14,7 +14,8 @@ What each line gets (STANDARDS.md §6):
   packet that asked gets its 9014 after that commit: a connection lost mid-message has acknowledged none of it.
   Data answering one of our history pulls (its QN) goes in the resend lane.
 - an answer to one of our commands (9011, 9012, 1011, 1061 with its QN): the command's reply, once done.
-- anything else well-formed (2081, 3020, 9013/9014 …): 9014 if asked, nothing stored (``cn_ignored``).
+- a data CN not in the logger's ``cns``, and anything else well-formed (2081, 3020, 9013/9014 …): 9014 if
+  asked, nothing stored, nothing counted (the logger did nothing wrong).
 
 ``garbage_close_after`` bad frames in a row (undecodable, unknown MN, wrong password) close the connection.
 """
@@ -117,7 +118,6 @@ class Session:
         elif answer and self.book.get(frame.mn, frame.qn) is not None:
             actions = self._answer(frame, logger, wall)
         else:
-            self.counts.add(logger.mn, "cn_ignored")
             actions = Actions()
             if frame.reply_wanted:
                 actions.send.append(self._encode(hj212.build_data_answer(frame)))
@@ -138,8 +138,7 @@ class Session:
             packets = [frame]
         actions = Actions()
         acks = [self._encode(hj212.build_data_answer(p)) for p in packets if p.reply_wanted]
-        if frame.cn not in logger.cns:
-            self.counts.add(logger.mn, "cn_not_stored")
+        if frame.cn not in logger.cns:  # answered; this logger's series is another CN (``cns``)
             actions.send += acks
             return actions
         readings: list[Reading] = []

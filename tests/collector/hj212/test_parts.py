@@ -17,7 +17,7 @@ from protocols.messages import Command, CommandKind
 from tests.collector.hj212.peer import MN, PW, realtime, split
 
 T = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
-LOGGER = Hj212Logger(mn=MN, password=PW, station="hexicun", history_cn="2051")
+LOGGER = Hj212Logger(mn=MN, password=PW, station="hexicun", cns=["2051"], history_cn="2051")
 
 
 def test_registry_checks_mn_and_password() -> None:

@@ -28,6 +28,7 @@ port = 0
 mn = "{MN}"
 password = "{PW}"
 station = "{S}"
+cns = ["2011", "2061"]  # the tests' frames never put both at one time
 [hj212.limits]
 max_frames_per_s = 1000000
 garbage_close_after = 5

@@ -18,7 +18,7 @@ T = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 
 def make(**limits: float) -> tuple[Session, Counts, CommandBook]:
     config = Hj212Config(
-        loggers=[Hj212Logger(mn=MN, password=PW, station="hexicun")],
+        loggers=[Hj212Logger(mn=MN, password=PW, station="hexicun", cns=["2011", "2061"])],
         limits=Hj212Limits(**limits),
     )
     counts, book = Counts(), CommandBook()
@@ -118,4 +118,14 @@ def test_frames_of_no_interest_are_answered_and_not_stored() -> None:
     restart = hj212.Frame(qn="20260701100000000", st="21", cn="2081", pw=PW, mn=MN, flag=5)
     actions = session.on_line(line(restart), 0.0, T)
     assert [hj212.decode_frame(f).cn for f in actions.send] == ["9014"] and not actions.commit
-    assert counts.of(MN)["cn_ignored"] == 1
+    daily = session.on_line(
+        line(
+            hj212.build_upload(
+                "2031", [("w01001", 7.5, "N")], mn=MN, pw=PW, data_time=T, qn_time=T, field_name="Avg"
+            )
+        ),
+        0.0,
+        T,
+    )
+    assert [hj212.decode_frame(f).cn for f in daily.send] == ["9014"] and not daily.commit  # not in ``cns``
+    assert counts.snapshot() == {}
