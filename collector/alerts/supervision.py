@@ -323,7 +323,8 @@ def _percent(share: Decimal | None) -> str:
     return "—" if share is None else f"{share * 100:.1f}%"
 
 
-def _number(param: str, value: Decimal | None) -> str:
+def _number(value: Decimal | None) -> str:
+    """A rounded value as rounded: its decimals are the item's (0.310, not 0.31)."""
     return "—" if value is None else str(value)
 
 
@@ -355,7 +356,7 @@ def _rows(d: Degree) -> list[tuple[str, str, str, str]]:
             "supervision.class",
             name_zh=name_zh,
             name_en=name_en,
-            value=_number(param, item.mean),
+            value=_number(item.mean),
             unit=unit,
             class_zh=water_class.label_zh if water_class else "—",
             class_en=water_class.label_en if water_class else "—",
