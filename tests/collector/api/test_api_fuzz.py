@@ -104,6 +104,8 @@ def known_ids(fuzz_service: CollectorService) -> dict[str, str]:
         "section_id": "hexicun",
         "alert_id": alerts[0].id,
         "command_id": command.id,
+        "kind": "daily",  # with the period: a product really made (and archived), rendered in each format
+        "period": "2026-06-30",
     }
 
 

@@ -4,6 +4,7 @@ every bad input a 422 or 404 with a message. The product and renderer are the te
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Annotated
 
@@ -124,3 +125,28 @@ def test_the_app_serves_the_archive_and_counts_a_bad_period(service: CollectorSe
     assert bad.status_code == 422 and "a weekly period is YYYY-Www" in bad.json()["detail"]
     assert service.api_rejected["invalid_request"] == 1
     assert client.post(f"/api/reports/daily/{DAY}").status_code == 401
+
+
+def test_the_real_products_in_every_format_through_the_app(service: CollectorService) -> None:
+    """The real daily warning, made on demand over the real app, archived, read back in each format."""
+    import docx
+    import openpyxl
+
+    feed(service, "readings", batch(seq=1, n=4, param="w21003", value=0.9, start=T0 - timedelta(hours=12)))
+    client = TestClient(create_app(service))
+    document = client.get(f"/api/reports/daily/{DAY}?format=json")
+    assert document.status_code == 200, document.text
+    body = loads(document.text)
+    assert (body["kind"], body["period"], body["partial"]) == ("daily", DAY, False)
+    [entry] = client.get("/api/reports").json()["reports"]
+    assert entry["period"] == DAY and entry["made_at"] == "2026-07-01T00:10:00Z"
+    sheet = client.get(f"/api/reports/daily/{DAY}?format=xlsx")
+    assert sheet.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(sheet.content))
+    assert workbook.sheetnames  # one sheet per table
+    word = client.get(f"/api/reports/daily/{DAY}?format=docx&lang=en")
+    assert word.headers["content-disposition"] == f'attachment; filename="qingliu-daily-{DAY}-en.docx"'
+    paragraphs = [p.text for p in docx.Document(io.BytesIO(word.content)).paragraphs]
+    assert any("Daily water-quality warning" in p for p in paragraphs)
+    page = client.get(f"/api/reports/daily/{DAY}")
+    assert page.headers["content-type"] == "text/html; charset=utf-8" and "<html" in page.text.lower()

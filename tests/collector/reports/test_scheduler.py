@@ -158,3 +158,23 @@ def test_a_store_handed_in_is_shared_and_left_open(tmp_path: Path) -> None:
     made.stop()
     assert store.ping()  # not closed by the scheduler
     store.close()
+
+
+def test_the_real_daily_warning_is_pushed_as_its_own_push_text(store: Store) -> None:
+    with http_sink() as sink:
+        config = settings(sink)
+        notifier = Notifier(specs_from_config(config.notify))
+        notifier.start()
+        try:
+            clock = [sh(2026, 7, 2, 10, 0)]
+            real = ReportScheduler(config, store=store, clock=lambda: clock[0], announce=notifier.announce)
+            real.run_due()
+            clock[0] = sh(2026, 7, 3, 8, 0, 1)
+            [(_, made)] = real.run_due()
+            assert made is not None and made.report.push is not None
+            [post] = sink.wait_for(1)
+            assert post["json"]["text_zh"] == made.report.push.zh
+            assert post["json"]["text_en"] == made.report.push.en
+            assert post["json"]["link"] == "https://water.example.org/#/reports/daily/2026-07-02"
+        finally:
+            notifier.stop()
