@@ -175,12 +175,21 @@ class LoggerStats:
 
 
 @dataclass
+class _AckWait:
+    """The 9014s a message still waits for (one per packet that asked), and the event set when none is left."""
+
+    remaining: int
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class _Message:
     """One data message: its frame, and how many of its transmissions are left."""
 
     frame: Frame
     attempts_left: int
     sent_once: bool = False
+    number: int = 0  # 1, 2, … in the order first sent: what the every-Nth faults count
 
 
 class HJ212Logger:
@@ -218,7 +227,7 @@ class HJ212Logger:
         self.connected = asyncio.Event()
         self._outbox: deque[_Message] = deque()
         self._wake = asyncio.Event()
-        self._acks: dict[str, list[int | asyncio.Event]] = {}
+        self._acks: dict[str, _AckWait] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._write_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -262,9 +271,10 @@ class HJ212Logger:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._answers]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
@@ -444,10 +454,8 @@ class HJ212Logger:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-        for waiter in self._acks.values():
-            event = waiter[1]
-            assert isinstance(event, asyncio.Event)
-            event.set()  # wake whoever waits: the connection is gone
+        for wait in self._acks.values():
+            wait.event.set()  # wake whoever waits: the connection is gone
 
     async def _write(self, data: bytes) -> None:
         writer = self._writer
@@ -474,61 +482,56 @@ class HJ212Logger:
         (acknowledged, not asking, or out of attempts); False to keep it for the next connection."""
         if self._writer is None:
             return False
-        count = self._message_count + (0 if message.sent_once else 1)
         faults = self.faults
         packets = self._packets(message.frame, faults)
         wire = [self._encode(p) for p in packets]
+        garbage = b""
         if not message.sent_once:
-            self._message_count = count
+            self._message_count += 1
+            message.number = self._message_count
             self.stats.messages_sent += 1
-            if len(packets) > 1:
-                self.stats.split_messages += 1
-            if faults.bad_crc_every and count % faults.bad_crc_every == 0:
+            self.stats.split_messages += len(packets) > 1
+            if faults.bad_crc_every and message.number % faults.bad_crc_every == 0:
                 wire[0] = _corrupt_crc(wire[0])
                 self.stats.bad_crc_sent += 1
+            if faults.garbage_every and message.number % faults.garbage_every == 0:
+                garbage = self._garbage()
+                self.stats.garbage_sent += 1
         else:
             self.stats.resends += 1
-        if faults.garbage_every and count % faults.garbage_every == 0 and not message.sent_once:
-            await self._write(self._garbage())
-            self.stats.garbage_sent += 1
         message.sent_once = True
         message.attempts_left -= 1
         qn = message.frame.qn or ""
-        waiter: list[int | asyncio.Event] = [sum(p.reply_wanted for p in packets), asyncio.Event()]
+        wait = _AckWait(sum(p.reply_wanted for p in packets))
         if message.frame.reply_wanted:
-            self._acks[qn] = waiter
+            self._acks[qn] = wait
         try:
-            for index, data in enumerate(wire):
+            if garbage:
+                await self._write(garbage)
+            for data in wire:
                 await self._write(data)
                 self.stats.packets_sent += 1
-                if index == 0 and len(wire) > 1 and faults.drop_mid_split > 0:
-                    self.faults = replace(faults, drop_mid_split=faults.drop_mid_split - 1)
+                if len(packets) > 1 and self.faults.drop_mid_split > 0:
+                    self.faults = replace(self.faults, drop_mid_split=self.faults.drop_mid_split - 1)
                     self.stats.dropped_mid_split += 1
                     await self._close()
                     return False
-            if not message.frame.reply_wanted:
-                done = True
-            else:
-                event = waiter[1]
-                assert isinstance(event, asyncio.Event)
+            if message.frame.reply_wanted:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), self.config.ack_timeout_s)
-                if waiter[0] == 0:
-                    self.stats.acked += 1
-                    done = True
-                elif self._writer is None:
+                    await asyncio.wait_for(wait.event.wait(), self.config.ack_timeout_s)
+                if wait.remaining > 0:
+                    # No 9014 (or the connection went): again, unless this was the last attempt.
                     return message.attempts_left <= 0 and self._give_up(message)
-                else:
-                    done = message.attempts_left <= 0 and self._give_up(message)
+                self.stats.acked += 1
         except (ConnectionError, OSError):
             await self._close()
             return False
         finally:
             self._acks.pop(qn, None)
-        if done and faults.reconnect_every and count % faults.reconnect_every == 0:
+        if faults.reconnect_every and message.number % faults.reconnect_every == 0:
             self.stats.forced_reconnects += 1
             await self._close()
-        return done
+        return True
 
     def _give_up(self, message: _Message) -> bool:
         self.stats.unacked += 1
@@ -579,16 +582,11 @@ class HJ212Logger:
 
     def _acknowledge(self, frame: Frame) -> None:
         self.stats.acks_received += 1
-        waiter = self._acks.get(frame.qn or "")
-        if waiter is None:
-            return
-        remaining = waiter[0]
-        assert isinstance(remaining, int)
-        waiter[0] = max(0, remaining - 1)
-        if waiter[0] == 0:
-            event = waiter[1]
-            assert isinstance(event, asyncio.Event)
-            event.set()
+        wait = self._acks.get(frame.qn or "")
+        if wait is not None:
+            wait.remaining = max(0, wait.remaining - 1)
+            if wait.remaining == 0:
+                wait.event.set()
 
     # --- answering the platform -----------------------------------------------------------------------------
 
