@@ -306,7 +306,7 @@ def check_frame(frame: Frame) -> None:
     if not _digits(frame.cn, 4):
         raise _field_error(f"CN={frame.cn!r} is not 4 digits")
     for key, value, limit in (("PW", frame.pw, MAX_PW_LENGTH), ("MN", frame.mn, MAX_MN_LENGTH)):
-        if not (value.isascii() and _ID_RE.match(value)) or len(value) > limit:
+        if not (value.isascii() and _ID_RE.fullmatch(value)) or len(value) > limit:
             raise _field_error(f"{key}={value!r} is not 1-{limit} ASCII letters, digits, '_' or '-'")
     _check_int("Flag", frame.flag, 0, 0xFF)
     _check_int("PNUM", frame.pnum, 1, MAX_PACKETS)
@@ -319,7 +319,7 @@ def check_frame(frame: Frame) -> None:
         if not group:
             raise FrameError("CP has an empty item", reason="syntax")
         for key, value in group:
-            if not (key.isascii() and _CP_KEY_RE.match(key)):
+            if not (key.isascii() and _CP_KEY_RE.fullmatch(key)):
                 raise _field_error(f"CP key {key!r} is not letters, digits and '_' with at most one '-'")
             _check_value(f"CP value of {key}", value)
             if key in TIME_KEYS:
@@ -660,7 +660,7 @@ def _param_fields(
 ) -> dict[str, dict[str, str]]:
     params: dict[str, dict[str, str]] = {}
     for code, value, flag in readings:
-        if not _CODE_RE.match(code):
+        if not _CODE_RE.fullmatch(code):
             raise ValueError(f"parameter code {code!r} is not 1-24 ASCII letters or digits")
         if code in params:
             raise ValueError(f"parameter {code} appears twice in one upload")

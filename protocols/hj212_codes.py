@@ -84,7 +84,7 @@ def code_table(overrides: Mapping[str, str] | None = None, *, legacy: bool = Tru
     seen: dict[str, str] = {}
     for old, new in table.items():
         for code in (old, new):
-            if not _CODE_RE.match(code):
+            if not _CODE_RE.fullmatch(code):
                 raise ValueError(f"item code {code!r} is not 1-24 ASCII letters or digits")
         if new in seen:
             raise ValueError(f"codes {seen[new]} and {old} both map to {new}")

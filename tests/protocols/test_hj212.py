@@ -314,6 +314,7 @@ def test_syntax_errors(segment: str) -> None:
         f"{QN};ST=21;CN=2011;PW=1;MN=;CP=&&&&",  # empty MN
         f"{QN};ST=21;CN=2011;PW=1;MN={'A' * 25};CP=&&&&",  # MN over 24 characters
         f"{QN};ST=21;CN=2011;PW=1;MN=站点;CP=&&&&",  # MN not ASCII
+        f"{QN};ST=21;CN=2011;PW=1;MN=A\n;CP=&&&&",  # a newline after MN
         f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=x;CP=&&&&",  # Flag not a number
         f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=256;CP=&&&&",  # Flag beyond 8 bits
         f"{QN};ST=21;CN=2011;PW=1;MN=A;Flag=05;CP=&&&&",  # leading zero: would come back as 5
@@ -423,6 +424,9 @@ def test_encode_refuses_separators_in_values(bad: str) -> None:
         {"pnum": 2, "pno": 3},
         {"cp": CP(((("DataTime", "2016"),),))},
         {"cp": CP(((("bad key", "1"),),))},
+        {"mn": "M\n"},  # '$' would let a final newline through
+        {"pw": "123456\n"},
+        {"cp": CP(((("DataTime\n", "1"),),))},
         {"cp": CP(((),))},
     ],
 )

@@ -48,6 +48,8 @@ def test_per_logger_overrides_and_no_table() -> None:
         code_table({"012": "w01018"})  # 011 already maps there
     with pytest.raises(ValueError, match="ASCII"):
         code_table({"01-1": "w01018"})
+    with pytest.raises(ValueError, match="ASCII"):
+        code_table({"012": "w01019\n"})
 
 
 def test_map_params_refuses_an_item_named_twice() -> None:
