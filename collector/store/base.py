@@ -14,13 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from collector.alerts.model import Alert
 from collector.store.manual_rows import ManualRow, StoredManualResult
 from collector.store.report_rows import Arrivals, ReportRecord, StoredReport
 from collector.store.stats import DailyMean, ItemStats
 from protocols.messages import Command, CommandReply, Event, ReadingBatch, StationState, Status
+
+if TYPE_CHECKING:
+    from collector.store.series import ReadingBucket
 
 Storable = ReadingBatch | Status | Event | CommandReply
 
@@ -216,6 +219,13 @@ class Store(Protocol):
     ) -> list[StoredReading]:
         """Readings of ``station`` with ``start <= t < end``, oldest first, at most ``limit``: the first
         ``limit`` of the range, or with ``newest`` the last ``limit``."""
+
+    def reading_buckets(
+        self, station: str, param: str, start: datetime, end: datetime, points: int
+    ) -> tuple[int | None, list[StoredReading] | list[ReadingBucket]]:
+        """A chart's series of ``[start, end)``: the readings themselves (width None) when there are at most
+        ``points``, else buckets of the narrowest width (seconds) that gives at most ``points``
+        (collector/store/series.py), both oldest first."""
 
     def latest(self, station: str) -> dict[str, StoredReading]:
         """The most recent reading (by sample time) of each parameter of ``station``."""

@@ -32,6 +32,7 @@ class Dialect:
     json_text: bool  # bodies are JSON text (SQLite), not documents the driver already parsed (jsonb)
     insert_new: str  # an insert that skips a row whose identity is held: {table}, {marks}
     for_update: str  # what locks a row read before it is written ("": SQLite's write lock covers it)
+    bucket: str = ""  # the bucket index of a reading's t for a width of {width} µs (series.py)
 
     def marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
@@ -60,7 +61,15 @@ def _from_us(value: Any) -> datetime:
 
 # INSERT OR IGNORE, not ON CONFLICT DO NOTHING: it is what SQLite has always run here (it also skips a row
 # that breaks NOT NULL, which a validated message never does).
-SQLITE = Dialect("?", to_us, _from_us, True, "INSERT OR IGNORE INTO {table} VALUES ({marks})", "")
+SQLITE = Dialect(
+    "?", to_us, _from_us, True, "INSERT OR IGNORE INTO {table} VALUES ({marks})", "", "(t / {width})"
+)
 POSTGRES = Dialect(
-    "%s", utc, utc, False, "INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", " FOR UPDATE"
+    "%s",
+    utc,
+    utc,
+    False,
+    "INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING",
+    " FOR UPDATE",
+    "floor(extract(epoch from t) * 1000000 / {width})::bigint",
 )

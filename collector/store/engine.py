@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from collector.alerts.model import Alert
-from collector.store import alert_rows, quarantine_rows, records, report_rows
+from collector.store import alert_rows, quarantine_rows, records, report_rows, series
 from collector.store.base import (
     DeadLetter,
     Revision,
@@ -33,6 +33,7 @@ from collector.store.dialect import Dialect
 from collector.store.manual_rows import ManualRow, StoredManualResult
 from collector.store.readback import ReadBack
 from collector.store.report_rows import Arrivals, ReportRecord, StoredReport
+from collector.store.series import ReadingBucket
 from collector.store.stats import DailyMean, ItemStats
 from protocols.messages import Command
 
@@ -139,6 +140,14 @@ class EngineStore:
         return records.readings(
             self._rows, self._dialect, station, param=param, start=start, end=end, limit=limit, newest=newest
         )
+
+    def reading_buckets(
+        self, station: str, param: str, start: datetime, end: datetime, points: int
+    ) -> tuple[int | None, list[StoredReading] | list[ReadingBucket]]:
+        if series.count(self._rows, self._dialect, station, param, start, end) <= points:
+            return None, self.readings(station, param=param, start=start, end=end, limit=points)
+        width = series.bucket_width(start, end, points)
+        return width, series.buckets(self._rows, self._dialect, station, param, start, end, width)
 
     def last_reading_at(self, station: str) -> datetime | None:
         return records.last_reading_at(self._rows, self._dialect, station)

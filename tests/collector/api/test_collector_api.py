@@ -324,19 +324,22 @@ def test_station_health(service: CollectorService, client: TestClient, clock: li
     )
     assert r.status_code == 200, r.text
     body = r.json()
+    # The station was first heard at 00:10: the window starts there (issue 18), so the hourly slots are
+    # 01:00 … 23:00 (23) and the 00:00 reading lies before it; 22 readings less the one at 00:00 = 21.
+    assert body["from"] == "2026-07-01T00:10:00Z" and body["first_heard"] == "2026-07-01T00:10:00Z"
+    assert body["asked_from"] == "2026-07-01T00:00:00Z"
     temp = next(p for p in body["params"] if p["param"] == "w01010")
-    assert (temp["expected"], temp["received"], temp["valid"]) == (24, 22, 21)
-    assert temp["capture_rate"] == round(22 / 24, 4) and temp["valid_rate"] == round(21 / 24, 4)
+    assert (temp["expected"], temp["received"], temp["valid"]) == (23, 21, 20)
+    assert temp["capture_rate"] == round(21 / 23, 4) and temp["valid_rate"] == round(20 / 23, 4)
     nh3n = next(p for p in body["params"] if p["param"] == "w21003")
-    assert (nh3n["expected"], nh3n["received"]) == (6, 0)  # 4-hourly slots, none reported
-    assert body["capture_rate"] == round(22 / (5 * 24 + 4 * 6), 4)
+    assert (nh3n["expected"], nh3n["received"]) == (5, 0)  # 4-hourly slots 04:00 … 20:00, none reported
+    assert body["capture_rate"] == round(21 / (5 * 23 + 4 * 5), 4)
     assert body["devices"] == [
-        {"device": "probe", "expected": 24, "received": 22, "capture_rate": round(22 / 24, 4)}
+        {"device": "probe", "expected": 23, "received": 21, "capture_rate": round(21 / 23, 4)}
     ]
-    # Unknown until the station was first heard at 00:10, online after.
-    assert body["uptime_pct"] == round(100 * (24 * 60 - 10) / (24 * 60), 2)
+    assert body["uptime_pct"] == 100.0  # online all the time since it was first heard
     assert [d["date"] for d in body["days"]] == ["2026-07-01", "2026-07-02"]  # Beijing days 08:00 → 08:00
-    assert body["from"] == "2026-07-01T00:00:00Z" and body["excluded"] == []
+    assert body["excluded"] == []
     assert (
         client.get("/api/stations/hexicun/health", params={"from": "2026-07-01T00:00:00"}).status_code == 422
     )
@@ -423,12 +426,21 @@ def test_default_health_window_starts_when_a_new_station_was_first_heard(tmp_pat
         body = client.get("/api/stations/hexicun/health").json()
         assert body["from"] == "2026-07-01T00:10:00Z"  # from first heard, not seven days back
         assert body["uptime_pct"] > 50.0
+        assert body["first_heard"] == "2026-07-01T00:10:00Z"
         explicit = client.get(
             "/api/stations/hexicun/health",
             params={"from": "2026-06-24T02:00:00Z", "to": "2026-07-01T02:00:00Z"},
         ).json()
-        assert explicit["from"] == "2026-06-24T02:00:00Z"  # an explicit range is taken as asked
-        assert explicit["uptime_pct"] < 2.0
+        assert explicit["from"] == "2026-07-01T00:10:00Z"  # any window: from first heard (issue 18)
+        assert explicit["asked_from"] == "2026-06-24T02:00:00Z"
+        assert explicit["uptime_pct"] == 100.0
+        fleet = client.get("/api/fleet/health").json()
+        [hexicun] = [s for s in fleet["stations"] if s["id"] == "hexicun"]
+        assert hexicun["from"] == "2026-07-01T00:10:00Z" and hexicun["uptime_pct"] == 100.0
+        assert fleet["from"] == "2026-06-30T02:00:00Z" and fleet["hours"] == 24
+        never = [s for s in fleet["stations"] if s["id"] != "hexicun"]
+        assert never and all(s["first_heard"] is None for s in never)  # never heard: taken as asked
+        assert all(s["from"] == fleet["from"] for s in never)
     finally:
         svc.stop()
 
