@@ -145,14 +145,14 @@ def invalid(text: str) -> str:
 @pytest.mark.parametrize(
     ("old", "new", "location"),
     [
-        ('level = "provincial"', 'level = "county"', "sections.0.level"),
-        ("order = 2", "order = 0", "sections.1.order"),
-        ("order = 2", 'order = 2\ntarget = "VI"', "sections.1.target"),
-        ("order = 2", "order = 2\nlat = 95.0\nlon = 112.0", "sections.1.lat"),
-        ("order = 2", 'order = 2\ncolour = "red"', "sections.1.colour"),  # a misspelt or unknown key
-        ('id = "nanzhuang"', 'id = "Nan Zhuang"', "sections.1.id"),
-        ('basin = "hai"\n\n[[sections]]', 'basin = "huai"\n\n[[sections]]', "rivers.0.basin"),
-        ('name_en = "Nanzhuang"\n', "", "sections.1.name_en"),
+        ('level = "provincial"', 'level = "county"', "sections[bifengcun].level"),
+        ("order = 2", "order = 0", "sections[nanzhuang].order"),
+        ("order = 2", 'order = 2\ntarget = "VI"', "sections[nanzhuang].target"),
+        ("order = 2", "order = 2\nlat = 95.0\nlon = 112.0", "sections[nanzhuang].lat"),
+        ("order = 2", 'order = 2\ncolour = "red"', "sections[nanzhuang].colour"),  # a misspelt or unknown key
+        ('id = "nanzhuang"', 'id = "Nan Zhuang"', "sections[Nan Zhuang].id"),
+        ('basin = "hai"\n\n[[sections]]', 'basin = "huai"\n\n[[sections]]', "rivers[hutuo].basin"),
+        ('name_en = "Nanzhuang"\n', "", "sections[nanzhuang].name_en"),
     ],
 )
 def test_a_wrong_field_is_named_with_its_location(old: str, new: str, location: str) -> None:

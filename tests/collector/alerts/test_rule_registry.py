@@ -143,9 +143,9 @@ def test_a_rule_type_defined_outside_loads_from_toml_and_opens_and_resolves(regi
 
 
 def test_its_config_errors_name_the_field_like_a_builtin_rule(registered: None) -> None:
-    with pytest.raises(ConfigError, match=r"alerts\.rules\.0\.test_high_temp\.above"):
+    with pytest.raises(ConfigError, match=r"alerts\.rules\[hot\]\.above"):
         parse_config('[alerts]\nrules = [{id = "hot", type = "test_high_temp", above = "warm"}]\n')
-    with pytest.raises(ConfigError, match=r"alerts\.rules\.0\.test_high_temp\.param"):
+    with pytest.raises(ConfigError, match=r"alerts\.rules\[hot\]\.param"):
         parse_config('[alerts]\nrules = [{id = "hot", type = "test_high_temp", param = "w99999"}]\n')
 
 

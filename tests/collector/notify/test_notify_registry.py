@@ -75,16 +75,16 @@ def test_a_kind_defined_outside_is_configured_and_delivered_with_retries(pager: 
 
 
 def test_a_kind_states_whether_it_needs_a_url_and_takes_a_secret(pager: Pager) -> None:
-    with pytest.raises(ConfigError, match=r"notify\.0.*a test_signed_http target needs an http\(s\) URL"):
+    with pytest.raises(ConfigError, match=r"notify\[0\].*a test_signed_http target needs an http\(s\) URL"):
         parse_config('[[notify]]\nkind = "test_signed_http"\n')
     signed = '[[notify]]\nkind = "test_signed_http"\nurl = "https://pager.example/send"\nsecret = "S"\n'
     assert parse_config(signed).notify[0].secret == "S"
-    with pytest.raises(ConfigError, match=r"notify\.0.*only a dingtalk or test_signed_http target is signed"):
+    with pytest.raises(ConfigError, match=r"notify\[0\].*only a dingtalk or test_signed_http target is signed"):
         parse_config('[[notify]]\nkind = "test_pager"\nsecret = "S"\n')
 
 
 def test_an_unregistered_kind_is_refused_by_the_config_and_the_sender() -> None:
-    with pytest.raises(ConfigError, match=r"notify\.0\.kind"):
+    with pytest.raises(ConfigError, match=r"notify\[0\]\.kind"):
         parse_config('[[notify]]\nkind = "test_pager"\n')
     with pytest.raises(ValueError, match="unknown notifier kind 'test_pager'"):
         Notifier([TargetSpec("duty", "test_pager")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -294,10 +295,10 @@ def test_notify_config_is_validated_and_named() -> None:
     ]
     assert specs[1].stations == frozenset({"hexicun"})
     for bad, field_name in [
-        ('[[notify]]\nkind = "webhook"\nurl = "ftp://x"\n', "notify.0"),
-        ('[[notify]]\nkind = "sms"\nurl = "http://x/"\n', "notify.0.kind"),
-        ('[[notify]]\nkind = "webhook"\nurl = "http://x/"\ntimeout_s = -1\n', "notify.0.timeout_s"),
-        ('[[notify]]\nkind = "webhook"\nurl = "http://x/"\nsecret = "s"\n', "notify.0"),
+        ('[[notify]]\nkind = "webhook"\nurl = "ftp://x"\n', "notify[0]"),
+        ('[[notify]]\nkind = "sms"\nurl = "http://x/"\n', "notify[0].kind"),
+        ('[[notify]]\nkind = "webhook"\nurl = "http://x/"\ntimeout_s = -1\n', "notify[0].timeout_s"),
+        ('[[notify]]\nkind = "webhook"\nurl = "http://x/"\nsecret = "s"\n', "notify[0]"),
     ]:
-        with pytest.raises(ConfigError, match=field_name.replace(".", r"\.")):
+        with pytest.raises(ConfigError, match=re.escape(field_name)):
             parse_config(bad)
