@@ -6,10 +6,11 @@ GET  /healthz                                    service.health_report(): {ok, r
 GET  /api/overview                               {generated_at, stations, rivers, basins, counts}
 GET  /api/stations                               [StationSummary...]
 GET  /api/stations/{id}                          StationSummary + devices, controller, transitions, events...
-GET  /api/stations/{id}/readings?param=&from=&to=&limit=
+GET  /api/stations/{id}/readings?param=&from=&to=&limit=&points=  (points: a chart's series, bucketed)
 GET  /api/stations/{id}/health?from=&to=         uptime, capture and valid rates (default: 7 days)
 GET  /api/stations/{id}/gaps                     received seq ranges, the holes still missing and those
                                                   recovered (re-sent under new numbers)
+GET  /api/fleet/health                           each station's uptime and capture, last 24 h, from first heard
 GET  /api/parameters                             [catalogue entries]
 GET  /api/flags                                  [HJ 212 flags]
 GET  /api/stats                                  ingest counters, receiver and inbox
@@ -50,12 +51,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector import exposition, summaries, web
-from collector.api import health, views
+from collector.api import health_window, series, views
 from collector.api.assessment import assessment_router
+from collector.api.fleet import fleet_router
 from collector.api.params import (
     EARLIEST,
     AlertState,
@@ -68,10 +70,10 @@ from collector.api.params import (
     StationQuery,
     TimeRange,
 )
+from collector.api.reference import reference_html
 from collector.api.reports import reports_router
 from collector.commands import command_args as checked_args
 from collector.config import StationConfig
-from collector.health import schedules
 from collector.hj212.mapping import agent_seqs
 from collector.store.failures import store_failure
 from protocols.errors import CommandError
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
     from collector.service import CollectorService
 
 MAX_LIMIT = 1_000_000
+MAX_POINTS = 5000  # a chart's points at most (readings or buckets)
 MAX_HEALTH_RANGE = timedelta(days=92)
 
 
@@ -116,10 +119,15 @@ def create_app(service: CollectorService) -> FastAPI:
     app = FastAPI(
         title="qingliu collector 清流中心采集",
         version="1",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI loads from a CDN: /api/docs below is served whole by the collector
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_reference() -> HTMLResponse:
+        return HTMLResponse(reference_html(app.openapi()))
+
     inputs = Inputs(service.clock, service.site)
     # Dependencies as defaults, not in Annotated: annotations are strings here, resolved in module globals.
     station_dep: Any = Depends(inputs.station)
@@ -187,7 +195,12 @@ def create_app(service: CollectorService) -> FastAPI:
         param: ParamCode | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
         span: TimeRange = range_dep,
+        points: Annotated[int | None, Query(ge=10, le=MAX_POINTS)] = None,
     ) -> dict[str, Any]:
+        if points is not None and param is not None and span.start is not None and span.end is not None:
+            # A chart: the whole range, as buckets when it holds more than `points` (collector/api/series.py).
+            width, found = service.store.reading_buckets(config.id, param, span.start, span.end, points)
+            return series.series(config, param, span.start, span.end, points, width, found)
         # Without 'from', the newest readings up to 'to' (still oldest first): what a chart of "now" wants.
         rows = service.store.readings(
             config.id, param=param, start=span.start, end=span.end, limit=limit, newest=span.start is None
@@ -199,28 +212,9 @@ def create_app(service: CollectorService) -> FastAPI:
         config: StationConfig = station_dep,
         span: TimeRange = health_range_dep,
     ) -> dict[str, Any]:
-        station_id = config.id
-        start, end = span.start, span.end
-        assert start is not None and end is not None  # the default span fills both
-        initial, transitions = service.store.transitions_between(station_id, start, end)
-        if span.defaulted and initial is None:
-            # A station first heard inside the default window is judged from then on: the days before it was
-            # commissioned are not downtime, and a new station would otherwise show 0.1 % uptime.
-            first_heard = next((t.at for t in transitions if t.new != "offline"), None)
-            if first_heard is not None and first_heard > start:
-                start = first_heard
-                initial, transitions = service.store.transitions_between(station_id, start, end)
-        plan = schedules(config, service.config.schedule)
-        readings = {
-            code: service.store.readings(station_id, param=code, start=start, end=end, limit=MAX_LIMIT)
-            for code in plan
-        }
-        excluded = [(e.start, e.end, e.reason) for e in service.excluded_periods(station_id, start, end)]
-        body = health.station_health(
-            config, service.config.schedule, start, end, readings, initial, transitions, excluded
-        )
-        body["from"], body["to"] = summaries.iso(start), summaries.iso(end)
-        return body
+        assert span.start is not None and span.end is not None  # the default span fills both
+        # Clipped to when the station was first heard (collector/api/health_window.py).
+        return health_window.clipped_health(service, config, span.start, span.end)
 
     @app.get("/api/stations/{station_id}/gaps")
     def gaps(config: StationConfig = station_dep) -> dict[str, Any]:
@@ -353,6 +347,7 @@ def create_app(service: CollectorService) -> FastAPI:
     def prometheus() -> Response:
         return Response(exposition.render(service.metrics), media_type=exposition.CONTENT_TYPE)
 
+    app.include_router(fleet_router(service))  # the fleet's 24 h uptime and capture (issue 18)
     app.include_router(assessment_router(service))  # sections and their assessment (issue 12)
     app.include_router(reports_router(service, require_admin))  # the bureau's products (issue 13)
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
