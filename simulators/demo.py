@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from simulators.demo_history import HistoryFill, history_end
+from simulators.demo_history import HistoryFill, history_end, remake_archived
 
 log = logging.getLogger("qingliu.demo")
 
 DEMO_INTERVALS = {"probe": 5.0, "controller": 5.0}  # seconds; analysers with a result time poll every 15 s
 ANALYSER_INTERVAL_S = 15.0
+ADMIN_TOKEN = "demo-admin-token"
 
 
 def _free_port() -> int:
@@ -101,7 +102,7 @@ def collector_config(broker_url: str, var_dir: Path, port: int, protocol: str = 
             "[api]",
             'host = "127.0.0.1"',
             f"port = {port}",
-            'admin_token = "demo-admin-token"',
+            f'admin_token = "{ADMIN_TOKEN}"',
             "",
         ]
     )
@@ -217,6 +218,7 @@ async def _run(args: argparse.Namespace) -> int:
                     (var_dir / "collector.toml").exists() and _wait_port("127.0.0.1", args.port, 0.5)
                 ),
                 preexec_fn=_die_with_parent,
+                remake=lambda: remake_archived(f"http://127.0.0.1:{args.port}", ADMIN_TOKEN),
             )
             if fill.already_imported:
                 print("demo: keeping the synthetic history imported by an earlier run")

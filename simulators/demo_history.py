@@ -11,16 +11,22 @@ station, item and time would be kept as a revision and alerted). Probes are stam
 after the demo started; a nutrient analyser switched on shows its last completed cycle, which began up to one
 cycle period plus one measurement before. So the history ends that long before the demo started, to the
 second. Sequence numbers cannot meet either: the history's count from 10**12 (simulators/history.py).
+
+A product asked for while the history was still going in (the Reports view opened early) was made from an
+empty store and archived; once the history is in, each product archived meanwhile is made again through the
+collector's API (``POST /api/reports/{kind}/{period}``), which notes that late data changed it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +36,7 @@ from typing import IO
 from simulators.analysers.nutrient import Schedule
 
 HISTORY_DIR = "history"
+HTTP_TIMEOUT_S = 120.0  # making a product from 13 months on a busy machine
 DONE_MARKER = "imported"  # written into the history folder once the store holds it
 
 
@@ -38,6 +45,21 @@ def history_end(started: datetime, nutrient_cycle_min: float) -> datetime:
     schedule = Schedule.every(nutrient_cycle_min)
     lookback = timedelta(seconds=schedule.period_s) + schedule.duration
     return (started - lookback).astimezone(UTC).replace(microsecond=0)
+
+
+def remake_archived(api: str, token: str) -> list[str]:
+    """Makes again every product the collector at ``api`` has archived; returns their "kind/period"."""
+    with urllib.request.urlopen(f"{api}/api/reports?limit=1000", timeout=HTTP_TIMEOUT_S) as response:
+        listed = json.loads(response.read())["reports"]
+    remade = []
+    for entry in listed:
+        name = f"{entry['kind']}/{entry['period']}"
+        request = urllib.request.Request(
+            f"{api}/api/reports/{name}", method="POST", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S):
+            remade.append(name)
+    return remade
 
 
 @dataclass
@@ -58,6 +80,7 @@ class HistoryFill:
         end: datetime,
         collector_ready: Callable[[], bool],
         preexec_fn: Callable[[], None] | None = None,
+        remake: Callable[[], list[str]] | None = None,
     ) -> None:
         self.exe = exe
         self.folder = var_dir / HISTORY_DIR
@@ -66,6 +89,7 @@ class HistoryFill:
         self.end = end
         self.collector_ready = collector_ready
         self.preexec_fn = preexec_fn
+        self.remake = remake
         self.result: FillResult | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopped = threading.Event()
@@ -106,7 +130,15 @@ class HistoryFill:
             self._finish(False, began, f"`qingliu collector import-history` failed (exit {imported})")
             return
         (self.folder / DONE_MARKER).write_text(f"{end}\n", encoding="utf-8")
-        self._finish(True, began, self._summary())
+        summary = self._summary()
+        if self.remake is not None:
+            try:
+                remade = self.remake()
+            except (OSError, ValueError, KeyError) as exc:
+                summary += f"; products archived meanwhile not made again: {exc}"
+            else:
+                summary += f"; made again: {', '.join(remade)}" if remade else ""
+        self._finish(True, began, summary)
 
     def _command(self, log: IO[bytes], args: list[str]) -> int:
         if self._stopped.is_set():
