@@ -40,8 +40,8 @@ from collector.reports.document import (
     Text,
 )
 from collector.reports.nodata import no_data_reason
-from collector.reports.products.flood import SECTION_COLUMNS, section_cells
 from collector.reports.risk import ItemRisk, RiskView, SectionRisk, State, day_period, risks, target_limit
+from collector.reports.sectioncols import SECTION_COLUMNS, section_cells
 from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from collector.store.base import Store

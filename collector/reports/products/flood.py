@@ -37,16 +37,9 @@ from collector.reports.document import (
     Table,
     Text,
 )
+from collector.reports.sectioncols import SECTION_COLUMNS, local_time, section_cells
 from collector.reports.synthetic import synthetic_note
-from collector.sections import Section
 
-LEVELS = {"national": ("国考", "national"), "provincial": ("省考", "provincial")}
-SECTION_COLUMNS = (
-    Column("section", "断面", "Section"),
-    Column("river", "河流", "River"),
-    Column("county", "区县", "County"),
-    Column("level", "级别", "Level"),
-)
 WORST_SHOWN = 3  # sections named in the summary
 
 RANKING_COLUMNS = (
@@ -60,21 +53,6 @@ RANKING_COLUMNS = (
     Column("ratio", "污染强度", "Intensity", ColumnKind.NUMBER, "", 1),
     Column("at_risk", "国家前50风险", "Risk of national top 50", ColumnKind.BOOL),
 )
-
-
-def section_cells(assessor: Assessor, section: Section) -> tuple[Cell, Cell, Cell, Cell]:
-    """The four columns every section table starts with: name, river, county (None where not known), level."""
-    river = assessor.registry.rivers.get(section.river)
-    return (
-        section.name_zh,
-        river.name_zh if river else section.river,
-        section.county or None,
-        LEVELS[section.level][0],
-    )
-
-
-def local_time(t: datetime) -> str:
-    return t.astimezone(ZONE).isoformat(timespec="minutes")
 
 
 def parse_year(ref: str) -> int:
@@ -341,12 +319,9 @@ def make(ctx: ReportContext, ref: str) -> Report:
 
 
 __all__ = [
-    "LEVELS",
     "RANKING_COLUMNS",
-    "SECTION_COLUMNS",
     "above",
     "flood_until",
-    "local_time",
     "make",
     "parse_year",
     "ranking_chart",
@@ -354,6 +329,5 @@ __all__ = [
     "reference_note",
     "reference_value",
     "season_year",
-    "section_cells",
     "worst_names",
 ]

@@ -50,14 +50,13 @@ from collector.reports.document import (
 from collector.reports.nodata import no_data_reason
 from collector.reports.operation import operation_table, ranked, station_operations
 from collector.reports.products.flood import (
-    SECTION_COLUMNS,
     flood_until,
     ranking_chart,
     ranking_table,
     reference_value,
     season_year,
-    section_cells,
 )
+from collector.reports.sectioncols import SECTION_COLUMNS, section_cells
 from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from protocols import catalogue

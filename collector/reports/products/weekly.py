@@ -46,8 +46,8 @@ from collector.reports.document import (
 )
 from collector.reports.nodata import no_data_reason
 from collector.reports.operation import MAX_READINGS, StationOperation, operation_table, station_operations
-from collector.reports.products.flood import SECTION_COLUMNS, local_time, section_cells
 from collector.reports.risk import RiskView, day_period, risks
+from collector.reports.sectioncols import SECTION_COLUMNS, local_time, section_cells
 from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from collector.sections import Section
