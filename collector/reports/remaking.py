@@ -93,6 +93,11 @@ def remake_note(
         return Text(f"与 {at} 所作产品的数字相同。", f"Same figures as made at {at}.")
     changed_zh = f"变化的表：{_tables_text(tables, True)}。" if tables else ""
     changed_en = f" Tables changed: {_tables_text(tables, False)}." if tables else ""
+    if earlier.partial:  # new data of a period still running then are not late
+        return Text(
+            f"{at} 制作时该时段尚未结束；此后的数据已计入。" + changed_zh,
+            f"The period was still running at the making of {at}; the data since are included." + changed_en,
+        )
     if not arrivals.any:
         return Text(
             f"数字与 {at} 所作产品不同（未发现该时段在其数据截止 {local(earlier.cutoff)} 后到达的数据）。"

@@ -14,7 +14,7 @@ from collector.config import CollectorConfig, ReportsConfig
 from collector.reports.context import ReportContext
 from collector.reports.document import Report, ReportKind, figures_digest, from_json, loads
 from collector.reports.making import Made, document_text, file_name, make_product
-from collector.reports.remaking import changed_tables, local, remake_note
+from collector.reports.remaking import TableName, changed_tables, local, remake_note
 from collector.store.base import Store
 from collector.store.manual_rows import ManualRow
 from collector.store.report_rows import Arrivals, StoredReport
@@ -181,3 +181,13 @@ def test_changed_tables_compares_rows_by_table(store: Store) -> None:
     assert changed_tables(same, report) == []
     assert [t.key for t in changed_tables("{}", report)] == ["readings"]
     assert [t.key for t in changed_tables("not json", report)] == ["readings"]
+
+
+def test_a_making_of_a_running_period_is_followed_not_corrected() -> None:
+    running = replace(earlier(), partial=True)
+    note = remake_note(running, False, Arrivals(readings={"s1": 3}), [TableName("t", "表", "Table")])
+    assert note.zh == "2026-07-02 08:30 制作时该时段尚未结束；此后的数据已计入。变化的表：表。"
+    assert note.en == (
+        "The period was still running at the making of 2026-07-02 08:30; the data since are included. "
+        "Tables changed: Table."
+    )
