@@ -191,3 +191,34 @@ def test_a_making_of_a_running_period_is_followed_not_corrected() -> None:
         "The period was still running at the making of 2026-07-02 08:30; the data since are included. "
         "Tables changed: Table."
     )
+
+
+def test_the_real_daily_warning_remade_is_the_same_until_late_data_arrive(store: Store) -> None:
+    """With the real product: the same figures when made again a day later; late ammonia readings for the day
+    change them and the note names them."""
+    from protocols.messages import Reading, ReadingBatch
+
+    def nh3n(seq: int, hours: range, value: float, at: datetime) -> None:
+        readings = [Reading(param="w21003", t=START + timedelta(hours=h), value=value) for h in hours]
+        store.apply(
+            [
+                received(
+                    ReadingBatch(station="boshuicun", seq=seq, lane="live", sent_at=at, readings=readings), at
+                )
+            ]
+        )
+
+    nh3n(1, range(0, 12, 4), 0.5, START + timedelta(hours=13))
+    now = [FIRST_MAKING]
+    ctx = context(store, now)
+    first = make_product(ctx, "daily", DAY, archive=True)
+    assert first.previous is None and not first.report.partial
+    now[0] = FIRST_MAKING + timedelta(days=1)
+    again = make_product(ctx, "daily", DAY, archive=True)
+    assert again.same is True and again.report.notes[-1].en == "Same figures as made at 2026-07-02 08:00."
+    nh3n(2, range(12, 24, 4), 1.9, now[0] + timedelta(minutes=5))  # the afternoon's results, late
+    now[0] += timedelta(hours=1)
+    late = make_product(ctx, "daily", DAY, archive=True)
+    assert late.same is False
+    assert "3 readings (泊水村 3) arrived for this period" in late.report.notes[-1].en
+    assert figures_digest(late.report) != figures_digest(first.report)
