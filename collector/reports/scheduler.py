@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 
@@ -30,6 +31,7 @@ log = logging.getLogger("qingliu.collector.reports")
 
 SCHEDULE_KEY = "reports_schedule"  # the blob of what the scheduler has done (schedule.Memory)
 POLL_S = 20.0  # how often the thread looks at the clock: cron has minute resolution
+MAX_KEPT = 20
 
 Announce = Callable[[Notice], object]
 
@@ -90,7 +92,8 @@ class ReportScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one pass at a time (the thread, or a test calling run_due)
-        self.made: list[tuple[Run, Made | None]] = []  # what this process ran (None: the making failed)
+        # The latest runs of this process (None: the making failed), for tests and a look in a debugger.
+        self.made: deque[tuple[Run, Made | None]] = deque(maxlen=MAX_KEPT)
 
     # -- one pass --------------------------------------------------------------------------------------------
 
@@ -135,7 +138,7 @@ class ReportScheduler:
             if memory != self._memory:
                 self._memory = memory
                 ctx.store.save_blob(SCHEDULE_KEY, json.dumps(memory.dump()))
-            self.made += done
+            self.made.extend(done)
             return done
 
     def _make(self, ctx: ReportContext, run: Run) -> Made | None:
