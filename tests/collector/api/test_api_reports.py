@@ -16,6 +16,7 @@ from collector.api import create_app
 from collector.api.reports import reports_router
 from collector.reports.document import loads
 from collector.service import CollectorService
+from collector.store.report_rows import ReportRecord
 from tests.collector.api.helpers import AUTH, feed
 from tests.collector.factories import T0, batch
 from tests.collector.reports.fakes import fake_maker, fake_renderer
@@ -150,3 +151,14 @@ def test_the_real_products_in_every_format_through_the_app(service: CollectorSer
     assert any("Daily water-quality warning" in p for p in paragraphs)
     page = client.get(f"/api/reports/daily/{DAY}")
     assert page.headers["content-type"] == "text/html; charset=utf-8" and "<html" in page.text.lower()
+
+
+def test_an_archived_document_that_no_longer_reads_is_made_again(
+    api: TestClient, service: CollectorService
+) -> None:
+    service.store.save_report(
+        ReportRecord("daily", DAY, T0, T0, None, False, "old", "{}", '{"format": 0, "kind": "daily"}')
+    )
+    got = api.get(f"/api/reports/daily/{DAY}?format=json")
+    assert got.status_code == 200 and loads(got.text)["format"] == 1
+    assert service.store.report("daily", DAY).digest != "old"  # type: ignore[union-attr]
