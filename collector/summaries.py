@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector import quality
+from collector.alert_values import value_texts
 from collector.alerts.model import SEVERITY_RANK, Alert, AlertStatus
 from collector.config import StationConfig
+from collector.names import station_en
 from collector.stations import StationRecord
 from collector.store.base import StoredDeadLetter, StoredReading
 from protocols import catalogue
@@ -93,6 +95,7 @@ def station_summary(
     return {
         "id": site.id,
         "name_zh": site.name_zh,
+        "name_en": station_en(site.id),
         "river": site.river,
         "river_zh": river.name_zh if river else site.river,
         "river_en": river.name_en if river else site.river,
@@ -195,6 +198,7 @@ def overview(sites: list[StationConfig], summaries: list[dict[str, Any]], now: d
 
 def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
     """An alert in the shape of the API contract."""
+    shown = value_texts(a.rule_type, a.param, a.value)
     device = a.detail.get("device")
     if device is None and a.rule_type == "device_down":
         device = a.subject or None
@@ -202,6 +206,7 @@ def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
         "id": a.id,
         "station": a.station,
         "station_zh": site.name_zh if site else a.station,
+        "station_en": station_en(a.station),
         "rule": a.rule,
         "rule_type": a.rule_type,
         "param": a.param,
@@ -218,6 +223,9 @@ def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
         "ack_note": a.detail.get("ack_note") or None,
         "resolved_at": iso(a.resolved_at),
         "last_value": a.value,
+        # As people read it: rounded to the parameter's decimals with its unit, or an age, a count (issue 18).
+        "last_value_zh": shown[0],
+        "last_value_en": shown[1],
         "last_bad_at": iso(a.last_bad_at),
         # The flood-season judgement of an exceedance (collector/supervising.py), None otherwise.
         "supervision": a.detail.get("supervision") or None,

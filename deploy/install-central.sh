@@ -16,8 +16,12 @@ bash "$src/deploy/mosquitto/make-certs.sh" /etc/mosquitto/certs "$host" "$ip"
 chown -R mosquitto: /etc/mosquitto/certs
 install -m 0644 "$src/deploy/mosquitto/qingliu.conf" /etc/mosquitto/conf.d/qingliu.conf
 install -m 0640 -g mosquitto "$src/deploy/mosquitto/qingliu.acl" /etc/mosquitto/qingliu.acl
-touch /etc/mosquitto/qingliu.passwd && chown mosquitto: /etc/mosquitto/qingliu.passwd && chmod 0640 /etc/mosquitto/qingliu.passwd
-echo "add users: mosquitto_passwd /etc/mosquitto/qingliu.passwd qingliu-collector ; one per station id"
+# Two password files (per-listener settings): stations on the TLS listener, the collector alone on loopback.
+for f in qingliu.passwd qingliu-collector.passwd; do
+  touch "/etc/mosquitto/$f" && chown mosquitto: "/etc/mosquitto/$f" && chmod 0640 "/etc/mosquitto/$f"
+done
+echo "add users: mosquitto_passwd /etc/mosquitto/qingliu-collector.passwd qingliu-collector ;"
+echo "           mosquitto_passwd /etc/mosquitto/qingliu.passwd <station id>  (one per station)"
 systemctl restart mosquitto
 install -m 0644 "$src/deploy/systemd/qingliu-collector.service" /etc/systemd/system/
 systemctl daemon-reload

@@ -52,6 +52,10 @@ class Context(Protocol):
         """How messages name a station: its section's Chinese name where configured, else its id."""
         ...
 
+    def labels(self, station: str) -> dict[str, str]:
+        """``label`` (Chinese) and ``label_en`` (English, collector/names.py) as ``texts.render`` fields."""
+        ...
+
 
 class Verdicts(Context, Protocol):
     """The engine as a reading rule sees it: verdicts go in tagged with the reading's position ``i`` in its

@@ -36,6 +36,7 @@ from collector.alerts.model import (
 )
 from collector.alerts.registry import RuleType
 from collector.alerts.rule import IncidentRule, RuleBase
+from collector.names import station_en
 from protocols.messages import Reading, Severity, Status
 
 __all__ = ["AlertEngine", "Check"]
@@ -74,6 +75,10 @@ class AlertEngine:
         """How messages name a station: its section's Chinese name where configured, else its id."""
         site = self.config.sites.get(station)
         return site.name_zh if site is not None and site.name_zh else station
+
+    def labels(self, station: str) -> dict[str, str]:
+        """The station's name for both parts of a text: ``label`` (Chinese) and ``label_en`` (English)."""
+        return {"label": self.label(station), "label_en": station_en(station)}
 
     def _hooks(self) -> registry.Hooks:
         """The registry's hooks; the caches derived from the config and the registry are dropped when either

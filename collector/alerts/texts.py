@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from collector.assessment.rounding import round_param
 from protocols import catalogue
 
 
@@ -27,85 +28,85 @@ TEMPLATES: dict[str, Texts] = {
         "站点离线",
         "Station offline",
         "{label} {reason_zh}已 {span_zh}",
-        "{label} {reason_en} for {span_en}",
+        "{label_en} {reason_en} for {span_en}",
     ),
     "device_down": Texts(
         "设备 {device} {flag_zh}",
         "Device {device}: {flag_en}",
         "{label} 设备 {device} {flag_zh}{error_zh}",
-        "{label} device {device}: {flag_en}{error_en}",
+        "{label_en} device {device}: {flag_en}{error_en}",
     ),
     "stale": Texts(
         "{name_zh}数据中断",
         "{name_en} data stale",
         "{label} {name_zh} {age_zh}无新数据（应每 {every_zh}）",
-        "{label} {name_en}: no new value for {age_en} (expected every {every_en})",
+        "{label_en} {name_en}: no new value for {age_en} (expected every {every_en})",
     ),
     "calibration_overdue": Texts(
         "{name_zh}校准逾期",
         "{name_en} calibration overdue",
         "{label} {name_zh} 已 {age_zh} 未校准/核查",
-        "{label} {name_en}: no calibration or check for {age_en}",
+        "{label_en} {name_en}: no calibration or check for {age_en}",
     ),
     "fault_flag": Texts(
         "{name_zh}分析仪{flag_zh}",
         "{name_en} analyser: {flag_en}",
         "{label} {name_zh}数据标识为 {flag}（{flag_zh}）",
-        "{label} {name_en} values flagged {flag} ({flag_en})",
+        "{label_en} {name_en} values flagged {flag} ({flag_en})",
     ),
     "exceedance": Texts(
         "{name_zh}超标（{class_zh}）",
         "{name_en} exceeds target ({class_en})",
         "{label} {name_zh} {value} {unit}，{class_zh}，目标{target_zh}{times_zh}",
-        "{label} {name_en} {value} {unit}: {class_en}, target {target_en}{times_en}",
+        "{label_en} {name_en} {value} {unit}: {class_en}, target {target_en}{times_en}",
     ),
     "sudden_rise": Texts(
         "{name_zh}突升",
         "{name_en} sudden rise",
         "{label} {name_zh} 由 {start} 升至 {value} {unit}，每小时 {rate:.3g}（阈值 {limit:g}）",
-        "{label} {name_en} rose from {start} to {value} {unit}: {rate:.3g} per hour (threshold {limit:g})",
+        "{label_en} {name_en} rose from {start} to {value} {unit}: {rate:.3g} per hour (threshold {limit:g})",
     ),
     "backlog": Texts(
         "待发数据积压增长",
         "Unsent backlog growing",
         "{label} 待发数据 {backlog} 条，仍在增长",
-        "{label} has {backlog} unsent readings and rising",
+        "{label_en} has {backlog} unsent readings and rising",
     ),
     "dropped": Texts(
         "站端数据被丢弃",
         "Readings dropped at the station",
         "{label} 因磁盘配额丢弃 {lost} 条数据（累计 {total}）",
-        "{label} dropped {lost} readings to its disk quota ({total} in all)",
+        "{label_en} dropped {lost} readings to its disk quota ({total} in all)",
     ),
     "clock_skew": Texts(
         "站点时钟偏差",
         "Station clock skew",
         "{label} 时钟偏差 {offset:+.1f} 秒（阈值 {limit:g} 秒）",
-        "{label} clock off by {offset:+.1f} s (threshold {limit:g} s)",
+        "{label_en} clock off by {offset:+.1f} s (threshold {limit:g} s)",
     ),
     "controller.no_water": Texts(
         "站房无水（结冰/断流）",
         "No sample water (ice or dry river)",
         "{label} 采水无水，可能结冰或断流",
-        "{label} has no sample water: ice or a dry river",
+        "{label_en} has no sample water: ice or a dry river",
     ),
     "controller.mains_lost": Texts(
         "站房市电中断",
         "Mains power lost",
         "{label} 市电中断，由电池供电",
-        "{label} lost mains power and runs on battery",
+        "{label_en} lost mains power and runs on battery",
     ),
     "dead_letters": Texts(
         "站点消息被隔离",
         "Messages quarantined",
         "{label} 有 {n} 条消息无法校验或入库，已隔离（{reasons}）",
-        "{label}: {n} message(s) could not be validated or stored and were quarantined ({reasons})",
+        "{label_en}: {n} message(s) could not be validated or stored and were quarantined ({reasons})",
     ),
     "revisions": Texts(
         "同一时刻数据出现不同值",
         "Readings revised",
         "{label} 有 {n} 条已入库数据以不同的值或标识再次到达（保留首值，另存修订）",
-        "{label}: {n} stored reading(s) arrived again with another value or flag "
+        "{label_en}: {n} stored reading(s) arrived again with another value or flag "
         "(the first is kept, the new one saved as a revision)",
     ),
     "inbox_write": Texts(
@@ -189,6 +190,10 @@ def define(key: str, texts: Texts) -> None:
 
 
 def render(key: str, **fields: Any) -> Texts:
+    """``label_en`` is the station's English name (collector/names.py); texts defined without one get
+    ``label``."""
+    if "label" in fields:
+        fields.setdefault("label_en", fields["label"])
     return Texts(*(template.format(**fields) for template in TEMPLATES[key]))
 
 
@@ -210,10 +215,11 @@ def names(param: str) -> dict[str, str]:
 
 
 def number(param: str, value: float | None) -> str:
-    """A value as the bulletin prints it: the catalogue's decimals for that parameter."""
+    """A value as the bulletin prints it: the catalogue's decimals for that parameter, rounded half to even
+    (GB/T 8170, collector/assessment/rounding.py)."""
     if value is None:
         return "—"
-    return f"{value:.{catalogue.get(param).decimals}f}"
+    return str(round_param(param, value))
 
 
 def duration(seconds: float) -> tuple[str, str]:

@@ -72,7 +72,7 @@ def offline(
         (reason_zh, reason_en), (span_zh, span_en) = texts.phrase(reason), texts.duration(span)
         said = texts.render(
             "offline",
-            label=ctx.label(station),
+            **ctx.labels(station),
             reason_zh=reason_zh,
             reason_en=reason_en,
             span_zh=span_zh,
@@ -113,7 +113,7 @@ def devices(ctx: Context, rules: list[DeviceDownRule], status: Status, memo: Sta
             )
             said = texts.render(
                 "device_down",
-                label=ctx.label(status.station),
+                **ctx.labels(status.station),
                 device=name,
                 flag_zh=flag_zh,
                 flag_en=flag_en,
@@ -147,7 +147,7 @@ def stale(
         (age_zh, age_en), (every_zh, every_en) = texts.duration(age), texts.duration(every)
         said = texts.render(
             "stale",
-            label=ctx.label(station),
+            **ctx.labels(station),
             **texts.names(param),
             age_zh=age_zh,
             age_en=age_en,

@@ -50,11 +50,11 @@ def _check(key: str, rule: IncidentRule, station: str, memo: IncidentMemo, **fie
 
 def dead_letters(ctx: Context, rule: DeadLettersRule, station: str, memo: IncidentMemo) -> Check:
     reasons = ", ".join(f"{r} {c}" for r, c in sorted(memo.detail.items()) if isinstance(c, int))
-    return _check("dead_letters", rule, station, memo, label=ctx.label(station), reasons=reasons)
+    return _check("dead_letters", rule, station, memo, **ctx.labels(station), reasons=reasons)
 
 
 def revisions(ctx: Context, rule: RevisionsRule, station: str, memo: IncidentMemo) -> Check:
-    return _check("revisions", rule, station, memo, label=ctx.label(station))
+    return _check("revisions", rule, station, memo, **ctx.labels(station))
 
 
 def inbox_write(ctx: Context, rule: InboxWriteRule, station: str, memo: IncidentMemo) -> Check:

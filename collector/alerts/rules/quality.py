@@ -140,7 +140,7 @@ def calibration_overdue(
         age_zh, age_en = texts.duration(age)
         said = texts.render(
             "calibration_overdue",
-            label=ctx.label(station),
+            **ctx.labels(station),
             **texts.names(param),
             age_zh=age_zh,
             age_en=age_en,
@@ -156,7 +156,7 @@ def _fault_check(ctx: Context, rule: FaultFlagRule, station: str, reading: Readi
     flag_zh, flag_en = FLAG_NAMES[reading.flag]
     said = texts.render(
         "fault_flag",
-        label=ctx.label(station),
+        **ctx.labels(station),
         **texts.names(reading.param),
         flag=reading.flag.value,
         flag_zh=flag_zh,
@@ -219,7 +219,7 @@ def _exceedance_check(
     )
     said = texts.render(
         "exceedance",
-        label=ctx.label(station),
+        **ctx.labels(station),
         **texts.names(param),
         value=texts.number(param, value),
         class_zh=water_class.label_zh,
@@ -300,7 +300,7 @@ def _rise_check(
 ) -> Check:
     said = texts.render(
         "sudden_rise",
-        label=ctx.label(station),
+        **ctx.labels(station),
         **texts.names(param),
         start=texts.number(param, reference[1]),
         value=texts.number(param, value),

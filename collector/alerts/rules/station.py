@@ -65,7 +65,7 @@ def backlog(ctx: Context, rules: list[BacklogRule], status: Status, memo: Statio
     out = []
     for rule in rules:
         if status.backlog > rule.min_backlog and status.backlog > previous:
-            said = texts.render("backlog", label=ctx.label(status.station), backlog=status.backlog)
+            said = texts.render("backlog", **ctx.labels(status.station), backlog=status.backlog)
             value, detail = float(status.backlog), {"backlog": status.backlog}
             out.append(Check(rule, status.station, "", True, status.at, *said, value=value, detail=detail))
         elif status.backlog <= rule.min_backlog or status.backlog < previous:
@@ -81,7 +81,7 @@ def dropped(ctx: Context, rules: list[DroppedRule], status: Status, memo: Statio
     for rule in rules:
         if status.dropped > previous:
             lost = status.dropped - previous
-            said = texts.render("dropped", label=ctx.label(status.station), lost=lost, total=status.dropped)
+            said = texts.render("dropped", **ctx.labels(status.station), lost=lost, total=status.dropped)
             detail = {"dropped_total": status.dropped}
             out.append(
                 Check(rule, status.station, "", True, status.at, *said, value=float(lost), detail=detail)
@@ -99,7 +99,7 @@ def clock_skew(ctx: Context, rules: list[ClockSkewRule], status: Status, memo: S
     for rule in rules:
         limit = rule.max_offset_s
         if abs(offset) > limit:
-            said = texts.render("clock_skew", label=ctx.label(status.station), offset=offset, limit=limit)
+            said = texts.render("clock_skew", **ctx.labels(status.station), offset=offset, limit=limit)
             out.append(Check(rule, status.station, "", True, status.at, *said, value=offset))
         elif abs(offset) <= rule.clear_offset_s:
             out.append(Check(rule, status.station, "", False, status.at))
@@ -134,7 +134,7 @@ def controller(ctx: Context, rules: list[ControllerRule], status: Status, memo: 
             bad = signals.get("mains_power") == 0 or signals.get("on_battery") == 1
         if not known:
             continue
-        said = texts.render(f"controller.{rule.condition}", label=ctx.label(status.station))
+        said = texts.render(f"controller.{rule.condition}", **ctx.labels(status.station))
         detail = {k: v for k, v in status.controller.items() if k in CONTROLLER_DETAIL}
         out.append(Check(rule, status.station, rule.condition, bad, status.at, *said, detail=detail))
     return out

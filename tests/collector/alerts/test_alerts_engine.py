@@ -67,7 +67,11 @@ def test_messages_name_the_section_and_round_values_as_bulletins_do() -> None:
     assert alert.message_zh.startswith(
         "河西村 氨氮 1.172 mg/L"
     )  # NH3-N to three decimals, by its section name
-    assert alert.message_en.startswith("河西村 ammonia nitrogen 1.172 mg/L")
+    # The English part names the station in English (its section's name_en), never in Chinese (issue 18).
+    assert alert.message_en.startswith("Hexicun ammonia nitrogen 1.172 mg/L")
+    # A tie rounds half to even as the bulletins do (GB/T 8170): 2.0245 → 2.024, where "%.3f" gives 2.025.
+    tie = engine(ExceedanceRule(id="exc", open_after=1)).on_reading(ST, reading("w21003", 0, 2.0245))[0].alert
+    assert "2.024 mg/L" in tie.message_zh and "2.024 mg/L" in tie.message_en
     unnamed = (
         engine(ExceedanceRule(id="exc", open_after=1)).on_reading(ST, reading("w21003", 0, 1.5))[0].alert
     )

@@ -1,0 +1,87 @@
+"""Mosquitto started with the shipped deploy/mosquitto/qingliu.conf (paths and ports moved into a work dir).
+
+The config's two listeners (loopback for the collector, TLS for the stations) keep their per-listener settings;
+only file locations, ports and logging change. Certificates come from the shipped make-certs.sh.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.broker import MOSQUITTO
+from tests.support.ports import free_port, wait_for_port
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+ETC = "/etc/mosquitto/"
+STATE = "/var/lib/mosquitto/"
+
+
+def shipped_config(text: str, workdir: Path, plain_port: int, tls_port: int) -> str:
+    """The shipped config with its paths under ``workdir`` and its listeners on the given loopback ports."""
+    text = text.replace(ETC, f"{workdir}/").replace(STATE, f"{workdir}/data/")
+    text = re.sub(r"^listener 1883 127\.0\.0\.1$", f"listener {plain_port} 127.0.0.1", text, flags=re.M)
+    text, n = re.subn(r"^listener 8883$", f"listener {tls_port} 127.0.0.1", text, flags=re.M)
+    assert n == 1, "the shipped config no longer has its station listener on 8883"
+    log = [f"log_dest file {workdir}/mosquitto.log", "log_type all"]
+    return "user root\n" + text + "\n" + "\n".join(log) + "\n"
+
+
+def write_passwords(path: Path, users: dict[str, str]) -> None:
+    path.write_text("")
+    for name, password in users.items():
+        subprocess.run(["mosquitto_passwd", "-b", str(path), name, password], check=True)
+
+
+@dataclass
+class ShippedMosquitto:
+    workdir: Path
+    stations: dict[str, str]  # station id → password (qingliu.passwd)
+    collector: dict[str, str]  # collector user → password (qingliu-collector.passwd)
+    plain_port: int = field(default_factory=free_port)
+    tls_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "ca.crt"
+
+    def start(self) -> ShippedMosquitto:
+        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["bash", str(DEPLOY / "make-certs.sh"), str(self.workdir / "certs"), "localhost", "127.0.0.1"],
+            check=True,
+            capture_output=True,
+        )
+        write_passwords(self.workdir / "qingliu.passwd", self.stations)
+        write_passwords(self.workdir / "qingliu-collector.passwd", self.collector)
+        (self.workdir / "qingliu.acl").write_text((DEPLOY / "qingliu.acl").read_text())
+        conf = self.workdir / "mosquitto.conf"
+        text = (DEPLOY / "qingliu.conf").read_text()
+        conf.write_text(shipped_config(text, self.workdir, self.plain_port, self.tls_port))
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port(self.plain_port, timeout=10)
+            wait_for_port(self.tls_port, timeout=10)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start; log:\n{self.log()}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def log(self) -> str:
+        path = self.workdir / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
