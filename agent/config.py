@@ -109,6 +109,47 @@ class ClockConfig(_Section):
     report_every_s: float = Field(default=3600.0, ge=0)  # one analyser_clock event per device and kind
 
 
+class Hj212Target(_Section):
+    """``[[uplink.hj212]]``: one platform above the station (national, provincial) over HJ 212-2017 TCP.
+
+    Reply defaults are the standard's (HJ 212-2017 §6.6: the answer timeout is 5 s, a message is re-sent up
+    to 3 times); ``reply_required`` sets the Flag A bit, and a frame then counts as delivered only on its 9014.
+    """
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    mn: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9_-]+$")
+    password: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9_-]+$")
+    st: str = Field(default="21", pattern=r"^[0-9]{2}$")  # 21: surface water
+    realtime: bool = True  # 2011, every reading
+    # RtdInterval (1061/1062): how often fresh rows go; a platform may set 30-3600 s, the config also less
+    realtime_interval_s: float = Field(default=60.0, gt=0, le=3600)
+    hourly: bool = True  # 2061 on the hour: Avg/Min/Max and Flag per item
+    daily: bool = False  # 2031 after the local day closes
+    period_grace_s: float = Field(default=300.0, ge=0)  # a period is sent this long after it closes
+    reply_required: bool = True
+    reply_timeout_s: float = Field(default=5.0, gt=0)
+    retries: int = Field(default=3, ge=0)  # re-sends before waiting for the next round (never dropped)
+    codes: dict[str, str] = Field(default_factory=dict)  # qingliu code -> the platform's code
+    legacy_codes: bool = False  # HJ/T 212-2005 three-digit codes where the table has one
+    backlog_rate: float = Field(default=50.0, gt=0)  # catch-up frames per second at most
+    backlog_alert: int = Field(default=10_000, ge=1)  # readings: the status says so beyond this
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+
+
+class UplinkConfig(_Section):
+    hj212: list[Hj212Target] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> UplinkConfig:
+        names = [t.name for t in self.hj212]
+        for i, name in enumerate(names):
+            if names.count(name) > 1:
+                raise FieldProblem(("hj212", i, "name"), f"target name {name!r} is used twice")
+        return self
+
+
 class AgentConfig(_Section):
     station: StationConfig
     mqtt: MqttConfig = MqttConfig()
@@ -117,6 +158,7 @@ class AgentConfig(_Section):
     clock: ClockConfig = ClockConfig()
     bus: list[Bus] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    uplink: UplinkConfig = UplinkConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

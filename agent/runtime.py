@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from agent.clockwatch import ClockJump, ClockWatch, watch_clock
 from agent.commands import CommandHandler
 from agent.config import AgentConfig
+from agent.hj212up.service import UplinkService
 from agent.outbox import Outbox
 from agent.publisher import Publisher
 from agent.sink import EventRecord, Sink, StorageFailed
@@ -175,6 +176,10 @@ async def run_agent(
         board.clock_offset_s = offset
 
     handler = CommandHandler(config, outbox, apply_interval=apply_interval, on_clock_offset=on_offset)
+    # HJ 212 platforms above the station: each its own task and cursor over the outbox's feed.
+    uplinks = UplinkService(config, outbox, on_clock_offset=on_offset) if config.uplink.hj212 else None
+    if uplinks is not None:
+        board.uplinks = uplinks.status_field
     reply_topic = topic(station, "reply")
 
     def publish_status() -> None:
@@ -222,6 +227,8 @@ async def run_agent(
             return  # the disk refuses writes: the outbox counts and logs that, once a minute
         if any(done.values()):
             log.info("station %s: housekeeping %s", station, done)
+        if uplinks is not None:
+            uplinks.housekeeping()
         waker()
 
     tasks: list[asyncio.Task[Any]] = []
@@ -253,6 +260,7 @@ async def run_agent(
                 ),
                 name="clockwatch",
             ),
+            *(uplinks.tasks() if uplinks is not None else []),
         ]
         await stop.wait()
         log.info("station %s: stopping", station)

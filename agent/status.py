@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from agent.outbox import OutboxStats
-from protocols.messages import DeviceStatus, StationState, Status
+from protocols.messages import DeviceStatus, StationState, Status, UplinkStatus
 
 AGENT_VERSION = "0.1.0"
 
@@ -22,6 +24,7 @@ class StatusBoard:
     controller: dict[str, float | bool | str] = field(default_factory=dict)
     clock_offset_s: float | None = None
     intervals: dict[str, float] = field(default_factory=dict)
+    uplinks: Callable[[], dict[str, dict[str, Any]]] | None = None  # HJ 212 targets' state, when there are
 
     def state(self) -> StationState:
         return StationState.DEGRADED if any(not d.up for d in self.devices.values()) else StationState.ONLINE
@@ -42,7 +45,12 @@ class StatusBoard:
             controller=dict(self.controller),
             heartbeat_s=self.heartbeat_s,
             intervals=dict(self.intervals),
+            uplinks=None if self.uplinks is None or offline else _uplinks(self.uplinks()),
         )
+
+
+def _uplinks(views: dict[str, dict[str, Any]]) -> dict[str, UplinkStatus]:
+    return {name: UplinkStatus.model_validate(view) for name, view in views.items()}
 
 
 def will_status(station: str, heartbeat_s: float) -> Status:

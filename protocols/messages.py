@@ -178,6 +178,23 @@ class DeviceStatus(_Wire):
     error: str | None = Field(default=None, max_length=500)
 
 
+class UplinkStatus(_Wire):
+    """One HJ 212 platform the station reports to (agent.hj212up): optional in Status, absent without any."""
+
+    host: str = Field(default="", max_length=MAX_ID_CHARS)
+    port: int = Field(default=0, ge=0, le=65535)
+    connected: bool = False
+    last_reply: UtcDatetime | None = None  # the last 9014
+    backlog: Count = 0  # readings not yet delivered to this platform
+    oldest_unsent: UtcDatetime | None = None  # when the oldest of them was stored
+    periods_pending: Count = 0
+    retries: Count = 0
+    refusals: Count = 0
+    lost: Count = 0  # readings dropped (feed quota) before this platform had them
+    sent_frames: Count = 0
+    alert: bool = False  # backlog beyond the target's backlog_alert
+
+
 class Status(_Wire):
     """Retained per station. The agent's will publishes the same with state=offline."""
 
@@ -203,6 +220,8 @@ class Status(_Wire):
     intervals: dict[Name, Annotated[float, Field(gt=0, le=MAX_PERIOD_S)]] = Field(
         default_factory=dict, max_length=MAX_MAP_ENTRIES
     )
+    # HJ 212 platforms (target name → state); None from agents without targets or older ones.
+    uplinks: dict[Name, UplinkStatus] | None = Field(default=None, max_length=MAX_MAP_ENTRIES)
 
 
 class EventKind(StrEnum):

@@ -11,6 +11,8 @@
     qingliu sim history --out DIR [--months 13] [--end ISO] [--seed N]   (simulators/history.py)
     qingliu sim hj212-logger --port N --mn MN [--station ID | --outfall NAME] [--fault NAME=VALUE] …
                              (a data logger speaking HJ 212-2017 to a platform: simulators/hj212_logger.py)
+    qingliu sim hj212-platform --port N [--pw PW] [--reply-delay S] [--loss P] [--refuse P] [--journal PATH] …
+                             (a platform receiving HJ 212-2017: simulators/hj212_platform.py)
 
 Port 0 picks free ports; the manifest records where each station listens.
 """
@@ -36,6 +38,8 @@ from simulators.clock import SimClock
 from simulators.fleet import Fleet, Station, build_fleet, station_entry, utc_iso, write_manifest
 from simulators.hj212_logger import add_parser as add_hj212_parser
 from simulators.hj212_logger import run_cli as run_hj212
+from simulators.hj212_platform import add_parser as add_platform_parser
+from simulators.hj212_platform import run_cli as run_platform
 from simulators.journal import Journal
 from simulators.scenarios import ScenarioRunner, builtin_scenarios, load_scenario
 from simulators.scenarios.schema import Scenario
@@ -239,6 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(fleet)
     add_ascii_parser(sub)
     add_hj212_parser(sub)
+    add_platform_parser(sub)
     sub.add_parser("profiles", help="list the built-in analyser profiles")
     sub.add_parser("scenarios", help="list the built-in scenarios")
     history = sub.add_parser("history", help="write a synthetic history: readings.jsonl and manual.csv")
@@ -282,6 +287,8 @@ def main(argv: list[str]) -> int:
             return run_ascii(args)
         if args.command == "hj212-logger":
             return run_hj212(args)
+        if args.command == "hj212-platform":
+            return run_platform(args)
         if args.command == "profiles":
             for name in builtin_names():
                 profile = load_profile(name)

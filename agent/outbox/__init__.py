@@ -37,6 +37,7 @@ from agent.outbox.batches import Batches
 from agent.outbox.chunks import ENVELOPE_BYTES, Batch, iso_utc
 from agent.outbox.commandlog import CommandLog
 from agent.outbox.events import EventLog, StoredEvent
+from agent.outbox.feed import ensure_feed
 from agent.outbox.housekeeping import COMPACT_ROWS, Housekeeper
 from agent.outbox.intervals import Intervals
 from agent.outbox.losses import LossReport
@@ -149,6 +150,12 @@ class Outbox:
     def close(self) -> None:
         with self.store.lock:
             self._db.close()
+
+    def enable_feed(self) -> None:
+        """Copy every poll to the uplink feed from now on (HJ 212 targets: ``agent.outbox.feed``)."""
+        with self.store.lock:
+            ensure_feed(self._db)
+            self.store.feed_enabled = True
 
     # ----------------------------------------------------------------- readings in, events
 

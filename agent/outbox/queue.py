@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from agent.diskguard import is_storage_error
 from agent.outbox.chunks import delete_chunks, encode_chunks, insert_chunk, take_until
+from agent.outbox.feed import insert_feed
 from agent.outbox.losses import LossReport
 from agent.outbox.store import OutboxStore, meta_add
 from protocols.messages import Reading
@@ -90,6 +91,8 @@ class ChunkQueue:
                         self.unbound_from = chunk_id
                     if chunk_id < self.live_from:
                         self.live_from = chunk_id
+                if store.feed_enabled and chunks:
+                    insert_feed(db, chunks, now)  # the HJ 212 targets' copy, in the same commit
                 if dropped:
                     meta_add(db, "dropped", dropped)
                 db.execute("COMMIT")

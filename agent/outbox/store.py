@@ -58,6 +58,8 @@ class OutboxStore:
         self.loss = StorageLoss(clock=clock)  # what a failing disk cost, until it is written
         self.used_estimate: int | None = None  # bytes in use: the last true size plus what was stored since
         self.estimate_age = 0  # quota checks answered by the estimate since it was last read
+        # HJ 212 targets configured: polls are copied to uplink_feed too (agent.outbox.feed)
+        self.feed_enabled = False
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
