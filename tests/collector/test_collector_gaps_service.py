@@ -194,9 +194,9 @@ def test_alert_rules_from_the_config_reach_the_engine(make: Any) -> None:
 @pytest.mark.parametrize(
     ("rules", "field"),
     [
-        ('[{id = "s", type = "stale", open_after_s = -5}]', r"alerts\.rules\.0\.stale\.open_after_s"),
-        ('[{id = "f", type = "fault_flag", params = ["w99999"]}]', r"alerts\.rules\.0\.fault_flag\.params"),
-        ('[{id = "x", type = "nonsense"}]', r"alerts\.rules\.0"),
+        ('[{id = "s", type = "stale", open_after_s = -5}]', r"alerts\.rules\[s\]\.open_after_s"),
+        ('[{id = "f", type = "fault_flag", params = ["w99999"]}]', r"alerts\.rules\[f\]\.params\[0\]"),
+        ('[{id = "x", type = "nonsense"}]', r"alerts\.rules\[x\]"),
         ('[{id = "o", type = "offline"}, {id = "o", type = "stale"}]', "repeated: o"),
         ('[{id = "o", type = "offline", stations = ["nowhere"]}]', "unknown stations nowhere"),
     ],
