@@ -10,8 +10,9 @@ makes N calendar months of readings ending at a given time:
   readings at all from 8 January 00:00 to 29 January 00:00 local (three weeks, the intake frozen);
 - flood-season spikes: at every station three runoff events a year, one each in July, August and September
   (day chosen by the seed), each lasting ``SPIKE_DAYS`` days with TP ×3, NH3-N ×2.5 and CODMn ×1.8 at the peak;
-- jiehepucun drifting over its class III target in the last 30 days: NH3-N gains up to +0.6 mg/L (ramped in over
-  a week), so that the last month's mean is above 1.0 mg/L.
+- jiehepucun drifting over its class III target from the month before the last on (ramped in over the week
+  before its 1st): NH3-N gains up to +0.6 mg/L, so that the last full month's mean and the last 30 days' are
+  above 1.0 mg/L.
 
 Every reading carries device ``"synthetic"``: history is never mistaken for measurements. Batches use lane
 backfill and seqs from ``HISTORY_SEQ_BASE`` (10**12), far beyond any live agent's. Deterministic for a seed.
@@ -67,7 +68,6 @@ SPIKE_FACTORS: dict[str, float] = {TP: 3.0, NH3N: 2.5, CODMN: 1.8}
 
 DRIFT_STATION = "jiehepucun"
 DRIFT_PARAM = NH3N
-DRIFT_DAYS = 30
 DRIFT_RAMP_DAYS = 7
 DRIFT_OFFSET = 0.6  # mg/L at full weight: a class IV month from a class III baseline
 
@@ -140,6 +140,15 @@ def _spike_weight(t: datetime, starts: list[datetime]) -> float:
     return 0.0
 
 
+def drift_start(end: datetime) -> datetime:
+    """When the drift begins: a ramp's length before the 1st of the month before ``end`` (local), so that it is
+    at full weight through that whole month and the last full month's bulletin shows the section off target,
+    whatever day of the month the history ends on (and so through the last 30 days too)."""
+    first = end.astimezone(CST).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return previous.astimezone(UTC) - timedelta(days=DRIFT_RAMP_DAYS)
+
+
 class _Model:
     """One station's synthetic river: the environment model bent by spikes and the drift."""
 
@@ -148,7 +157,7 @@ class _Model:
         self.water = RiverWater(station, BASELINES.get(station, WaterBaseline()), seed=seed)
         self.seed = seed
         self._starts: dict[int, list[datetime]] = {}
-        self.drift_start = end - timedelta(days=DRIFT_DAYS) if station == DRIFT_STATION else None
+        self.drift_start = drift_start(end) if station == DRIFT_STATION else None
 
     def value(self, param: str, t: datetime) -> float:
         value = self.water.value(param, t)

@@ -7,7 +7,7 @@ import io
 import statistics
 import tomllib
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +128,15 @@ def test_end_must_be_aware_and_months_positive() -> None:
         generate(datetime(2026, 11, 1), months=1)
     with pytest.raises(ValueError, match="months"):
         generate(OCTOBER_END, months=0)
+
+
+def test_the_drift_covers_the_whole_month_before_the_last_whatever_day_the_history_ends() -> None:
+    from simulators.history import DRIFT_RAMP_DAYS, drift_start
+
+    # 1 November 00:00 in Shanghai is 31 October 16:00 UTC: full weight from then on, the ramp before it.
+    november = datetime(2026, 10, 31, 16, 0, tzinfo=UTC) - timedelta(days=DRIFT_RAMP_DAYS)
+    assert drift_start(datetime(2026, 12, 1, 0, 0, tzinfo=UTC)) == november  # 1 December 08:00 local
+    assert drift_start(datetime(2026, 12, 31, 15, 59, tzinfo=UTC)) == november  # 31 December 23:59 local
+    assert drift_start(datetime(2026, 12, 31, 16, 0, tzinfo=UTC)) == november + timedelta(
+        days=30
+    )  # 1 January
