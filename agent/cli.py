@@ -11,6 +11,7 @@ from pathlib import Path
 from agent.config import AgentConfig, load_config
 from agent.outbox import Outbox
 from protocols.errors import ConfigError
+from protocols.logfiles import setup as setup_logging
 from protocols.paths import resolve
 
 
@@ -103,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "outbox":
         print(outbox_report(config, config_file))
         return 0
-    logging.basicConfig(
-        level=config.log_level, format=f"%(asctime)s {config.station.id} %(levelname)s %(name)s: %(message)s"
+    setup_logging(
+        config.log_level,
+        f"%(asctime)s {config.station.id} %(levelname)s %(name)s: %(message)s",
+        config.log,
+        config_file.parent,
     )
     from agent.runtime import run_agent  # paho and asyncio only when running
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from protocols.errors import FieldProblem
+from protocols.logfiles import LogConfig
 from protocols.messages import MAX_PERIOD_S, StationId
 from protocols.mqtt import MqttConnection
 from protocols.tomldoc import parse_toml_model, read_text
@@ -159,6 +160,7 @@ class AgentConfig(_Section):
     bus: list[Bus] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
     uplink: UplinkConfig = UplinkConfig()
+    log: LogConfig = LogConfig()  # [log] file, max_bytes, backups (protocols/logfiles.py)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

@@ -12,7 +12,6 @@ SIGINT/SIGTERM: the CLI is the one place that joins the two (the service knows n
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -21,8 +20,10 @@ from urllib.parse import urlsplit, urlunsplit
 from collector.assessment.classes import WaterClass
 from collector.config import CollectorConfig, load_config
 from collector.mqtt_client import PUBLISH_SUFFIX
+from collector.secret_refs import weaknesses
 from collector.sections import load_sections
 from protocols.errors import ConfigError
+from protocols.logfiles import setup as setup_logging
 
 if TYPE_CHECKING:
     from collector.service import CollectorService
@@ -107,10 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"qingliu collector: {exc}", file=sys.stderr)
         return 2
+    weak = weaknesses(config)  # known example or empty secrets (collector/secret_refs.py, issue 16)
     if args.command == "check":
         print(describe(config))
-        return 0
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for why in weak:
+            print(f"qingliu collector: not fit to run: {why}", file=sys.stderr)
+        return 2 if weak else 0
+    if weak:
+        print("qingliu collector: will not start: " + "; ".join(weak), file=sys.stderr)
+        return 2
+    setup_logging(config.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s", config.log)
     from collector.inbox import InboxInUse
     from collector.service import CollectorService  # the engines and their drivers only when running
 
@@ -122,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # any engine's connection error: report it plainly, no traceback
         print(f"qingliu collector: cannot open the store {_redact(config.store.url)}: {exc}", file=sys.stderr)
         return 2
+    from collector.memtrace import from_env  # a debugging aid, off unless QINGLIU_MEMTRACE is set
+
+    from_env()
     serve(service, host=args.host, port=args.port)
     return 0
 

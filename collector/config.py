@@ -20,6 +20,7 @@
                 trend_days, low_capture, national_reference, push_daily, base_url, archive_dir
     [hj212]     enabled, host, port, crc_variant, length_unit, loggers = [{mn, password, station | outfall, st,
                 primary, zone, heartbeat_s, history_cn, cns, codes_2005}], [hj212.limits] (collector/hj212/)
+    [log]       file, max_bytes, backups: a log file rotated by size (protocols/logfiles.py; default stderr)
     accept_unknown_stations, log_level
 
 With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
@@ -40,6 +41,7 @@ from collector.notify.registry import check_target
 from collector.sections import load_sections
 from protocols import catalogue
 from protocols.errors import ConfigError
+from protocols.logfiles import LogConfig
 from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
 from protocols.sections import RIVERS, SECTIONS
@@ -434,6 +436,7 @@ class CollectorConfig(_Section):
     assessment: AssessmentConfig = AssessmentConfig()
     reports: ReportsConfig = ReportsConfig()
     hj212: Hj212Config = Hj212Config()
+    log: LogConfig = LogConfig()  # [log] file, max_bytes, backups (protocols/logfiles.py)
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

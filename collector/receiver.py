@@ -45,6 +45,8 @@ from collector.mqtt_client import CollectorMqtt
 from collector.ratelog import RateLimitedLog
 from protocols.backoff import grow
 from protocols.errors import PayloadError
+from protocols.logfiles import LogConfig
+from protocols.logfiles import setup as setup_logging
 
 log = logging.getLogger("qingliu.collector.receiver")
 
@@ -281,6 +283,7 @@ class ReceiverSettings(BaseModel):
     batch_max: int = 2000
     max_bytes: int = 0
     log_level: str = "INFO"
+    log: LogConfig = LogConfig()  # the receiver's own rotating file (two processes never rotate one file)
     parent_pid: int = 0
     status_fd: int = -1  # write end of the pipe for inbox write failures (JSON lines); -1: none
 
@@ -295,8 +298,8 @@ def _watch_parent(parent_pid: int) -> None:
 
 def main() -> int:
     settings = ReceiverSettings.model_validate_json(sys.stdin.buffer.read())
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+    setup_logging(
+        settings.log_level, "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s", settings.log
     )
     if settings.parent_pid:
         _die_with_parent()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from collector.config import CollectorConfig
 from collector.inbox import Inbox
 from collector.receiver import Receiver, ReceiverProcess, ReceiverSettings
+from protocols.logfiles import sibling
 
 Mode = Literal["process", "thread"]
 
@@ -56,6 +57,7 @@ class ReceivingSide:
             batch_max=self.config.inbox.batch_max,
             max_bytes=self.config.inbox.max_bytes,
             log_level=self.config.log_level,
+            log=sibling(self.config.log, "receiver"),
         )
 
     def request_stop(self) -> None:

@@ -52,3 +52,10 @@ def test_a_tcp_device_without_host_and_a_duplicate_name() -> None:
     assert problems(EXAMPLE.replace('name = "codmn"', 'name = "nh3n"', 1)) == [
         "devices[nh3n].name: device name 'nh3n' is used twice"
     ]
+
+
+def test_a_log_section_sets_the_rotating_file_and_refuses_a_size_too_small() -> None:
+    config = parse_config(EXAMPLE + '\n[log]\nfile = "agent.log"\nmax_bytes = 2000000\nbackups = 2\n')
+    assert (config.log.file, config.log.max_bytes, config.log.backups) == ("agent.log", 2_000_000, 2)
+    assert parse_config(EXAMPLE).log.file == ""
+    assert any(p.startswith("log.max_bytes") for p in problems(EXAMPLE + "\n[log]\nmax_bytes = 10\n"))

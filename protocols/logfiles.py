@@ -1,0 +1,55 @@
+"""``[log]`` for the agent and the collector: where the log goes and how large it may grow.
+
+A process that runs for months must not fill its disk with its own log: with ``file`` set, the log is written
+there and rotated by size (``max_bytes``), keeping ``backups`` old files (``file.1`` … ``file.N``), so the log
+never takes more than ``max_bytes × (backups + 1)``. Without ``file`` the log goes to stderr (a service
+manager's journal rotates it).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocols.paths import resolve
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = ""  # "" = stderr; relative to the config file's directory
+    max_bytes: int = Field(default=10_000_000, ge=10_000)  # one file's size before it is rotated
+    backups: int = Field(
+        default=5, ge=1, le=100
+    )  # rotated files kept: file.1 (newest) … file.N (0 would never rotate)
+
+
+def sibling(log: LogConfig, suffix: str) -> LogConfig:
+    """The same settings for another process's file (``collector.log`` → ``collector-receiver.log``): two
+    processes rotating one file would lose lines."""
+    if not log.file:
+        return log
+    path = Path(log.file)
+    return log.model_copy(update={"file": str(path.with_name(f"{path.stem}-{suffix}{path.suffix}"))})
+
+
+def setup(level: str | int, fmt: str, log: LogConfig, base_dir: str | Path | None = None) -> logging.Handler:
+    """Configure the root logger (like ``logging.basicConfig``): to stderr, or to the rotating ``log.file``."""
+    handler: logging.Handler
+    if log.file:
+        path = resolve(log.file, base_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=log.max_bytes, backupCount=log.backups, encoding="utf-8"
+        )
+    else:
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    return handler
+
+
+__all__ = ["LogConfig", "setup", "sibling"]
