@@ -62,8 +62,10 @@ function query(params) {
 export const getOverview = () => request("GET", "/api/overview");
 export const getParameters = () => request("GET", "/api/parameters");
 export const getStation = (id) => request("GET", `/api/stations/${encodeURIComponent(id)}`);
-export const getReadings = (id, param, from, to) =>
-  request("GET", `/api/stations/${encodeURIComponent(id)}/readings` + query({ param, from, to, limit: 5000 }));
+/** A chart's series: the whole range, as buckets (mean, min, max) when it holds more than `points` readings. */
+export const getReadings = (id, param, from, to, points = 600) =>
+  request("GET", `/api/stations/${encodeURIComponent(id)}/readings` + query({ param, from, to, points }));
+export const getFleetHealth = () => request("GET", "/api/fleet/health");
 export const getHealth = (id, from, to) =>
   request("GET", `/api/stations/${encodeURIComponent(id)}/health` + query({ from, to }));
 export const getAlerts = (params) => request("GET", "/api/alerts" + query(params));

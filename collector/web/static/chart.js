@@ -4,6 +4,7 @@
 import { CLASSES, CLASS_COLOURS } from "./colours.js";
 import { h, s } from "./dom.js";
 import { flagName, fmtAxis, fmtTime, t } from "./i18n.js";
+import { fmtValue } from "./numbers.js";
 
 const HOUR = 3600e3;
 const STEPS = [HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR, 48 * HOUR, 7 * 24 * HOUR];
@@ -16,9 +17,10 @@ function niceStep(span, count) {
   return (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 5 ? 5 : 10) * mag;
 }
 
-function fmtValue(v, decimals) {
-  if (v == null || !Number.isFinite(v)) return "—";
-  return decimals == null ? String(+v.toPrecision(6)) : v.toFixed(decimals);
+/** A bucket width as "5 min", "2 h", "1 d". */
+function fmtWidth(sec) {
+  if (sec % 86400 === 0) return `${sec / 86400} d`;
+  return sec % 3600 === 0 ? `${sec / 3600} h` : `${sec / 60} min`;
 }
 
 /** Limit lines: [{value, classes: ["I","II"], target: bool}] from {"I": 0.15, ...} or {"I": [6, 9], ...}. */
@@ -54,7 +56,8 @@ export function renderChart(opts, width) {
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const pts = opts.readings
-    .map((r) => ({ t: Date.parse(r.t), v: r.value, flag: r.flag || "N" }))
+    // A bucket (long ranges, collector/api/series.py) carries its min and max beside the mean.
+    .map((r) => ({ t: Date.parse(r.t), v: r.value, flag: r.flag || "N", lo: r.min, hi: r.max, n: r.n }))
     .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v))
     .sort((a, b) => a.t - b.t);
   const lines = limitLines(opts.limits, opts.target_class);
@@ -63,7 +66,9 @@ export function renderChart(opts, width) {
   let x0 = opts.from;
   let x1 = opts.to;
   if (!(x1 > x0)) x1 = x0 + HOUR;
-  const values = pts.map((p) => p.v).concat(targetLines.map((l) => l.value));
+  const bucketed = opts.bucket_s != null;
+  const values = pts.flatMap((p) => (bucketed ? [p.lo ?? p.v, p.hi ?? p.v] : [p.v]))
+    .concat(targetLines.map((l) => l.value));
   if (!pts.length) values.push(0); // nothing to plot: show the limit against zero, not a sliver around it
   let y0 = values.length ? Math.min(...values) : 0;
   let y1 = values.length ? Math.max(...values) : 1;
@@ -82,7 +87,8 @@ export function renderChart(opts, width) {
 
   const svg = s("svg", {
     class: "chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", tabindex: 0,
-    "data-testid": "trend-chart", "data-points": pts.length,
+    "data-testid": "trend-chart", "data-points": pts.length, "data-bucket-s": opts.bucket_s ?? "",
+    "data-last-t": pts.length ? new Date(pts[pts.length - 1].t).toISOString() : "",
     "aria-label": `${opts.name || ""} ${t("trend")}`,
   });
 
@@ -121,6 +127,12 @@ export function renderChart(opts, width) {
 
   // The line joins valid values (N, T) and breaks over gaps of more than three usual intervals.
   const valid = pts.filter((p) => p.flag === "N" || p.flag === "T");
+  if (bucketed && valid.length) {
+    // Each bucket's min–max as a band behind the line of its means.
+    const up = valid.map((p) => `${X(p.t).toFixed(1)},${Y(p.hi ?? p.v).toFixed(1)}`);
+    const down = valid.map((p) => `${X(p.t).toFixed(1)},${Y(p.lo ?? p.v).toFixed(1)}`).reverse();
+    svg.append(s("path", { d: `M${up.join("L")}L${down.join("L")}Z`, class: "band" }));
+  }
   const gaps = valid.slice(1).map((p, i) => p.t - valid[i].t).sort((a, b) => a - b);
   const usual = gaps.length ? gaps[Math.floor(gaps.length / 2)] : Infinity;
   let d = "";
@@ -131,7 +143,7 @@ export function renderChart(opts, width) {
   if (d) svg.append(s("path", { d, class: "series" }));
 
   const marks = s("g", { class: "marks" });
-  const dense = pts.length > 250;
+  const dense = bucketed || pts.length > 250;
   for (const p of pts) {
     const x = X(p.t);
     const y = Y(p.v);
@@ -171,6 +183,8 @@ export function renderChart(opts, width) {
     tip.replaceChildren(
       h("div", null, fmtTime(p.t, true)),
       h("strong", null, `${fmtValue(p.v, opts.decimals)} ${opts.unit || ""}`),
+      p.lo != null && p.hi != null
+        ? h("div", null, `${fmtValue(p.lo, opts.decimals)}–${fmtValue(p.hi, opts.decimals)} · n ${p.n}`) : null,
       h("div", { class: p.flag === "N" ? "" : "tip-flag" }, `${t("flag")} ${p.flag} · ${flagName(p.flag)}`),
     );
     tip.hidden = false;
@@ -215,6 +229,8 @@ export function renderChart(opts, width) {
     targetLines.length ? h("span", { class: "lg-target" }, `${t("limit")} ${opts.target_class} ${targetText}`)
       : null,
     h("span", { class: "lg-flag" }, `◆ ${t("flag")} ≠ N`),
+    bucketed ? h("span", { class: "lg-band", "data-testid": "bucket-note" },
+      t("bucket_note").replace("{w}", fmtWidth(opts.bucket_s))) : null,
   );
   return h("figure", { class: "chart-wrap" }, h("div", { class: "chart-box" }, svg, tip), legend);
 }

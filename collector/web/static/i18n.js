@@ -183,7 +183,24 @@ const S = {
   fig_at_warning: ["预警", "at warning"],
   fig_judged: ["参评", "judged"],
   fig_counties: ["需采取措施区县", "counties to act"],
+  // Issue 18: figures from when a station was first heard, the fleet's 24 h columns, state-change reasons.
+  since_first_heard: ["自首次接收 {t} 起", "since first heard {t}"],
+  uptime_24h: ["运行率 24 小时", "Uptime 24 h"],
+  capture_24h: ["捕获率 24 小时", "Capture 24 h"],
+  bucket_note: ["每 {w} 一点：均值，阴影为最小～最大", "one point per {w}: mean, shaded min–max"],
+  reason_ok: ["正常", "ok"],
+  reason_never_heard: ["从未收到消息", "never heard"],
+  reason_reported_offline: ["站点报告离线", "station reported offline"],
+  reason_reported_degraded: ["站点报告降级", "station reported degraded"],
+  reason_silent: ["已 {a} 秒无消息（心跳 {b} 秒）", "silent for {a} s (heartbeat {b} s)"],
+  reason_devices_down: ["设备故障：{a}", "devices down: {a}"],
+  reason_backlog_growing: ["积压增长（{a} → {b}）", "backlog growing ({a} → {b})"],
+  reason_dropped: ["丢弃 {a} 条数据", "{a} readings dropped"],
+  reason_clock_offset: ["时钟偏差 {a} 秒", "clock offset {a} s"],
 };
+
+/** Every label pair, for tests that look for text left in the other language. */
+export const LABELS = S;
 
 const FLAGS = {
   N: ["正常", "normal"], F: ["停运", "analyser stopped"], M: ["维护", "maintenance"], S: ["手工输入", "set by hand"],

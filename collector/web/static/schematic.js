@@ -4,6 +4,7 @@
 import { CLASS_COLOURS, NO_DATA_COLOUR, STATE_COLOURS, inkOn } from "./colours.js";
 import { s } from "./dom.js";
 import { field, getLang, t } from "./i18n.js";
+import { stationName } from "./names.js";
 
 const ROW = 70;
 const HEAD = 30;
@@ -86,8 +87,10 @@ export function renderSchematic(overview, mode, width) {
       const x0 = labelW;
       const x1 = g.loose ? W - 10 : stemX;
       // River names stay Chinese like section names (short, official); English below where there is room.
-      svg.append(s("text", { x: 4, y: ry + 4, class: "river-name" }, river.name_zh,
-        !narrow && river.name_en ? s("tspan", { x: 4, dy: 15, class: "en" }, river.name_en) : null));
+      // In English, the English name alone.
+      const en = getLang() === "en" && river.name_en;
+      svg.append(s("text", { x: 4, y: ry + 4, class: "river-name" }, en || river.name_zh,
+        !en && !narrow && river.name_en ? s("tspan", { x: 4, dy: 15, class: "en" }, river.name_en) : null));
       if (!g.loose) {
         svg.append(s("line", { x1: x0, x2: x1, y1: ry, y2: ry, class: "river" }));
         svg.append(s("path", { d: `M${x1 - 9},${ry - 4}L${x1 - 1},${ry}L${x1 - 9},${ry + 4}Z`, class: "flow" }));
@@ -98,7 +101,7 @@ export function renderSchematic(overview, mode, width) {
         const st = byId.get(id);
         const look = nodeLook(st, mode);
         const cx = x0 + ((i + 0.5) / n) * span;
-        const name = st ? st.name_zh : id;
+        const name = st ? stationName(st) : id;
         // Neighbours share the river: a long section name is cut to its slot (the full one is in the title).
         const label = fitLabel(name, Math.max(40, span / n - 8));
         const node = s("a", {

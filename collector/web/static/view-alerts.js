@@ -5,6 +5,7 @@ import { ApiError, ackAlert, getAlerts, getToken } from "./api.js";
 import { h } from "./dom.js";
 import { field, fmtTime, t, tl } from "./i18n.js";
 import { cells, message, severityChip, stationLink, table } from "./widgets.js";
+import { stationName } from "./names.js";
 
 const TABS = ["open", "acknowledged", "resolved"];
 const SEVERITIES = ["critical", "warning", "info"];
@@ -76,7 +77,7 @@ export function alertsView(root, ctx, query) {
     const stations = ctx.state.overview ? ctx.state.overview.stations : [];
     const params = ctx.state.params ? [...ctx.state.params.values()] : [];
     filterBox.replaceChildren(
-      select("station", "station", stations.map((st) => [st.id, st.name_zh])),
+      select("station", "station", stations.map((st) => [st.id, stationName(st)])),
       select("severity", "severity", SEVERITIES.map((s) => [s, t(s)])),
       select("param", "parameter", params.map((p) => [p.code, field(p, "name")])));
   }
@@ -95,7 +96,7 @@ export function alertsView(root, ctx, query) {
         updated = await ackAlert(a.id, note);
       }
       status.className = "msg ok";
-      status.textContent = `${t("tab_acknowledged")}: ${field(updated, "title")} (${updated.station_zh || updated.station})`;
+      status.textContent = `${t("tab_acknowledged")}: ${field(updated, "title")} (${stationName(updated, "station")})`;
       ctx.applyAlert(updated);
     } catch (err) {
       status.className = "msg error";
@@ -108,7 +109,8 @@ export function alertsView(root, ctx, query) {
   function row(a) {
     const c = cols();
     const last = tab === "acknowledged" ? ackedText(a)
-      : tab === "resolved" ? fmtTime(a.resolved_at) : a.last_value == null ? "—" : String(a.last_value);
+      : tab === "resolved" ? fmtTime(a.resolved_at)
+        : h("span", { class: "nowrap", "data-testid": `last-value-${a.id}` }, field(a, "last_value") || "—");
     let action = "";
     if (a.state === "open") {
       // An optional note for the record (who acknowledged, when and why is kept with the alert).
@@ -124,7 +126,7 @@ export function alertsView(root, ctx, query) {
     return h("tr", { "data-testid": `alert-row-${a.id}`, "data-state": a.state, class: `sev-row-${a.severity}` },
       cells(c, [
         severityChip(a.severity),
-        stationLink(a.station, a.station_zh),
+        stationLink(a.station, stationName(a, "station")),
         h("span", { class: "alert-title" }, h("strong", null, field(a, "title")),
           field(a, "message") ? h("span", { class: "muted small" }, field(a, "message")) : null,
           // The flood-season judgement of an exceedance (class, multiple, duration, upstream, trend, validity).
@@ -148,7 +150,7 @@ export function alertsView(root, ctx, query) {
   function deadRow(d) {
     const st = ctx.state.overview ? ctx.state.overview.stations.find((x) => x.id === d.station) : null;
     return h("tr", { "data-testid": `dead-letter-${d.id}` }, cells(DEAD_COLS, [
-      d.station ? stationLink(d.station, st && st.name_zh) : "—",
+      d.station ? stationLink(d.station, st ? stationName(st) : d.station) : "—",
       h("code", null, d.reason),
       fmtTime(d.last_seen, true),
       String(d.count),

@@ -1,11 +1,15 @@
 // Fleet view: summary counts, the basin schematic and one row per station, upstream → downstream.
 
+import { getFleetHealth } from "./api.js";
 import { h } from "./dom.js";
-import { fmtTime, t, tl } from "./i18n.js";
+import { fmtPct, fmtShort, fmtTime, t, tl } from "./i18n.js";
+import { riverName, stationName } from "./names.js";
 import { renderSchematic } from "./schematic.js";
 import { ageSpan, card, cells, classChip, message, severityChip, stateChip, stationLink, table } from "./widgets.js";
 
-const COLS = ["station", "river", "state", "data_age", "backlog", "alerts", "current_class", "target_class"];
+const COLS = ["station", "river", "state", "data_age", "uptime_24h", "capture_24h", "backlog", "alerts",
+  "current_class", "target_class"];
+const HEALTH_REFRESH_MS = 60e3;
 
 /** Stations in schematic order: basin by basin, river by river, upstream first; then any the rivers miss. */
 export function orderedStations(overview) {
@@ -32,6 +36,7 @@ export function fleetView(root, ctx) {
   const tbody = h("tbody");
   const updated = h("p", { class: "muted small" });
   let lastWidth = 0;
+  let health = new Map(); // station → its last 24 h uptime and capture, from first heard (/api/fleet/health)
 
   function renderSummary(counts) {
     const item = (key, value, cls) => h("div", { class: `count ${cls}`, "data-testid": `count-${key}` },
@@ -70,10 +75,11 @@ export function fleetView(root, ctx) {
       : "0";
     return h("tr", { "data-testid": `station-row-${st.id}`, "data-state": st.state },
       cells(COLS, [
-        h("span", { class: "st-name" }, stationLink(st.id, st.name_zh), h("span", { class: "muted id" }, st.id)),
-        st.river_zh || st.river || "—",
+        h("span", { class: "st-name" }, stationLink(st.id, stationName(st)), h("span", { class: "muted id" }, st.id)),
+        riverName(st) || "—",
         stateChip(st.state, `station-state-${st.id}`),
         ageSpan(st, ctx.state.receivedAt.get(st.id)),
+        ...healthCells(st.id),
         h("span", { class: st.backlog ? "warn-text" : "" }, String(st.backlog ?? "—")),
         alerts,
         h("span", { class: "cls-cell" }, classChip(st.current_class, `station-class-${st.id}`),
@@ -81,6 +87,28 @@ export function fleetView(root, ctx) {
         st.target_class || "—",
       ]));
   }
+
+  // Below 90 % in warning colour; a station first heard within the 24 h says since when (its figures start there).
+  function healthCells(id) {
+    const hl = health.get(id);
+    const since = hl && hl.first_heard ? t("since_first_heard").replace("{t}", fmtShort(hl.first_heard)) : null;
+    const cell = (x, key) => h("span", { class: x != null && x < 0.9 ? "warn-text" : "",
+      "data-testid": `${key}-${id}`, title: since }, fmtPct(x, true));
+    const up = hl && hl.uptime_pct != null ? hl.uptime_pct / 100 : null;
+    return [cell(up, "uptime"), cell(hl ? hl.capture_rate : null, "capture")];
+  }
+
+  async function loadHealth() {
+    try {
+      const body = await getFleetHealth();
+      health = new Map((body.stations || []).map((x) => [x.id, x]));
+      if (ctx.state.overview) tbody.replaceChildren(...orderedStations(ctx.state.overview).map(row));
+    } catch {
+      /* the columns stay "—"; the next round tries again */
+    }
+  }
+  loadHealth();
+  const healthTimer = setInterval(loadHealth, HEALTH_REFRESH_MS);
 
   function renderAll() {
     const ov = ctx.state.overview;
@@ -124,6 +152,7 @@ export function fleetView(root, ctx) {
     },
     destroy() {
       ro.disconnect();
+      clearInterval(healthTimer);
     },
   };
 }

@@ -4,11 +4,14 @@ import { ApiError, getAlerts, getHealth, getReadings, getStation } from "./api.j
 import { renderChart } from "./chart.js";
 import { h } from "./dom.js";
 import {
-  field, flagName, fmtPct, fmtSeconds, fmtShort, fmtTime, fromShanghaiLocal, t, tl, toShanghaiLocal,
+  field, flagName, fmtPct, fmtSeconds, fmtShort, fmtTime, fromShanghaiLocal, getLang, t, tl, toShanghaiLocal,
 } from "./i18n.js";
 import {
   ageSpan, card, cells, classChip, link, message, severityChip, stateChip, table,
 } from "./widgets.js";
+import { riverName, stationName } from "./names.js";
+import { fmtAmount } from "./numbers.js";
+import { reasonsText } from "./reasons.js";
 
 const RANGES = { "24h": 24 * 3600e3, "7d": 7 * 24 * 3600e3, "30d": 30 * 24 * 3600e3 };
 const DETAIL_REFRESH_MS = 5000;
@@ -20,11 +23,6 @@ const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 function paramName(code, catalogue, latest) {
   const p = (catalogue && catalogue.get(code)) || (latest && latest[code]) || null;
   return p ? field(p, "name") || code : code;
-}
-
-function fmtNum(v, decimals) {
-  if (v == null || !Number.isFinite(v)) return "—";
-  return decimals == null ? String(v) : v.toFixed(decimals);
 }
 
 /** The target limit as text: "≤ 1", "≥ 5" for dissolved oxygen (higher is better), "6–9" for pH. */
@@ -128,8 +126,9 @@ export function stationView(root, ctx, id, query) {
     const st = detail;
     head.replaceChildren(
       h("div", { class: "head-main" },
-        h("h1", null, st.name_zh, h("span", { class: "muted id" }, st.id)),
-        h("p", { class: "muted" }, [st.river_zh, st.county, t(st.level)].filter(Boolean).join(" · "))),
+        h("h1", null, stationName(st), h("span", { class: "muted id" }, st.id)),
+        h("p", { class: "muted", "data-testid": "station-place" },
+          [riverName(st), getLang() === "zh" ? st.county : null, t(st.level)].filter(Boolean).join(" · "))),
       h("div", { class: "head-chips" },
         h("div", null, h("span", { class: "muted" }, t("state")), stateChip(st.state, `station-state-${st.id}`)),
         h("div", null, h("span", { class: "muted" }, t("current_class")),
@@ -150,7 +149,8 @@ export function stationView(root, ctx, id, query) {
         cells(cols, [
           h("button", { type: "button", class: "linkish", onclick: () => selectParam(code) },
             paramName(code, ctx.state.params, detail.latest)),
-          `${fmtNum(v.value, p ? p.decimals : null)} ${v.unit || ""}`,
+          h("span", { class: "nowrap", "data-testid": `latest-value-${code}` },
+            fmtAmount(v.value, p ? p.decimals : null, v.unit)),
           h("span", { class: v.flag === "N" ? "" : "flag-bad", title: flagName(v.flag) }, v.flag,
             v.flag === "N" ? null : h("span", { class: "flag-name" }, ` ${flagName(v.flag)}`)),
           v.class ? classChip(v.class) : "—",
@@ -214,7 +214,7 @@ export function stationView(root, ctx, id, query) {
     const rows = (detail.transitions || []).map((tr) => h("tr", null, cells(cols, [
       fmtTime(tr.at, true),
       h("span", { class: "trans" }, stateChip(tr.from), " → ", stateChip(tr.to)),
-      tr.reason || "",
+      reasonsText(tr.reasons || tr.reason),
     ])));
     transitionsBox.replaceChildren(rows.length ? table(cols, rows) : message(t("no_data")));
   }
@@ -273,7 +273,7 @@ export function stationView(root, ctx, id, query) {
     trendBody.replaceChildren(renderChart({
       readings: readings.readings || [], limits: readings.limits, target_class: readings.target_class,
       unit: readings.unit, decimals: p ? p.decimals : null, name: paramName(param, ctx.state.params, detail.latest),
-      from: w.from, to: w.to,
+      from: w.from, to: w.to, bucket_s: readings.bucket_s,
     }, trendBody.clientWidth || 600));
   }
 
@@ -315,7 +315,11 @@ export function stationView(root, ctx, id, query) {
       paramName(p.param, ctx.state.params, detail.latest), String(p.expected), String(p.received), String(p.valid),
       fmtPct(p.capture_rate, true), fmtPct(p.valid_rate, true)])));
     const low = (x) => (x != null && x < 0.9 ? "warn-text" : "");
+    // A station first heard inside the window is judged from then on (the API clips the window).
+    const since = hl.first_heard ? h("p", { class: "muted small", "data-testid": "health-since" },
+      t("since_first_heard").replace("{t}", fmtShort(hl.first_heard))) : null;
     healthBox.replaceChildren(...[
+      since,
       h("div", { class: "big-nums" },
         h("div", { "data-testid": "health-uptime", class: low(hl.uptime_pct == null ? null : hl.uptime_pct / 100) },
           h("span", { class: "num" }, fmtPct(hl.uptime_pct, false)), h("span", { class: "lbl" }, tl("uptime"))),

@@ -23,6 +23,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from collector import web
+from collector.names import station_en
 from protocols.catalogue import PARAMETERS
 from protocols.sections import BASIN_NAMES, RIVERS, SECTIONS
 from tests.support.ports import free_port, wait_for_port
@@ -96,8 +97,10 @@ def station_summary(station: str) -> dict[str, Any]:
     return {
         "id": station,
         "name_zh": sec.name_zh,
+        "name_en": station_en(station),
         "river": river.id,
         "river_zh": river.name_zh,
+        "river_en": river.name_en,
         "basin": river.basin,
         "level": sec.level,
         "county": sec.county,
@@ -355,6 +358,16 @@ def build_app(fake: FakeCollector) -> FastAPI:
             "direction": DIRECTION.get(param),
             "readings": readings_for(sid, param, start, min(end, NOW), limit),
         }
+
+    @app.get("/api/fleet/health")
+    async def fleet_health() -> dict[str, Any]:
+        # An offline station at 50 % uptime and 40 % capture, the others whole (collector/api/fleet.py).
+        rows = [
+            {"id": sid, "first_heard": None, "uptime_pct": 50.0 if st["state"] == "offline" else 100.0,
+             "capture_rate": 0.4 if st["state"] == "offline" else 1.0, "valid_rate": None}
+            for sid, st in fake.stations.items()
+        ]
+        return {"from": z(NOW - timedelta(hours=24)), "to": z(NOW), "hours": 24, "stations": rows}
 
     @app.get("/api/stations/{sid}/health")
     async def health(sid: str) -> dict[str, Any]:

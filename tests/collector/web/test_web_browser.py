@@ -414,13 +414,15 @@ def test_no_rejected_messages_no_badge(desktop: Page, fake: FakeCollector) -> No
 # ---- language, fallback, phone ---------------------------------------------------------------------------------
 
 
-def test_language_toggle_is_remembered_and_names_stay_chinese(desktop: Page) -> None:
+def test_language_toggle_is_remembered_and_names_follow_it(desktop: Page) -> None:
     page = desktop.open("/")
     desktop.testid("station-row-hexicun").wait_for()
     desktop.testid("lang-toggle").click()
     assert desktop.testid("station-state-leijiaping").inner_text() == "offline"
     assert "3 min ago" in desktop.testid("station-row-hexicun").inner_text()
-    assert "河西村" in desktop.testid("station-row-hexicun").inner_text()
+    row = desktop.testid("station-row-hexicun").inner_text()
+    # Each language shows its own names (issue 18): the section's and the river's English names.
+    assert "Hexicun" in row and "Fen" in row and "河西村" not in row and "汾河" not in row
     page.reload()
     desktop.testid("station-row-hexicun").wait_for()
     assert desktop.testid("station-state-leijiaping").inner_text() == "offline"
