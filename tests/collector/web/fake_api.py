@@ -363,8 +363,13 @@ def build_app(fake: FakeCollector) -> FastAPI:
     async def fleet_health() -> dict[str, Any]:
         # An offline station at 50 % uptime and 40 % capture, the others whole (collector/api/fleet.py).
         rows = [
-            {"id": sid, "first_heard": None, "uptime_pct": 50.0 if st["state"] == "offline" else 100.0,
-             "capture_rate": 0.4 if st["state"] == "offline" else 1.0, "valid_rate": None}
+            {
+                "id": sid,
+                "first_heard": None,
+                "uptime_pct": 50.0 if st["state"] == "offline" else 100.0,
+                "capture_rate": 0.4 if st["state"] == "offline" else 1.0,
+                "valid_rate": None,
+            }
             for sid, st in fake.stations.items()
         ]
         return {"from": z(NOW - timedelta(hours=24)), "to": z(NOW), "hours": 24, "stations": rows}
