@@ -34,6 +34,11 @@ log = logging.getLogger("qingliu.demo")
 DEMO_INTERVALS = {"probe": 5.0, "controller": 5.0}  # seconds; analysers with a result time poll every 15 s
 ANALYSER_INTERVAL_S = 15.0
 ADMIN_TOKEN = "demo-admin-token"
+# How to change anything (acknowledge an alert, send a command): the demo's admin token (README, issue 18).
+LOGIN_HINT = (
+    "demo: to acknowledge alerts or send commands, open http://127.0.0.1:{port}/alerts, press 登录 / Log in "
+    "and enter the admin token {token}"
+)
 
 
 def _free_port() -> int:
@@ -267,6 +272,7 @@ async def _run(args: argparse.Namespace) -> int:
                 f"demo: {len(manifest['stations'])} stations running; dashboard http://127.0.0.1:{args.port}/ "
                 f"(logs and data in {var_dir}); Ctrl-C stops everything"
             )
+            print(LOGIN_HINT.format(port=args.port, token=ADMIN_TOKEN), flush=True)
         else:
             print(f"demo: the collector did not start; see {var_dir / 'collector.log'}", file=sys.stderr)
             return 1
@@ -290,6 +296,8 @@ async def _run(args: argparse.Namespace) -> int:
             fill.stop()
         children.stop_all()
         if broker is not None:
+            # The agents are gone: what amqtt still holds for them is nobody's loss, not a warning to print.
+            logging.getLogger("amqtt.broker").setLevel(logging.ERROR)
             await broker.shutdown()
 
 
