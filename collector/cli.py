@@ -34,17 +34,37 @@ def _parser() -> argparse.ArgumentParser:
         prog="qingliu collector", description="the central collector / 中心采集服务"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="ingest from MQTT and serve the API and dashboard")
+    run = sub.add_parser(
+        "run",
+        help="ingest from MQTT and serve the API and dashboard",
+        description="Run the collector until SIGINT/SIGTERM: receive from MQTT (and HJ 212 where configured), "
+        "store, raise alerts, make the scheduled reports and serve the API and dashboard.",
+    )
     run.add_argument("--config", required=True, help="collector TOML file")
     run.add_argument("--host", help="API listen address (default: api.host)")
     run.add_argument("--port", type=int, help="API port (default: api.port)")
-    check = sub.add_parser("check", help="validate the config and print what it means")
+    check = sub.add_parser(
+        "check",
+        help="validate the config and print what it means",
+        description="Validate a collector config (a wrong field is named with its place) and print what it "
+        "means: store, broker, stations and their targets.",
+    )
     check.add_argument("--config", required=True, help="collector TOML file")
-    manual = sub.add_parser("import-manual", help="import manual (laboratory) results from CSV or xlsx")
+    manual = sub.add_parser(
+        "import-manual",
+        help="import manual (laboratory) results from CSV or xlsx",
+        description="Import a month of laboratory results (CSV or xlsx) into the store in the config: a file "
+        "with any bad row imports nothing and lists every bad row; importing it again changes nothing.",
+    )
     manual.add_argument("--config", required=True, help="collector TOML file")
     manual.add_argument("--dry-run", action="store_true", help="validate the file, write nothing")
     manual.add_argument("file", help="CSV (UTF-8) or xlsx file of results")
-    history = sub.add_parser("import-history", help="bulk-write a synthetic history (qingliu sim history)")
+    history = sub.add_parser(
+        "import-history",
+        help="bulk-write a synthetic history (qingliu sim history)",
+        description="Bulk-write a synthetic history made by 'qingliu sim history' into the store in the "
+        "config (importing twice changes nothing).",
+    )
     history.add_argument("--config", required=True, help="collector TOML file")
     history.add_argument("dir", help="directory holding readings.jsonl and manual.csv")
     return parser

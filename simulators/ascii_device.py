@@ -221,7 +221,9 @@ def parse_faults(items: list[str]) -> dict[str, str]:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "ascii", help="serve analysers speaking the ASCII line protocol on a serial device"
+        "ascii",
+        help="serve analysers speaking the ASCII line protocol on a serial device",
+        description="Serve analysers speaking the ASCII line protocol on a serial device (a pty from socat).",
     )
     parser.add_argument("--pty", required=True, metavar="PTY_PATH", help="serial device to serve on")
     parser.add_argument("--station", default="hexicun", help="station whose river the analysers measure")

@@ -219,7 +219,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     station = sub.add_parser(
-        "station", help="run one station (units 1-7 behind one Modbus TCP port or RTU line)"
+        "station",
+        help="run one station (units 1-7 behind one Modbus TCP port or RTU line)",
+        description="Run one simulated station: its analysers and controller as Modbus units 1-7 behind "
+        "one Modbus TCP port or one RTU serial line.",
     )
     station.add_argument("--station", required=True, help=f"station id: {', '.join(SECTIONS)}")
     station.add_argument("--port", type=int, default=5020, help="TCP port (default 5020; 0 = any free port)")
@@ -232,7 +235,11 @@ def _parser() -> argparse.ArgumentParser:
         "--wire-time", action="store_true", help="answer RTU as slowly as the baud rate would"
     )
     _add_run_options(station)
-    fleet = sub.add_parser("fleet", help="run stations, one Modbus TCP port each")
+    fleet = sub.add_parser(
+        "fleet",
+        help="run stations, one Modbus TCP port each",
+        description="Run several simulated stations (all eight by default), one Modbus TCP port each.",
+    )
     fleet.add_argument(
         "--base-port",
         type=int,
@@ -244,9 +251,18 @@ def _parser() -> argparse.ArgumentParser:
     add_ascii_parser(sub)
     add_hj212_parser(sub)
     add_platform_parser(sub)
-    sub.add_parser("profiles", help="list the built-in analyser profiles")
-    sub.add_parser("scenarios", help="list the built-in scenarios")
-    history = sub.add_parser("history", help="write a synthetic history: readings.jsonl and manual.csv")
+    for name, text in (
+        ("profiles", "list the built-in analyser profiles"),
+        ("scenarios", "list the built-in scenarios"),
+    ):
+        sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    history = sub.add_parser(
+        "history",
+        help="write a synthetic history: readings.jsonl and manual.csv",
+        description="Write a clearly marked synthetic history for the eight stations (readings.jsonl) and "
+        "monthly manual results for the other sections (manual.csv); load it with "
+        "'qingliu collector import-history'.",
+    )
     history.add_argument("--out", required=True, help="directory to write into (created if missing)")
     history.add_argument("--months", type=int, default=13, help="calendar months (default 13)")
     history.add_argument("--end", help="end of the history, exclusive (ISO 8601; default: this hour)")

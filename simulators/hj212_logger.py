@@ -686,6 +686,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "hj212-logger",
         help="a data logger (数采仪) reporting HJ 212-2017 over TCP: a station (ST 21) or an outfall (ST 32)",
+        description="A data logger (数采仪) reporting HJ 212-2017 over TCP to a platform: a station (ST 21) or "
+        "an outfall (ST 32), real-time and hourly uploads, history requests answered, faults on request.",
     )
     p.add_argument("--host", default="127.0.0.1", help="platform (collector) address")
     p.add_argument("--port", type=int, required=True, help="platform's HJ 212 port")

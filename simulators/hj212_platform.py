@@ -329,6 +329,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "hj212-platform",
         help="a monitoring platform receiving HJ 212-2017 over TCP: 9014 replies, pulls, a journal",
+        description="A monitoring platform receiving HJ 212-2017 over TCP: it answers 9014, pulls history "
+        "and keeps a journal of what arrived.",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True, help="port to listen on")
