@@ -15,12 +15,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from collector.alerts import AlertEngine, AlertsConfig, Site
-from collector.alerts.config import COLLECTOR_STATION
+from collector.alerts.config import COLLECTOR_STATION, Discharge
 from collector.alerts.model import Alert
 from collector.alerts.model import Transition as AlertTransition
 from collector.config import CollectorConfig
 from collector.memories import ALERT_STATE_KEY, restore
 from collector.notify.sender import Notifier
+from collector.sourcing import SourceFinder
+from collector.sourcing import attach as attach_sources
 from collector.store.base import ApplyResult, DeadLetter, Received, Store
 from collector.summaries import AlertSummary, alert_summary
 from collector.supervising import KEY as SUPERVISION
@@ -39,8 +41,28 @@ def alerts_config(config: CollectorConfig) -> AlertsConfig:
         s.id: Site(name_zh=s.name_zh, water_type=s.water_type, target_class=s.target_class)
         for s in config.stations
     }
+    outfalls = outfall_discharges(config)
     rules = config.alerts.rules
-    return AlertsConfig(sites=sites) if rules is None else AlertsConfig(rules=rules, sites=sites)
+    if rules is None:
+        return AlertsConfig(sites=sites, outfalls=outfalls)
+    return AlertsConfig(rules=rules, sites=sites, outfalls=outfalls)
+
+
+def outfall_discharges(config: CollectorConfig) -> dict[str, Discharge]:
+    """The outfalls that report (sites of kind "outfall") with their discharge limits from the registry."""
+    reporting = [s.id for s in config.stations if s.kind == "outfall"]
+    if not reporting:
+        return {}
+    registry = config.outfall_registry()
+    found = {}
+    for outfall_id in reporting:
+        outfall = registry.get(outfall_id)
+        if outfall is not None:
+            limits = {code: (limit.min, limit.max) for code, limit in outfall.limits.items()}
+            found[outfall_id] = Discharge(
+                name_zh=outfall.name_zh, name_en=outfall.name_en, standard=outfall.standard, limits=limits
+            )
+    return found
 
 
 class AlertDesk:
@@ -51,11 +73,13 @@ class AlertDesk:
         notifier: Notifier,
         announce: Announce,
         supervisor: Supervisor | None = None,
+        sources: SourceFinder | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.announce = announce
         self.supervisor = supervisor  # flood-season judgement of exceedances (collector/supervising.py)
+        self.sources = sources  # the outfalls upstream of an exceedance (collector/sourcing.py)
         self.lock = threading.Lock()
         self.engine = restore(
             store,
@@ -77,6 +101,8 @@ class AlertDesk:
             return
         if self.supervisor is not None:
             self._supervise(transitions)
+        if self.sources is not None:
+            self._trace(transitions)
         self.store.save_alerts([t.alert for t in transitions])
         self.notifier.submit(transitions)  # queued for the notification workers: never blocks
         for t in transitions:
@@ -99,6 +125,23 @@ class AlertDesk:
                 held = self.engine.state.active.get(t.alert.key)
                 if held is not None and held.id == t.alert.id:
                     held.detail[SUPERVISION] = degree
+
+    def _trace(self, transitions: Sequence[AlertTransition]) -> None:
+        """Name the outfalls upstream (read from the store outside the lock) in the transitions' snapshots and
+        in the engine's active alerts."""
+        assert self.sources is not None
+        found = self.sources.find(transitions)
+        if not found:
+            return
+        with self.lock:
+            for t in transitions:
+                judged = found.get(t.alert.id)
+                if judged is None:
+                    continue
+                attach_sources(t.alert, *judged)
+                held = self.engine.state.active.get(t.alert.key)
+                if held is not None and held.id == t.alert.id:
+                    attach_sources(held, *judged)
 
     def active(self) -> list[Alert]:
         with self.lock:

@@ -20,6 +20,8 @@
                 trend_days, low_capture, national_reference, push_daily, base_url, archive_dir
     [hj212]     enabled, host, port, crc_variant, length_unit, loggers = [{mn, password, station | outfall, st,
                 primary, zone, heartbeat_s, history_cn, cns, codes_2005}], [hj212.limits] (collector/hj212/)
+    [outfalls]  registry (outfalls TOML; "" = the shipped one): an hj212 logger's ``outfall`` is one of its ids,
+                and reports as a site of kind "outfall" (collector/outfalls.py)
     [log]       file, max_bytes, backups: a log file rotated by size (protocols/logfiles.py; default stderr)
     accept_unknown_stations, log_level
 
@@ -38,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from collector.alerts.config import Rule
 from collector.notify.registry import KindName as NotifierKind
 from collector.notify.registry import check_target
+from collector.outfalls import OutfallRegistry, load_outfalls
 from collector.sections import load_sections
 from protocols import catalogue
 from protocols.errors import ConfigError
@@ -182,6 +185,7 @@ class StationConfig(_Section):
     target_class: int = Field(default=3, ge=1, le=5)
     water_type: Literal["river", "lake"] = "river"
     expected_params: list[str] | None = None
+    kind: Literal["station", "outfall"] = "station"  # an outfall's monitor (collector/outfalls.py)
 
     @field_validator("expected_params")
     @classmethod
@@ -420,6 +424,14 @@ class Hj212Config(_Section):
         return value
 
 
+class OutfallsConfig(_Section):
+    """``[outfalls]``: the outfalls registry (collector/outfalls.py), checked against ``[assessment] sections``."""
+
+    registry: str = ""  # an outfalls TOML; "" = the shipped one (collector/outfalls.toml)
+    # A section's exceedance names the outfalls upstream with their worst values over this window before it.
+    window_s: float = Field(default=6 * 3600.0, gt=0, le=7 * 86400.0)
+
+
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
@@ -436,6 +448,7 @@ class CollectorConfig(_Section):
     assessment: AssessmentConfig = AssessmentConfig()
     reports: ReportsConfig = ReportsConfig()
     hj212: Hj212Config = Hj212Config()
+    outfalls: OutfallsConfig = OutfallsConfig()
     log: LogConfig = LogConfig()  # [log] file, max_bytes, backups (protocols/logfiles.py)
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -447,6 +460,7 @@ class CollectorConfig(_Section):
             raise ValueError("station ids must be unique")
         if not self.stations:
             self.stations = default_stations()
+        self._outfall_sites()
         if not self.accept_unknown_stations:
             known = {s.id for s in self.stations}
             for rule in self.alerts.rules or []:
@@ -457,6 +471,45 @@ class CollectorConfig(_Section):
                 if logger.station is not None and logger.station not in known:
                     raise ValueError(f"hj212.loggers {logger.mn}: unknown station {logger.station}")
         return self
+
+    def outfall_registry(self) -> OutfallRegistry:
+        """The outfalls registry in use, validated against the section registry in use."""
+        return load_outfalls(load_sections(self.assessment.sections or None), self.outfalls.registry or None)
+
+    def _outfall_sites(self) -> None:
+        """Each outfall an HJ 212 logger reports for is a known site of kind "outfall" (its readings are
+        stored under its id), unless ``[[stations]]`` names it already."""
+        reporting = [logger for logger in self.hj212.loggers if logger.outfall is not None]
+        if not reporting and not self.outfalls.registry:
+            return
+        try:
+            registry = self.outfall_registry()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        ids = {s.id for s in self.stations}
+        for logger in reporting:
+            outfall = registry.get(logger.outfall or "")
+            if outfall is None:
+                known = ", ".join(o.id for o in registry) or "none"
+                raise ValueError(
+                    f"hj212.loggers {logger.mn}: unknown outfall {logger.outfall}; known: {known}"
+                )
+            if outfall.mn and outfall.mn != logger.mn:
+                raise ValueError(
+                    f"hj212.loggers {logger.mn}: outfall {outfall.id}'s monitor has MN {outfall.mn} in the registry"
+                )
+            if outfall.id not in ids:
+                ids.add(outfall.id)
+                self.stations.append(
+                    StationConfig(
+                        id=outfall.id,
+                        name_zh=outfall.name_zh,
+                        river=outfall.river,
+                        basin=RIVERS[outfall.river].basin if outfall.river in RIVERS else "",
+                        expected_params=list(outfall.items),
+                        kind="outfall",
+                    )
+                )
 
     @property
     def inbox_path(self) -> Path:

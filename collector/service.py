@@ -45,6 +45,7 @@ from collector.parts import NotifierFactory, Publisher, PublisherFactory, defaul
 from collector.receiver import Receiver
 from collector.receiving import ReceivingSide
 from collector.reports.scheduler import ReportScheduler
+from collector.sourcing import SourceFinder
 from collector.stations import StationTracker, Thresholds
 from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
 from collector.supervising import Supervisor
@@ -120,6 +121,7 @@ class CollectorService:
             self.notifier,
             self._announce_alerts,
             Supervisor.from_config(config, self.store),
+            SourceFinder.from_config(config, self.store),
         )
         self._rejected_lock = threading.Lock()
         self.api_rejected: Counter[str] = Counter()  # refused API requests by reason (e.g. ack_unknown_alert)

@@ -229,6 +229,8 @@ def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
         "last_bad_at": iso(a.last_bad_at),
         # The flood-season judgement of an exceedance (collector/supervising.py), None otherwise.
         "supervision": a.detail.get("supervision") or None,
+        # The outfalls upstream of a section's exceedance and their values (collector/sourcing.py), or None.
+        "sources": a.detail.get("sources") or None,
     }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "NUTRIENTS",
     "PROBE",
     "AlertsConfig",
+    "Discharge",
     "ParamCode",
     "Rule",
     "RuleBase",
@@ -47,9 +48,21 @@ class Site(ConfigModel):
         return value
 
 
+class Discharge(ConfigModel):
+    """An outfall as the ``outfall_limit`` rule judges it (collector/outfalls.py): name, the source of its
+    limits, and per item the allowed (min, max), either None where the limit has no such side."""
+
+    name_zh: str = ""
+    name_en: str = ""
+    standard: str = ""
+    limits: dict[ParamCode, tuple[float | None, float | None]] = Field(default_factory=dict)
+
+
 class AlertsConfig(ConfigModel):
     rules: list[Rule] = Field(default_factory=default_rules)
     sites: dict[str, Site] = Field(default_factory=dict)  # station → water type and target class
+    # Outfalls by the id their readings are stored under: judged against discharge limits, not GB 3838.
+    outfalls: dict[str, Discharge] = Field(default_factory=dict)
     default_site: Site = Site()
 
     @model_validator(mode="after")

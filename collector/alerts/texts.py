@@ -60,6 +60,12 @@ TEMPLATES: dict[str, Texts] = {
         "{label} {name_zh} {value} {unit}，{class_zh}，目标{target_zh}{times_zh}",
         "{label_en} {name_en} {value} {unit}: {class_en}, target {target_en}{times_en}",
     ),
+    "outfall_limit": Texts(
+        "{name_zh}超排放限值",
+        "{name_en} over the discharge limit",
+        "{label} {name_zh} {value}，{limit_zh}（{standard}）{times_zh}",
+        "{label_en} {name_en} {value}: {limit_en} ({standard}){times_en}",
+    ),
     "sudden_rise": Texts(
         "{name_zh}突升",
         "{name_en} sudden rise",
@@ -124,6 +130,23 @@ PHRASES: dict[str, tuple[str, str]] = {
     "device_down.not_responding": ("通讯中断", "not responding"),
     "device_down.error": ("：{error}", ": {error}"),
     "exceedance.times": ("，超标 {multiple:.2f} 倍", ", {multiple:.2f} times over the limit"),
+    # An outfall over its discharge limit (collector/alerts/rules/outfall.py).
+    "outfall_limit.max": ("超过排放限值 {limit}", "over its discharge limit of {limit}"),
+    "outfall_limit.min": ("低于排放限值下限 {limit}", "below its discharge limit's lower bound of {limit}"),
+    "outfall_limit.times": ("，超标 {multiple:.2f} 倍", ", {multiple:.2f} times over the limit"),
+    # Possible sources of a section's exceedance: the outfalls upstream (collector/alerts/sources.py).
+    "sources.heading": ("可能来源（上游排口）", "Possible sources (outfalls upstream)"),
+    "sources.none": ("上游无在线监测排口", "no monitored outfall upstream"),
+    "sources.over": ("超标", "over the limit"),
+    "sources.within": ("达标", "within limit"),
+    # The item's worst valid value in the window (the highest, against an upper limit).
+    "sources.item": (
+        "{name_zh} {value}（限值 {limit}，{state_zh}）",
+        "{name_en} {value} (limit {limit}, {state_en})",
+    ),
+    "sources.no_data": ("近 {window_zh}无有效数据", "no valid data in the last {window_en}"),
+    "sources.outfall": ("{outfall_zh}：{items_zh}", "{outfall_en}: {items_en}"),
+    "sources.message": ("；可能来源：{list_zh}", "; possible sources: {list_en}"),
     # Flood-season 24-hour supervision (collector/alerts/supervision.py): one phrase per part of the judgement.
     "supervision.heading": ("汛期24小时监管研判", "Flood-season 24-hour supervision"),
     "supervision.section": ("{section_zh}（{county_zh}{river_zh}）", "{section_en} ({county_en}{river_en})"),
@@ -220,6 +243,13 @@ def number(param: str, value: float | None) -> str:
     if value is None:
         return "—"
     return str(round_param(param, value))
+
+
+def amount(param: str, value: float | None) -> str:
+    """A value rounded as the bulletin prints it, with its unit: ``57.6 mg/L``; ``7.12`` for pH."""
+    unit = catalogue.get(param).unit
+    text = number(param, value)
+    return f"{text} {unit}" if unit and value is not None else text
 
 
 def duration(seconds: float) -> tuple[str, str]:

@@ -58,6 +58,7 @@ from collector import exposition, summaries, web
 from collector.api import health_window, series, views
 from collector.api.assessment import assessment_router
 from collector.api.fleet import fleet_router
+from collector.api.outfalls import outfalls_router
 from collector.api.params import (
     EARLIEST,
     AlertState,
@@ -349,6 +350,7 @@ def create_app(service: CollectorService) -> FastAPI:
 
     app.include_router(fleet_router(service))  # the fleet's 24 h uptime and capture (issue 18)
     app.include_router(assessment_router(service))  # sections and their assessment (issue 12)
+    app.include_router(outfalls_router(service))  # outfalls and their limits (issue 14)
     app.include_router(reports_router(service, require_admin))  # the bureau's products (issue 13)
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app

@@ -4,9 +4,10 @@ The order of these imports is the order the engine calls the types' hooks in (an
 A new rule type is a new module here and one import line.
 """
 
-from collector.alerts.rules import connectivity, quality, station, ingest  # noqa: I001 (hook order)
+from collector.alerts.rules import connectivity, quality, station, ingest, outfall  # noqa: I001 (hook order)
 from collector.alerts.rules.connectivity import DeviceDownRule, OfflineRule, StaleRule
 from collector.alerts.rules.ingest import DeadLettersRule, InboxWriteRule, RevisionsRule
+from collector.alerts.rules.outfall import OutfallLimitRule
 from collector.alerts.rules.quality import CalibrationRule, ExceedanceRule, FaultFlagRule, SuddenRiseRule
 from collector.alerts.rules.station import BacklogRule, ClockSkewRule, ControllerRule, DroppedRule
 
@@ -22,11 +23,13 @@ __all__ = [
     "FaultFlagRule",
     "InboxWriteRule",
     "OfflineRule",
+    "OutfallLimitRule",
     "RevisionsRule",
     "StaleRule",
     "SuddenRiseRule",
     "connectivity",
     "ingest",
+    "outfall",
     "quality",
     "station",
 ]

@@ -248,8 +248,8 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
     """Judges each newer valid value against the site's target class; keeps the time of the newest judged
     (for every parameter with class limits, whatever the rules)."""
     site = v.config.site(station)
-    if not is_evaluated(param, site.water_type):
-        return None
+    if not is_evaluated(param, site.water_type) or station in v.config.outfalls:
+        return None  # an outfall's effluent is judged against its discharge limits (rules/outfall.py)
     mine = tuple((r, alert_key(station, r.id, param)) for r in rules if r.params is None or param in r.params)
     low, high = _target_band(param, site)  # within it: the target class or better
     target, water_type, good, bad = site.target_class, site.water_type, v.good, v.bad

@@ -71,6 +71,7 @@ export const getHealth = (id, from, to) =>
 export const getAlerts = (params) => request("GET", "/api/alerts" + query(params));
 export const getDeadLetters = (params) => request("GET", "/api/dead-letters" + query(params || {}));
 export const getAssessment = (params) => request("GET", "/api/assessment" + query(params || {}));
+export const getOutfalls = () => request("GET", "/api/outfalls");
 
 /** Check a token with the collector; keep it (and the operator's name) only if it is valid. */
 export async function login(token, operator) {

@@ -131,7 +131,11 @@ export function alertsView(root, ctx, query) {
           field(a, "message") ? h("span", { class: "muted small" }, field(a, "message")) : null,
           // The flood-season judgement of an exceedance (class, multiple, duration, upstream, trend, validity).
           a.supervision ? h("span", { class: "muted small supervision", "data-testid": `supervision-${a.id}` },
-            field(a.supervision, "text")) : null),
+            field(a.supervision, "text")) : null,
+          // The outfalls upstream of a section's exceedance, those over their limits first.
+          a.sources && a.sources.outfalls && a.sources.outfalls.length
+            ? h("span", { class: "muted small sources", "data-testid": `sources-${a.id}` },
+              `${field(a.sources, "heading")}: ${field(a.sources, "text")}`) : null),
         paramLabel(a.param),
         fmtTime(a.opened_at),
         last,

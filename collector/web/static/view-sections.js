@@ -1,8 +1,9 @@
 // Sections view (/sections?month=YYYY-MM): every assessed section over a month (this month by default, so far),
 // with its GB 3838 class, target, met or not, main pollutants, CWQI and data completeness; the counts and shares
-// by level; and each river upstream → downstream with its grade. Data: GET /api/assessment?period=month&ref=….
+// by level; and each river upstream → downstream with its grade and the outfalls on it (over their discharge
+// limits or within). Data: GET /api/assessment?period=month&ref=…, GET /api/outfalls.
 
-import { getAssessment } from "./api.js";
+import { getAssessment, getOutfalls } from "./api.js";
 import { h } from "./dom.js";
 import { field, fmtPct, getLang, t, tl, toShanghaiLocal } from "./i18n.js";
 import { card, cells, classChip, message, table } from "./widgets.js";
@@ -67,16 +68,30 @@ function counts(body) {
     box("national"), box("provincial"), box("all"));
 }
 
-function rivers(body) {
+// An outfall in a river's chain: its name, and whether its latest values are within its discharge limits.
+function outfallNode(o) {
+  const state = !o.reporting || !Object.values(o.latest).some((v) => v.value != null) ? null
+    : o.over.length ? "outfall_over" : "outfall_within";
+  return h("span", { class: `flow-node outfall${o.over.length ? " off-target" : ""}`,
+    "data-testid": `river-outfall-${o.id}`, "data-over": o.over.length ? "true" : "false",
+    title: `${field(o, "enterprise")} · ${o.standard}` },
+  h("span", { class: "muted small" }, t("outfall")), h("span", { lang: "zh-CN" }, o.name_zh),
+  state ? h("span", { class: "muted small" }, t(state)) : null);
+}
+
+function rivers(body, outfalls) {
   const byId = new Map(body.sections.map((s) => [s.id, s]));
   const list = body.rivers.filter((r) => r.sections.length).map((r) => {
+    // Sections and the outfalls on the river, upstream → downstream on the registry's order scale.
+    const nodes = r.sections.map((sid) => byId.get(sid)).filter(Boolean)
+      .map((s) => ({ order: s.order, node: h("span", { class: "flow-node", "data-testid": `river-node-${s.id}` },
+        h("span", { lang: "zh-CN" }, s.name_zh), statusChip(s, null)) }))
+      .concat(outfalls.filter((o) => o.river === r.id).map((o) => ({ order: o.order, node: outfallNode(o) })))
+      .sort((a, b) => a.order - b.order);
     const chain = [];
-    r.sections.forEach((sid, i) => {
-      const s = byId.get(sid);
-      if (!s) return;
+    nodes.forEach(({ node }, i) => {
       if (i) chain.push(h("span", { class: "flow-arrow", "aria-hidden": "true" }, "→"));
-      chain.push(h("span", { class: "flow-node", "data-testid": `river-node-${sid}` },
-        h("span", { lang: "zh-CN" }, s.name_zh), statusChip(s, null)));
+      chain.push(node);
     });
     const grade = r.grade
       ? h("span", { class: "muted small" }, `${getLang() === "zh" ? r.grade.label_zh : r.grade.label_en}`
@@ -106,7 +121,8 @@ export function sectionsView(root, ctx, query) {
     body);
   let alive = true;
 
-  getAssessment({ period: "month", ref: month }).then((data) => {
+  Promise.all([getAssessment({ period: "month", ref: month }),
+    getOutfalls().then((o) => o.outfalls, () => [])]).then(([data, outfalls]) => {
     if (!alive) return;
     const tableEl = table(COLS, data.sections.map(row), { class: "grid-table sections-table",
       "data-testid": "sections-table" });
@@ -116,7 +132,7 @@ export function sectionsView(root, ctx, query) {
       counts(data),
       card("sections_title", { class: "card" }, h("div", { class: "table-scroll" }, tableEl)),
       card("river_view", { class: "card" }, h("p", { class: "muted small" }, tl("upstream_downstream")),
-        rivers(data)));
+        rivers(data, outfalls)));
   }).catch((err) => {
     if (alive) body.replaceChildren(message(`${t("load_failed")}: ${err.detail || err.message}`, "error"));
   });

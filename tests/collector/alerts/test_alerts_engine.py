@@ -390,6 +390,7 @@ def test_default_config_runs_every_rule() -> None:
         "dead_letters",
         "revisions",
         "inbox_write",
+        "outfall_limit",
     }
     out = e.on_reading(ST, reading("w21003", 0, 1.6))
     out += e.on_reading(ST, reading("w21003", 60, 1.6))

@@ -207,7 +207,7 @@ def test_the_default_rule_set_has_every_builtin_type_and_the_hooks_keep_their_or
     assert {getattr(r, "type", None) for r in default_rules()} == set(names)
     # Within one reading, verdicts come in this order (as before the registry).
     reading = [entry.name for entry, _ in registry.current.reading]
-    assert reading == ["calibration_overdue", "fault_flag", "exceedance", "sudden_rise"]
+    assert reading == ["calibration_overdue", "fault_flag", "exceedance", "sudden_rise", "outfall_limit"]
     status = [entry.name for entry, _ in registry.current.status]
     assert status == ["offline", "device_down", "backlog", "dropped", "clock_skew", "controller"]
 

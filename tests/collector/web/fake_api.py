@@ -206,6 +206,9 @@ class FakeCollector:
     stations: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: dict[int, dict[str, Any]] = field(default_factory=dict)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    outfalls: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # GET /api/outfalls (collector/api/outfalls.py)
     stream_fails: bool = False
     ack_auth: list[str | None] = field(default_factory=list)
     ack_bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -358,6 +361,10 @@ def build_app(fake: FakeCollector) -> FastAPI:
             "direction": DIRECTION.get(param),
             "readings": readings_for(sid, param, start, min(end, NOW), limit),
         }
+
+    @app.get("/api/outfalls")
+    async def outfalls() -> dict[str, Any]:
+        return {"outfalls": fake.outfalls}
 
     @app.get("/api/fleet/health")
     async def fleet_health() -> dict[str, Any]:

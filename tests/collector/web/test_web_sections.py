@@ -214,3 +214,40 @@ def test_phone_layout_fits_without_sideways_scroll(phone: Page) -> None:
     assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
     phone.shot("sections-390")
     assert phone.errors == []
+
+
+def test_the_river_view_places_each_outfall_between_its_sections_and_marks_one_over_its_limit(
+    desktop: Page, fake: FakeCollector
+) -> None:
+    # /api/outfalls as collector/api/outfalls.py gives it: the demo outfall above 界河铺村 over its NH3-N limit.
+    fake.outfalls = [
+        {
+            "id": "hutuo_demo",
+            "name_zh": "滹沱河演示排口",
+            "name_en": "Hutuo demo outfall",
+            "enterprise_zh": "演示：城镇污水处理厂",
+            "enterprise_en": "Demo: a town wastewater treatment plant",
+            "river": "hutuo",
+            "section": "jiehepucun",
+            "order": 4.5,
+            "standard": "GB 18918-2002 一级A",
+            "reporting": True,
+            "latest": {"w21003": {"value": 6.4, "over": True}},
+            "over": ["w21003"],
+        }
+    ]
+    page = desktop.open(f"/sections?month={fx.MONTH}")
+    hutuo = desktop.testid("river-hutuo")
+    hutuo.locator('[data-testid="river-outfall-hutuo_demo"]').wait_for()
+    order = [n.get_attribute("data-testid") for n in hutuo.locator(".flow-node").all()]
+    at = order.index("river-outfall-hutuo_demo")
+    assert order[at - 1 : at + 2] == [
+        "river-node-boshuicun",
+        "river-outfall-hutuo_demo",
+        "river-node-jiehepucun",
+    ]
+    node = desktop.testid("river-outfall-hutuo_demo")
+    assert node.get_attribute("data-over") == "true"
+    assert "滹沱河演示排口" in node.inner_text() and "超排放限值" in node.inner_text()
+    assert "/api/outfalls" in fake.requests
+    assert page is not None and desktop.errors == []

@@ -1,0 +1,102 @@
+"""The collector's side of "possible sources" (collector/alerts/sources.py): when a section's exceedance alert
+opens or escalates, read the readings of the outfalls upstream of that section (collector/outfalls.py) over the
+window before the alert's newest bad value, judge them against their discharge limits, and attach the judgement
+to the alert: ``detail["sources"]`` and a clause at the end of its messages that names the outfalls (those over
+a limit first). A station that measures no assessed section, or a section without an outfall upstream, leaves the
+alert as it is. Beside the flood-season supervision (collector/supervising.py), which it does not touch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from collector.alerts.model import Alert, Transition, TransitionKind
+from collector.alerts.sources import detail, judge, message_clause
+from collector.alerts.supervision import Sample
+from collector.config import CollectorConfig
+from collector.outfalls import Outfall, OutfallRegistry
+from collector.sections import SectionRegistry, load_sections
+from collector.store.base import Store
+
+log = logging.getLogger("qingliu.collector")
+
+KEY = "sources"  # under Alert.detail
+TRACED = frozenset({TransitionKind.OPENED, TransitionKind.ESCALATED})
+EXCEEDANCE = "exceedance"  # the rule type traced (collector/alerts/rules/quality.py)
+_ONE_US = timedelta(microseconds=1)  # store ranges are half-open: include a value at the alert's own time
+_MAX_ROWS = 50_000
+
+
+def samples(store: Store, site: str, start: datetime, end: datetime) -> dict[str, list[Sample]]:
+    """An outfall's (or a station's) readings in [start, end) by item, oldest first."""
+    by_param: dict[str, list[Sample]] = {}
+    for r in store.readings(site, start=start, end=end, limit=_MAX_ROWS, newest=True):
+        by_param.setdefault(r.param, []).append(Sample(r.t, r.value, r.flag))
+    for found in by_param.values():
+        found.sort(key=lambda s: s.t)
+    return by_param
+
+
+class SourceFinder:
+    def __init__(
+        self, store: Store, sections: SectionRegistry, outfalls: OutfallRegistry, window: timedelta
+    ) -> None:
+        self.store = store
+        self.sections = sections
+        self.outfalls = outfalls
+        self.window = window
+
+    @classmethod
+    def from_config(cls, config: CollectorConfig, store: Store) -> SourceFinder:
+        sections = load_sections(config.assessment.sections or None)
+        window = timedelta(seconds=config.outfalls.window_s)
+        return cls(store, sections, config.outfall_registry(), window)
+
+    def upstream(self, station: str) -> tuple[Outfall, ...]:
+        """The outfalls upstream of the section ``station`` measures (none for a station without one)."""
+        section = self.sections.for_station(station)
+        return self.outfalls.upstream_of(section) if section is not None else ()
+
+    def applies(self, transition: Transition) -> bool:
+        alert = transition.alert
+        return (
+            transition.kind in TRACED and alert.rule_type == EXCEEDANCE and bool(self.upstream(alert.station))
+        )
+
+    def trace(self, alert: Alert) -> tuple[dict[str, Any], tuple[str, str]]:
+        """The judgement of the outfalls upstream of ``alert``'s section over the window up to its newest bad
+        value, and the clause its messages take."""
+        at = alert.last_bad_at
+        outfalls = self.upstream(alert.station)
+        read = {o.id: samples(self.store, o.id, at - self.window, at + _ONE_US) for o in outfalls}
+        states = judge(outfalls, read, at, self.window)
+        return detail(states, at, self.window), message_clause(states, self.window)
+
+    def find(self, transitions: Sequence[Transition]) -> dict[str, tuple[dict[str, Any], tuple[str, str]]]:
+        """Alert id → (judgement, message clause), for the transitions that take one. A failure costs the
+        message only its sources (logged): the alert itself always goes out."""
+        found: dict[str, tuple[dict[str, Any], tuple[str, str]]] = {}
+        for transition in transitions:
+            if not self.applies(transition):
+                continue
+            try:
+                found[transition.alert.id] = self.trace(transition.alert)
+            except Exception:
+                log.exception("possible sources of alert %s failed", transition.alert.id)
+        return found
+
+
+def attach(alert: Alert, judged: dict[str, Any], clause: tuple[str, str]) -> None:
+    """Put the judgement in ``alert`` and the clause at the end of its messages (once: a message that already
+    ends with a clause of sources has it replaced)."""
+    alert.detail[KEY] = judged
+    held = alert.detail.get("sources_clause")
+    zh, en = alert.message_zh, alert.message_en
+    if isinstance(held, list) and len(held) == 2:
+        zh = zh.removesuffix(held[0])
+        en = en.removesuffix(held[1])
+    alert.message_zh, alert.message_en = zh + clause[0], en + clause[1]
+    alert.detail["sources_clause"] = list(clause)
