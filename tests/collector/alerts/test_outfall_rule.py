@@ -28,7 +28,7 @@ def reading(param: str, hours: float, value: float | None, flag: str = "N") -> R
 
 
 def engine(**rule: object) -> AlertEngine:
-    rules = [OutfallLimitRule(id="outfall_limit", **rule), ExceedanceRule(id="exceedance")]  # type: ignore[arg-type]
+    rules = [OutfallLimitRule(id="outfall_limit", **rule), ExceedanceRule(id="exceedance")]
     return AlertEngine(AlertsConfig(rules=rules, outfalls={OUT: DISCHARGE}))
 
 
