@@ -219,8 +219,8 @@ def check(stack: Stack, records: list[dict[str, Any]], began: datetime) -> None:
                 got[(r["code"], r["data_time"])].add(r["qn"])
                 fields[(r["code"], r["data_time"])] = r["fields"]
         by_period: dict[datetime, list[tuple[str, float | None, str]]] = defaultdict(list)
-        for param, t, value, flag in readings:
-            by_period[period_start(cn, t)].append((param, value, flag))
+        for param, at, value, flag in readings:
+            by_period[period_start(cn, at)].append((param, value, flag))
         closed = 0
         for start, items in by_period.items():
             key_time = second(start)
