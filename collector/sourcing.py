@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collector.alerts.model import Alert, Transition, TransitionKind
-from collector.alerts.sources import detail, judge, message_clause
+from collector.alerts.sources import CLAUSE, detail, judge, message_clause
 from collector.alerts.supervision import Sample
 from collector.config import CollectorConfig
 from collector.outfalls import Outfall, OutfallRegistry
@@ -93,10 +93,10 @@ def attach(alert: Alert, judged: dict[str, Any], clause: tuple[str, str]) -> Non
     """Put the judgement in ``alert`` and the clause at the end of its messages (once: a message that already
     ends with a clause of sources has it replaced)."""
     alert.detail[KEY] = judged
-    held = alert.detail.get("sources_clause")
+    held = alert.detail.get(CLAUSE)
     zh, en = alert.message_zh, alert.message_en
     if isinstance(held, list) and len(held) == 2:
         zh = zh.removesuffix(held[0])
         en = en.removesuffix(held[1])
     alert.message_zh, alert.message_en = zh + clause[0], en + clause[1]
-    alert.detail["sources_clause"] = list(clause)
+    alert.detail[CLAUSE] = list(clause)

@@ -13,6 +13,7 @@ from typing import Any
 from collector import quality
 from collector.alert_values import value_texts
 from collector.alerts.model import SEVERITY_RANK, Alert, AlertStatus
+from collector.alerts.sources import with_clause
 from collector.config import StationConfig
 from collector.names import station_en
 from collector.stations import StationRecord
@@ -199,6 +200,7 @@ def overview(sites: list[StationConfig], summaries: list[dict[str, Any]], now: d
 def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
     """An alert in the shape of the API contract."""
     shown = value_texts(a.rule_type, a.param, a.value)
+    message_zh, message_en = with_clause(a.message_zh, a.message_en, a.detail)
     device = a.detail.get("device")
     if device is None and a.rule_type == "device_down":
         device = a.subject or None
@@ -215,8 +217,9 @@ def alert(a: Alert, site: StationConfig | None) -> dict[str, Any]:
         "state": a.status.value,
         "title_zh": a.title_zh,
         "title_en": a.title_en,
-        "message_zh": a.message_zh,
-        "message_en": a.message_en,
+        # An exceedance keeps naming the outfalls upstream found when it opened (collector/sourcing.py).
+        "message_zh": message_zh,
+        "message_en": message_en,
         "opened_at": iso(a.opened_at),
         "acked_at": iso(a.acknowledged_at),
         "acked_by": a.acknowledged_by,

@@ -20,6 +20,7 @@ from collector.alerts.supervision import Sample
 from collector.outfalls import Outfall
 
 MAX_IN_MESSAGE = 5  # outfalls named in the message itself (all of them are in the detail)
+CLAUSE = "sources_clause"  # under Alert.detail: [zh, en], the clause the messages took when traced
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,3 +203,14 @@ def detail(states: Sequence[SourceState], at: datetime, window: timedelta) -> di
         "text_zh": "；".join(zh for zh, _ in said) if said else texts.phrase("sources.none")[0],
         "text_en": "; ".join(en for _, en in said) if said else texts.phrase("sources.none")[1],
     }
+
+
+def with_clause(message_zh: str, message_en: str, detail: Mapping[str, Any]) -> tuple[str, str]:
+    """An alert's messages with the clause of its sources at the end: a later value of the same exceedance
+    replaces the alert's messages with the rule's own text, and the sources named when it opened still hold."""
+    clause = detail.get(CLAUSE)
+    if not (isinstance(clause, list) and len(clause) == 2 and all(isinstance(c, str) for c in clause)):
+        return message_zh, message_en
+    zh = message_zh if message_zh.endswith(clause[0]) else message_zh + clause[0]
+    en = message_en if message_en.endswith(clause[1]) else message_en + clause[1]
+    return zh, en

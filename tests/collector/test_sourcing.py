@@ -20,6 +20,7 @@ from collector.outfalls import load_outfalls
 from collector.sections import load_sections
 from collector.sourcing import SourceFinder, attach
 from collector.store.base import Received, Store
+from collector.summaries import alert as alert_json
 from collector.supervising import Supervisor
 from protocols.messages import Reading, ReadingBatch, Severity
 
@@ -161,3 +162,19 @@ def test_the_desk_names_the_outfall_in_the_message_the_stored_alert_and_the_engi
     with desk.lock:
         [held] = desk.engine.active()
     assert held.message_zh == sent.alert.message_zh and held.detail["sources"] == sent.alert.detail["sources"]
+    # A later value over target gives the engine's alert the rule's own text again; what the API shows keeps
+    # the sources named when it opened.
+    with desk.lock:
+        desk.engine.on_readings("jiehepucun", [Reading(param=NH3N, t=T + timedelta(hours=1), value=2.9)])
+        [later] = desk.engine.active()
+    assert "可能来源" not in later.message_zh and later.value == 2.9
+    shown = alert_json(later, None)
+    assert (
+        shown["message_zh"]
+        == later.message_zh + "；可能来源：滹沱河演示排口：氨氮 6.400 mg/L（限值 5 mg/L，超标）"
+    )
+    assert shown["message_en"].endswith("(limit 5 mg/L, over the limit)")
+    assert shown["sources"]["over"] == ["hutuo_demo"]
+    assert (
+        alert_json(exceedance(), None)["message_zh"] == "界河铺村 氨氮 2.600 mg/L"
+    )  # nothing traced: as it is
