@@ -5,7 +5,8 @@
     [store]     url ("sqlite:///path" or "postgresql://user@host/db"), batch_max, batch_wait_s
     [inbox]     path, max_bytes, batch_max (the receiver's durable inbox, collector/inbox.py)
     [ingest]    earliest, max_ahead_s (the time window), retry_max_s, stall_s, max_inbox_age_s (/healthz)
-    [api]       host, port, admin_token (needed for changes; reading needs none)
+    [api]       host, port, admin_token (bootstrap admin; env:/file:/credential: references), read_requires_login,
+                cookie_secure, session_hours, login_max_failures, lockout_s (docs/SECURITY.md)
     [state]     offline_after_heartbeats, clock_offset_max_s, default_heartbeat_s
     [schedule]  every_s {param = seconds}, slot_params, slot_hours, timezone (expected values, for capture)
     [[stations]] id, name_zh, river, basin, level, county, target_class, water_type, expected_params
@@ -33,10 +34,11 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from collector import secret_refs
 from collector.alerts.config import Rule
 from collector.notify.registry import KindName as NotifierKind
 from collector.notify.registry import check_target
@@ -47,6 +49,7 @@ from protocols.errors import ConfigError
 from protocols.logfiles import LogConfig
 from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
+from protocols.paths import resolve
 from protocols.sections import RIVERS, SECTIONS
 from protocols.tomldoc import parse_toml_model, read_text
 from protocols.topics import is_station_id
@@ -56,6 +59,11 @@ SEVEN_DAYS_S = 7 * 24 * 3600
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _secret(value: str, info: ValidationInfo) -> str:
+    """A secret field's value with its reference resolved (collector/secret_refs.py)."""
+    return secret_refs.resolve(value, base_dir=(info.context or {}).get("base_dir"))  # see parse_config
 
 
 class MqttConfig(MqttConnection):
@@ -68,6 +76,11 @@ class MqttConfig(MqttConnection):
     session_expiry_s: int = Field(default=SEVEN_DAYS_S, ge=0, le=0xFFFFFFFF)
     # How many unacknowledged QoS 1 messages the broker may have in flight to us: bounds a commit batch.
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
+
+    @field_validator("password")
+    @classmethod
+    def _password_reference(cls, value: str, info: ValidationInfo) -> str:
+        return _secret(value, info)  # env:NAME, file:PATH, credential:NAME (collector/secret_refs.py)
 
 
 class StoreConfig(_Section):
@@ -90,10 +103,12 @@ class StoreConfig(_Section):
 
     @property
     def sqlite_path(self) -> str:
-        return self.url[len("sqlite:///") :]
+        return self.url[len(SQLITE) :]
 
 
 DEFAULT_PG_INBOX = "var/collector-inbox.db"
+SQLITE = "sqlite:///"
+BASE_DIR = "base_dir"  # validation context: the config file's directory
 
 
 class InboxConfig(_Section):
@@ -126,7 +141,19 @@ class IngestConfig(_Section):
 class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    admin_token: str = ""  # empty: changes (commands) are refused; reading needs no token
+    # A bootstrap admin for scripts (Bearer), or a reference (env:NAME, file:PATH, credential:NAME); empty:
+    # none, people sign in as named users (collector/auth/). See docs/SECURITY.md.
+    admin_token: str = ""
+    read_requires_login: bool = True  # reading the API and dashboard needs a signed-in user (the demo: false)
+    cookie_secure: bool = True  # session cookies only over HTTPS (false only for plain http on loopback)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)  # then the user name (and address) is locked out
+    lockout_s: float = Field(default=900.0, gt=0, le=86400)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_reference(cls, value: str, info: ValidationInfo) -> str:
+        return _secret(value, info)
 
 
 class StateConfig(_Section):
@@ -453,6 +480,44 @@ class CollectorConfig(_Section):
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_from_config_dir(cls, data: Any, info: ValidationInfo) -> Any:
+        """Relative paths are relative to the config file's directory, ``~`` is home (protocols/paths.py):
+        the same rule as the agent's, whatever directory the collector was started in."""
+        base = (info.context or {}).get(BASE_DIR)
+        if base is None or not isinstance(data, dict):
+            return data
+        data = dict(data)
+
+        def section(name: str) -> dict[str, Any] | None:
+            value = data.get(name, {})
+            if not isinstance(value, dict):
+                return None  # the field's own validation reports it
+            data[name] = dict(value)
+            return data[name]
+
+        store = section("store")
+        if store is not None:
+            url = store.get("url", StoreConfig().url)
+            if isinstance(url, str) and url.startswith(SQLITE) and len(url) > len(SQLITE):
+                store["url"] = SQLITE + str(resolve(url[len(SQLITE) :], base))
+            elif isinstance(url, str) and url.startswith("postgresql://"):
+                inbox = section("inbox")
+                if inbox is not None and not inbox.get("path"):
+                    inbox["path"] = DEFAULT_PG_INBOX
+        for name, key in (
+            ("inbox", "path"),
+            ("assessment", "sections"),
+            ("reports", "archive_dir"),
+            ("outfalls", "registry"),
+            ("log", "file"),
+        ):
+            part = section(name)
+            if part is not None and isinstance(part.get(key), str) and part[key]:
+                part[key] = str(resolve(part[key], base))
+        return data
+
     @model_validator(mode="after")
     def _defaults(self) -> CollectorConfig:
         ids = [s.id for s in self.stations]
@@ -527,9 +592,16 @@ class CollectorConfig(_Section):
         return None
 
 
-def parse_config(text: str, *, source: str = "<config>") -> CollectorConfig:
-    return parse_toml_model(CollectorConfig, text, source=source, what="collector config")
+def parse_config(
+    text: str, *, source: str = "<config>", base_dir: str | Path | None = None
+) -> CollectorConfig:
+    """With ``base_dir`` (the config file's directory) relative paths in the file are relative to it."""
+    context = {BASE_DIR: Path(base_dir)} if base_dir is not None else None
+    return parse_toml_model(CollectorConfig, text, source=source, what="collector config", context=context)
 
 
 def load_config(path: str | Path) -> CollectorConfig:
-    return parse_config(read_text(path, what="collector config"), source=str(path))
+    """The config file at ``path``; the paths it names are relative to its directory (protocols/paths.py)."""
+    return parse_config(
+        read_text(path, what="collector config"), source=str(path), base_dir=Path(path).resolve().parent
+    )
