@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from collector.alerts.model import Alert
+from collector.store.auth_rows import AuthRows
 from collector.store.manual_rows import ManualRow, StoredManualResult
 from collector.store.report_rows import Arrivals, ReportRecord, StoredReport
 from collector.store.stats import DailyMean, ItemStats
@@ -334,6 +335,11 @@ class Store(Protocol):
         self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"
     ) -> list[DailyMean]:
         """Mean of the valid values per local calendar day of ``tz`` (days without readings absent)."""
+
+    # -- people, sessions, API tokens and the audit log (collector/auth/) --------------------------------------
+
+    def auth(self) -> AuthRows:
+        """The users, sessions, API tokens and append-only audit log kept in this store (auth_rows.py)."""
 
     # -- the products' archive (collector/reports/) ----------------------------------------------------------
 

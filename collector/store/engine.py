@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from collector.alerts.model import Alert
-from collector.store import alert_rows, quarantine_rows, records, report_rows, series
+from collector.store import alert_rows, auth_rows, quarantine_rows, records, report_rows, series
 from collector.store.base import (
     DeadLetter,
     Revision,
@@ -269,6 +269,11 @@ class EngineStore:
     ) -> list[DailyMean]:
         with self._lock:
             return self._assessment.daily_means(self._db, station, param, start, end, tz)
+
+    # -- people, sessions, API tokens and the audit log (auth_rows.py) -------------------------------------------
+
+    def auth(self) -> auth_rows.AuthRows:
+        return auth_rows.AuthRows(self._transaction, self._rows, self._dialect)
 
     # -- the products' archive (report_rows.py) ---------------------------------------------------------------
 

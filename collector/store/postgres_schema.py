@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.store import postgres_assessment
+from collector.store import auth_rows, postgres_assessment
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -98,4 +98,6 @@ def connect(url: str, schema: str | None = None) -> Any:
         for statement in (SCHEMA + postgres_assessment.SCHEMA).split(";"):
             if statement.strip():
                 db.execute(statement)
+        for statement in auth_rows.POSTGRES_SCHEMA:  # people, sessions, tokens, the audit log
+            db.execute(statement)
     return db

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from collector.store import sqlite_assessment
+from collector.store import auth_rows, sqlite_assessment
 
 SCHEMA_VERSION = 1
 
@@ -97,5 +97,6 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db.execute("PRAGMA busy_timeout=5000")
     db.executescript(SCHEMA)
     db.executescript(sqlite_assessment.SCHEMA)
+    db.executescript(auth_rows.SQLITE_SCHEMA)  # people, sessions, tokens, the audit log
     db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return db
