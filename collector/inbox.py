@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+WAL_SIZE_LIMIT = 4 << 20  # bytes: what a WAL file keeps after a checkpoint emptied it
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: id order is arrival order
@@ -84,6 +86,8 @@ class Inbox:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # see the module doc: acked means on disk
             db.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
+            # The WAL is cut back to this size once a checkpoint has emptied it: a backlog's WAL does not stay.
+            db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             db.executescript(SCHEMA)
         except BaseException:
             db.close()

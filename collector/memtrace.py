@@ -1,8 +1,10 @@
 """A debugging aid, off by default: where the collector's memory goes over time.
 
 ``QINGLIU_MEMTRACE=FILE`` (and optionally ``QINGLIU_MEMTRACE_EVERY_S``, default 60) makes ``qingliu collector
-run`` start tracemalloc and append, every period, the top allocation sites that grew since the first
-snapshot and the object counts per type that grew (gc) to FILE. Used to find what grows under a fleet and API
+run`` append, every period, the object counts per type that grew since the end of the first period (gc) to
+FILE; with ``QINGLIU_MEMTRACE_FRAMES=N`` (N > 0) tracemalloc runs too and the allocation sites that grew most
+are listed with N frames each. A snapshot of a collector with a 1,000-station fleet holds the GIL for
+minutes: tracemalloc is for small runs. Used to find what grows under a fleet and API
 load (benchmarks/bench_fleet_1000.py, benchmarks/bench_soak.py); never on in production: tracemalloc slows
 every allocation.
 """
@@ -18,7 +20,6 @@ from collections import Counter
 from pathlib import Path
 
 TOP = 25
-FRAMES = 5  # deeper tracebacks make every snapshot slow enough to stall the API
 
 
 def type_counts() -> Counter[str]:
@@ -33,14 +34,16 @@ def growth(before: Counter[str], after: Counter[str], top: int = TOP) -> list[tu
 
 
 class MemTrace:
-    def __init__(self, path: Path, every_s: float) -> None:
+    def __init__(self, path: Path, every_s: float, frames: int = 0) -> None:
         self.path = path
         self.every_s = every_s
+        self.frames = frames  # 0: object counts only
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        tracemalloc.start(FRAMES)
+        if self.frames:
+            tracemalloc.start(self.frames)
         self._thread = threading.Thread(target=self._run, name="memtrace", daemon=True)
         self._thread.start()
 
@@ -53,16 +56,13 @@ class MemTrace:
         # after it, and each dump shows what grew since then.
         if self._stop.wait(self.every_s):
             return
-        base = tracemalloc.take_snapshot()
+        base = tracemalloc.take_snapshot() if self.frames else None
         base_types = type_counts()
         while not self._stop.wait(self.every_s):
-            snap = tracemalloc.take_snapshot()
             types = type_counts()
-            current, peak = tracemalloc.get_traced_memory()
-            lines = [
-                f"=== {time.monotonic() - start:.0f} s: traced {current / 1e6:.1f} MB (peak {peak / 1e6:.1f})"
-            ]
-            for stat in snap.compare_to(base, "traceback")[:TOP]:
+            lines = [f"=== {time.monotonic() - start:.0f} s: {sum(types.values())} objects tracked by gc"]
+            snap = tracemalloc.take_snapshot() if base is not None else None
+            for stat in snap.compare_to(base, "traceback")[:TOP] if snap and base else []:
                 if stat.size_diff <= 0:
                     continue
                 frames = " <- ".join(
@@ -80,6 +80,7 @@ def from_env() -> MemTrace | None:
     path = os.environ.get("QINGLIU_MEMTRACE")
     if not path:
         return None
-    trace = MemTrace(Path(path), float(os.environ.get("QINGLIU_MEMTRACE_EVERY_S", "60")))
+    every_s = float(os.environ.get("QINGLIU_MEMTRACE_EVERY_S", "60"))
+    trace = MemTrace(Path(path), every_s, int(os.environ.get("QINGLIU_MEMTRACE_FRAMES", "0")))
     trace.start()
     return trace

@@ -55,6 +55,7 @@ from protocols.messages import Command, CommandKind, CommandReply, Event, Readin
 log = logging.getLogger("qingliu.collector")
 
 VALID_FLAG_CODES = frozenset(str(f) for f in VALID_FLAGS)
+CHECKPOINT_EVERY_S = 300.0  # the store's WAL truncated this often (SqliteStore.checkpoint)
 
 
 class CollectorService:
@@ -382,7 +383,7 @@ class CollectorService:
         self._publish_live({change.station for change in changes})
 
     def _tick_loop(self) -> None:
-        last_save = time.monotonic()
+        last_save = last_checkpoint = time.monotonic()
         last_gaps = last_samples = time.monotonic()
         while not self._stop.wait(self.tick_s):
             if time.monotonic() - last_gaps >= self.config.gaps.check_every_s:
@@ -402,6 +403,9 @@ class CollectorService:
                     self.alerts.save()
                     self._save_memories()
                     last_save = time.monotonic()
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY_S:
+                    self.store.checkpoint()  # the WAL of the last minutes' writes: cut back to nothing
+                    last_checkpoint = time.monotonic()
             except Exception:
                 log.exception("station state tick failed")
 

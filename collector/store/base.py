@@ -368,6 +368,9 @@ class Store(Protocol):
     def ping(self) -> bool:
         """True when the store answers a trivial query."""
 
+    def checkpoint(self) -> bool:
+        """Cut the write-ahead log back in a quiet moment (SQLite); False when it could not be done now."""
+
     def close(self) -> None: ...
 
 

@@ -77,6 +77,21 @@ class SqliteStore(EngineStore):
                 self._latest = loaded
             return dict(self._latest.get(station, {}))
 
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it to nothing; False when a reader (the report maker's
+        connection) holds it: tried again at the next call, never waited for (ingest shares the lock)."""
+        with self._lock:
+            if self._db.in_transaction:
+                return False
+            self._db.execute("PRAGMA busy_timeout=0")
+            try:
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError:  # locked by another connection's writer
+                return False
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={sqlite_schema.BUSY_TIMEOUT_MS}")
+        return not busy
+
     def last_transitions(self) -> dict[str, Transition]:
         rows = self._rows(
             f"SELECT {records.TRANSITION_COLUMNS} FROM transitions WHERE id IN"

@@ -12,6 +12,8 @@ from pathlib import Path
 from collector.store import auth_rows, sqlite_assessment
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+WAL_SIZE_LIMIT = 4 << 20  # bytes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,7 +96,10 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA busy_timeout=5000")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # After each checkpoint that empties it, the WAL file is cut back to this size: a burst (a history
+    # import, a backlog) leaves no WAL as large as itself behind (SqliteStore.checkpoint truncates it).
+    db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     db.executescript(SCHEMA)
     db.executescript(sqlite_assessment.SCHEMA)
     db.executescript(auth_rows.SQLITE_SCHEMA)  # people, sessions, tokens, the audit log

@@ -1,0 +1,45 @@
+"""collector/memtrace.py: off by default; the object counts that grew, per type."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from collector.memtrace import MemTrace, from_env, growth
+
+
+def test_growth_lists_the_types_that_grew_most_first() -> None:
+    before = Counter({"dict": 10, "list": 5, "tuple": 7})
+    after = Counter({"dict": 15, "list": 5, "tuple": 6, "Reading": 40})
+    assert growth(before, after) == [("Reading", 40), ("dict", 5)]
+
+
+def test_off_unless_the_environment_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QINGLIU_MEMTRACE", raising=False)
+    assert from_env() is None
+
+
+def written(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def test_a_trace_writes_what_grew_after_its_warm_up(tmp_path: Path) -> None:
+    out = tmp_path / "trace.txt"
+    kept: list[list[int]] = []
+    trace = MemTrace(out, every_s=0.2)
+    trace.start()
+    try:
+        time.sleep(0.5)  # past the warm-up: the base is taken
+        kept.extend([i] for i in range(20_000))
+        deadline = time.monotonic() + 20
+        while "list +" not in written(out) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        trace.stop()
+    text = written(out)
+    assert text.startswith("=== ")
+    grown = dict(item.rsplit(" ", 1) for item in text.splitlines()[-1].split(": ", 1)[1].split(", "))
+    assert int(grown["list"]) >= 19_000
