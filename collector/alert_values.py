@@ -7,7 +7,7 @@ from __future__ import annotations
 from collector.alerts import texts
 
 AGES = frozenset({"offline", "stale", "calibration_overdue"})  # the value is seconds since
-COUNTS = frozenset({"backlog", "dropped", "dead_letters", "revisions", "inbox_write"})
+COUNTS = frozenset({"backlog", "dropped", "dead_letters", "revisions", "inbox_write", "hj212_backlog"})
 
 
 def value_texts(rule_type: str, param: str | None, value: float | None) -> tuple[str, str]:

@@ -4,12 +4,13 @@ The order of these imports is the order the engine calls the types' hooks in (an
 A new rule type is a new module here and one import line.
 """
 
-from collector.alerts.rules import connectivity, quality, station, ingest, outfall  # noqa: I001 (hook order)
+from collector.alerts.rules import connectivity, quality, station, ingest, outfall, uplink  # noqa: I001 (hook order)
 from collector.alerts.rules.connectivity import DeviceDownRule, OfflineRule, StaleRule
 from collector.alerts.rules.ingest import DeadLettersRule, InboxWriteRule, RevisionsRule
 from collector.alerts.rules.outfall import OutfallLimitRule
 from collector.alerts.rules.quality import CalibrationRule, ExceedanceRule, FaultFlagRule, SuddenRiseRule
 from collector.alerts.rules.station import BacklogRule, ClockSkewRule, ControllerRule, DroppedRule
+from collector.alerts.rules.uplink import Hj212BacklogRule
 
 __all__ = [
     "BacklogRule",
@@ -21,6 +22,7 @@ __all__ = [
     "DroppedRule",
     "ExceedanceRule",
     "FaultFlagRule",
+    "Hj212BacklogRule",
     "InboxWriteRule",
     "OfflineRule",
     "OutfallLimitRule",
@@ -32,4 +34,5 @@ __all__ = [
     "outfall",
     "quality",
     "station",
+    "uplink",
 ]

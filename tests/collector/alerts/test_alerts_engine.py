@@ -391,6 +391,7 @@ def test_default_config_runs_every_rule() -> None:
         "revisions",
         "inbox_write",
         "outfall_limit",
+        "hj212_backlog",
     }
     out = e.on_reading(ST, reading("w21003", 0, 1.6))
     out += e.on_reading(ST, reading("w21003", 60, 1.6))

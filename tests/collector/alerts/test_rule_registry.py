@@ -209,7 +209,15 @@ def test_the_default_rule_set_has_every_builtin_type_and_the_hooks_keep_their_or
     reading = [entry.name for entry, _ in registry.current.reading]
     assert reading == ["calibration_overdue", "fault_flag", "exceedance", "sudden_rise", "outfall_limit"]
     status = [entry.name for entry, _ in registry.current.status]
-    assert status == ["offline", "device_down", "backlog", "dropped", "clock_skew", "controller"]
+    assert status == [
+        "offline",
+        "device_down",
+        "backlog",
+        "dropped",
+        "clock_skew",
+        "controller",
+        "hj212_backlog",
+    ]
 
 
 # ----- the engine's memory from before the registry ---------------------------------------------------------
