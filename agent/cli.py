@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from agent.config import AgentConfig, load_config
+from agent.hj212up.report import target_lines
 from agent.outbox import Outbox
 from protocols.errors import ConfigError
 from protocols.logfiles import setup as setup_logging
@@ -59,6 +60,7 @@ def outbox_report(config: AgentConfig, config_file: Path) -> str:
     try:
         stats = outbox.stats(detail=True)
         resends = outbox.pending_resends()
+        uplinks = target_lines(outbox, config.uplink.hj212)  # HJ 212 platforms: each its own cursor
     finally:
         outbox.close()
     oldest = stats.oldest_unsent.isoformat() if stats.oldest_unsent else "-"
@@ -74,6 +76,7 @@ def outbox_report(config: AgentConfig, config_file: Path) -> str:
         f"stored          {stats.stored_readings} readings, {stats.used_bytes:,} bytes in use",
     ]
     lines += [f"count {name:<14} {value}" for name, value in sorted(stats.counters.items())]
+    lines += uplinks
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -363,28 +364,32 @@ class Hj212Uplink:
     # --- visible state -------------------------------------------------------------------------------------
 
     def view(self) -> TargetView:
-        state = self.state
         with self.store.lock:
-            db = self.store.db
-            head = feedrows.head(db)
-            back_n, back_at = feedrows.count_between(db, state.done_below, state.live_from)
-            live_n, live_at = feedrows.count_between(db, state.live_next, head)
-        oldest = min((t for t in (back_at, live_at) if t is not None), default=None)
-        pending = 0
-        now = self._now()
-        if self.target.hourly and state.hour_next:
-            pending = max(0, int((now - parse_iso(state.hour_next)).total_seconds() // 3600))
-        return TargetView(
-            name=self.target.name,
-            host=self.target.host,
-            port=self.target.port,
-            connected=self.connected,
-            last_reply=state.last_reply,
-            backlog=back_n + live_n,
-            oldest_unsent=None if oldest is None else iso_utc(datetime.fromtimestamp(oldest / 1000, UTC)),
-            periods_pending=pending,
-            retries=state.retries,
-            refusals=state.refusals,
-            lost=state.lost,
-            sent_frames=state.sent_frames,
-        )
+            return view_of(self.target, self.state, self.store.db, self._now(), connected=self.connected)
+
+
+def view_of(
+    target: Hj212Target, state: CursorState, db: sqlite3.Connection, now: datetime, *, connected: bool | None
+) -> TargetView:
+    """What ``state`` means for ``target``: undelivered readings (backlog and fresh), the oldest of them."""
+    head = feedrows.head(db)
+    back_n, back_at = feedrows.count_between(db, state.done_below, state.live_from)
+    live_n, live_at = feedrows.count_between(db, state.live_next, head)
+    oldest = min((t for t in (back_at, live_at) if t is not None), default=None)
+    pending = 0
+    if target.hourly and state.hour_next:
+        pending = max(0, int((now - parse_iso(state.hour_next)).total_seconds() // 3600))
+    return TargetView(
+        name=target.name,
+        host=target.host,
+        port=target.port,
+        connected=bool(connected),
+        last_reply=state.last_reply,
+        backlog=back_n + live_n,
+        oldest_unsent=None if oldest is None else iso_utc(datetime.fromtimestamp(oldest / 1000, UTC)),
+        periods_pending=pending,
+        retries=state.retries,
+        refusals=state.refusals,
+        lost=state.lost,
+        sent_frames=state.sent_frames,
+    )
