@@ -368,7 +368,9 @@ class ReportsConfig(_Section):
 
 
 # Real-time, minute, hourly and daily data (STANDARDS.md §6).
+# Real-time, minute, hourly and daily data (STANDARDS.md §6).
 Hj212DataCn = Literal["2011", "2051", "2061", "2031"]
+HOURLY: tuple[Hj212DataCn, ...] = ("2061",)
 
 
 class Hj212Logger(_Section):
@@ -388,7 +390,7 @@ class Hj212Logger(_Section):
     # The data CNs stored as readings: one series per logger. Hourly data (the data of record, what [schedule]
     # expects) by default; ["2011"] for a logger that forwards the same samples as an agent beside it. Storing
     # real-time and period data together would give one identity (param, time) two values at each period start.
-    cns: list[Hj212DataCn] = Field(default_factory=lambda: ["2061"], min_length=1)
+    cns: list[Hj212DataCn] = Field(default_factory=lambda: list(HOURLY), min_length=1)
     history_cn: Hj212DataCn = "2061"  # what a re-send request pulls (BeginTime/EndTime): one of ``cns``
     codes_2005: dict[str, str] = Field(default_factory=dict)  # HJ/T 212-2005 code → 2017 code (STANDARDS §10)
 
