@@ -42,13 +42,12 @@ api_rejected{reason="invalid_request"}), an unknown station 404, never a 500.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -57,6 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from collector import exposition, summaries, web
 from collector.api import health_window, series, views
 from collector.api.assessment import assessment_router
+from collector.api.auth import ReadGuard, make_auth
 from collector.api.fleet import fleet_router
 from collector.api.outfalls import outfalls_router
 from collector.api.params import (
@@ -73,6 +73,8 @@ from collector.api.params import (
 )
 from collector.api.reference import reference_html
 from collector.api.reports import reports_router
+from collector.auth.accounts import ADMIN_TOKEN_USER, Principal
+from collector.auth.roles import Role
 from collector.commands import command_args as checked_args
 from collector.config import StationConfig
 from collector.hj212.mapping import agent_seqs
@@ -86,12 +88,6 @@ if TYPE_CHECKING:
 MAX_LIMIT = 1_000_000
 MAX_POINTS = 5000  # a chart's points at most (readings or buckets)
 MAX_HEALTH_RANGE = timedelta(days=92)
-
-
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    token: str = Field(max_length=1000)
 
 
 class AckRequest(BaseModel):
@@ -145,20 +141,18 @@ def create_app(service: CollectorService) -> FastAPI:
         body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
         return Response(body, status_code=422, media_type="application/json")
 
-    def token_ok(given: str) -> bool:
-        token = service.config.api.admin_token
-        return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+    # Who may change what (collector/api/auth.py): operators acknowledge, admins command; each is audited.
+    auth = make_auth(service)
+    require_admin = auth.require(Role.ADMIN)
+    require_operator = auth.require(Role.OPERATOR)
+    admin_dep: Any = Depends(require_admin)
+    operator_dep: Any = Depends(require_operator)
 
-    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not service.config.api.admin_token:
-            raise HTTPException(403, "changes are disabled: no api.admin_token is configured")
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token_ok(given.strip()):
-            raise HTTPException(
-                401,
-                "a valid 'Authorization: Bearer <admin token>' header is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    def admin_only(request: Request) -> None:  # for routers that take a dependency returning nothing
+        require_admin(request)
+
+    app.add_middleware(ReadGuard, auth=auth)  # api.read_requires_login
+    app.include_router(auth.router())  # /api/login, /api/logout, /api/me, /api/audit, /api/tokens
 
     def station_summaries() -> list[dict[str, Any]]:
         return [s for s in (service.summary(i) for i in service.station_ids()) if s is not None]
@@ -238,15 +232,20 @@ def create_app(service: CollectorService) -> FastAPI:
         found = service.store.alerts(state=state, station=station, severity=severity, limit=limit)
         return {"alerts": [summaries.alert(a, service.site(a.station)) for a in found]}
 
-    @app.post("/api/alerts/{alert_id}/ack", dependencies=[Depends(require_admin)])
-    def acknowledge(alert_id: IdPath, body: AckRequest) -> dict[str, Any]:
+    @app.post("/api/alerts/{alert_id}/ack")
+    def acknowledge(
+        alert_id: IdPath, body: AckRequest, request: Request, who: Principal = operator_dep
+    ) -> dict[str, Any]:
         stored = service.store.alert(alert_id)
         if stored is None:
             service.count_rejected("ack_unknown_alert")
             raise HTTPException(404, f"unknown alert {alert_id!r}")
-        acked = service.acknowledge_alert(alert_id, body.by, body.note)
+        # A signed-in person is who acknowledged; the shared bootstrap token keeps the name it was given.
+        by = (body.by or ADMIN_TOKEN_USER) if who.via == "admin_token" else who.name
+        acked = service.acknowledge_alert(alert_id, by, body.note)
         if acked is None:
             raise HTTPException(409, f"alert {alert_id!r} is already resolved")
+        auth.audit(request, who, "ack", alert_id, station=acked.station, by=by, note=body.note)
         return summaries.alert(acked, service.site(acked.station))
 
     @app.get("/api/parameters")
@@ -256,12 +255,6 @@ def create_app(service: CollectorService) -> FastAPI:
     @app.get("/api/flags")
     def flags() -> list[dict[str, Any]]:
         return views.flags()
-
-    @app.post("/api/login")
-    def login(body: LoginRequest) -> JSONResponse:
-        if not token_ok(body.token):
-            return JSONResponse({"ok": False, "detail": "invalid token"}, status_code=401)
-        return JSONResponse({"ok": True})
 
     @app.get("/api/stream")
     async def stream(request: Request) -> StreamingResponse:
@@ -303,13 +296,20 @@ def create_app(service: CollectorService) -> FastAPI:
             service.count_rejected("invalid_command")
             raise HTTPException(422, str(exc)) from None
 
-    @app.post("/api/stations/{station_id}/commands", status_code=202, dependencies=[Depends(require_admin)])
-    def send_command(body: CommandRequest, config: StationConfig = station_dep) -> dict[str, Any]:
+    @app.post("/api/stations/{station_id}/commands", status_code=202)
+    def send_command(
+        body: CommandRequest,
+        request: Request,
+        config: StationConfig = station_dep,
+        who: Principal = admin_dep,
+    ) -> dict[str, Any]:
         args = command_args(config, body)
         try:
             command = service.send_command(config.id, body.kind, args)
         except CommandError as exc:
+            auth.audit(request, who, "command", config.id, kind=body.kind.value, args=args, failed=exc.reason)
             raise HTTPException(503 if exc.reason == "not_connected" else 504, str(exc)) from None
+        auth.audit(request, who, "command", config.id, kind=body.kind.value, args=args, id=command.id)
         return {
             "id": command.id,
             "station": config.id,
@@ -335,10 +335,16 @@ def create_app(service: CollectorService) -> FastAPI:
         items = service.dead_letters(station=station or None, reason=reason, limit=limit)
         return {"counts": service.dead_letter_counts(), "items": items}
 
-    @app.post("/api/dead-letters/reapply", dependencies=[Depends(require_admin)])
-    def reapply_dead_letters(body: ReapplyRequest | None = None) -> dict[str, int]:
+    @app.post("/api/dead-letters/reapply")
+    def reapply_dead_letters(
+        request: Request, body: ReapplyRequest | None = None, who: Principal = admin_dep
+    ) -> dict[str, int]:
         try:
-            return service.reapply_dead_letters(body.ids if body is not None else None)
+            result = service.reapply_dead_letters(body.ids if body is not None else None)
+            auth.audit(
+                request, who, "reapply", "dead-letters", ids=body.ids if body is not None else None, **result
+            )
+            return result
         except Exception as exc:
             if store_failure(exc) == "down":
                 raise HTTPException(503, f"the store is down, try again later: {exc}") from None
@@ -351,6 +357,6 @@ def create_app(service: CollectorService) -> FastAPI:
     app.include_router(fleet_router(service))  # the fleet's 24 h uptime and capture (issue 18)
     app.include_router(assessment_router(service))  # sections and their assessment (issue 12)
     app.include_router(outfalls_router(service))  # outfalls and their limits (issue 14)
-    app.include_router(reports_router(service, require_admin))  # the bureau's products (issue 13)
+    app.include_router(reports_router(service, admin_only))  # the bureau's products (issue 13)
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app

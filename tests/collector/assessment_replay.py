@@ -57,6 +57,7 @@ def fixture_config_text(tmp_path: Path) -> str:
     )
     return (
         f'[store]\nurl = "sqlite:///{tmp_path / "collector.db"}"\n'
+        "[api]\nread_requires_login = false\n"  # the API tests read without signing in
         f"[schedule]\nevery_s = {{{every}}}\nslot_params = []\n" + stations
     )
 

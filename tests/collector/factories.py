@@ -103,5 +103,5 @@ def config(
     return parse_config(
         f'[mqtt]\nurl = "{broker_url}"\nclient_id = "test-collector-{tmp_path.name[-20:]}"\n{mqtt_extra}\n'
         f'[store]\nurl = "sqlite:///{tmp_path / "collector.db"}"\nbatch_wait_s = 0.01\n'
-        f'[api]\nadmin_token = "{admin_token}"\n' + extra
+        f'[api]\nadmin_token = "{admin_token}"\nread_requires_login = false\ncookie_secure = false\n' + extra
     )

@@ -153,6 +153,8 @@ class Stack:
                     'host = "127.0.0.1"',
                     f"port = {self.api_port}",
                     f'admin_token = "{ADMIN_TOKEN}"',
+                    "read_requires_login = false",  # the tests read the API as a monitor would
+                    "cookie_secure = false",  # plain http on loopback
                     "",
                 ]
             )

@@ -175,6 +175,7 @@ def config(tmp_path: Path) -> CollectorConfig:
     stations = "".join(f'[[stations]]\nid = "{s}"\nexpected_params = ["{NH3N}", "{TP}"]\n' for s in STATIONS)
     return parse_config(
         f'[store]\nurl = "sqlite:///{tmp_path / "collector.db"}"\n'
+        "[api]\nread_requires_login = false\n"  # the API tests read without signing in
         f"[schedule]\nevery_s = {{{NH3N} = 21600.0, {TP} = 21600.0}}\nslot_params = []\n" + stations
     )
 
