@@ -59,6 +59,12 @@ def station_detail(
             },
             "controller": dict(status.controller) if status else {},
             "intervals": dict(status.intervals) if status else {},
+            # HJ 212 platforms the station reports to (agent/hj212up), by target name; absent without any.
+            "uplinks": (
+                {name: u.model_dump(mode="json") for name, u in status.uplinks.items()}
+                if status and status.uplinks
+                else {}
+            ),
             "transitions": [transition(t) for t in transitions],
             "events": [event(e) for e in events],
         }

@@ -102,6 +102,7 @@ export function stationView(root, ctx, id, query) {
   const devicesBox = h("div");
   const controllerBox = h("div");
   const agentBox = h("div");
+  const uplinksBox = h("div", { "data-testid": "uplinks" });
   const healthBox = h("div");
   const transitionsBox = h("div", { class: "scroll" });
   const alertsBox = h("div", { class: "scroll" });
@@ -209,6 +210,27 @@ export function stationView(root, ctx, id, query) {
     ]));
   }
 
+  // HJ 212 platforms above the station (national, provincial): one line each, a backlog in warning colour.
+  function renderUplinks() {
+    const ups = detail.uplinks || {};
+    const names = Object.keys(ups);
+    uplinksBox.closest(".card")?.toggleAttribute("hidden", !names.length);
+    uplinksBox.replaceChildren(...names.map((name) => {
+      const u = ups[name];
+      return h("div", { class: "uplink", "data-testid": `uplink-${name}` },
+        h("strong", null, `${name} `),
+        h("span", { class: u.connected ? "" : "warn-text" }, t(u.connected ? "uplink_connected" : "uplink_disconnected")),
+        dl([
+          ["backlog", String(u.backlog ?? 0), { class: u.alert ? "warn-text" : "" }],
+          ["oldest_unsent", u.oldest_unsent ? fmtTime(u.oldest_unsent, true) : "—"],
+          ["last_reply", u.last_reply ? fmtTime(u.last_reply, true) : "—"],
+          ["retries", String(u.retries ?? 0)],
+          ["refusals", String(u.refusals ?? 0), { class: u.refusals ? "warn-text" : "" }],
+          ["lost", String(u.lost ?? 0), { class: u.lost ? "warn-text" : "" }],
+        ]));
+    }));
+  }
+
   function renderTransitions() {
     const cols = ["time", "state", "reason"];
     const rows = (detail.transitions || []).map((tr) => h("tr", null, cells(cols, [
@@ -225,6 +247,7 @@ export function stationView(root, ctx, id, query) {
     renderDevices();
     renderController();
     renderAgent();
+    renderUplinks();
     renderTransitions();
   }
 
@@ -403,6 +426,7 @@ export function stationView(root, ctx, id, query) {
         card("devices", { class: "card" }, devicesBox),
         card("controller", { class: "card" }, controllerBox),
         card("agent", { class: "card" }, agentBox),
+        card("uplinks", { class: "card" }, uplinksBox),
         card("alert_history", { class: "card" }, alertsBox),
         card("transitions", { class: "card" }, transitionsBox)));
     renderAll();

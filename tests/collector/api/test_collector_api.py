@@ -479,3 +479,15 @@ def test_gaps_filled_by_a_resend_are_listed_as_recovered(
     assert body["missing"] == [[7, 8]] and body["missing_count"] == 2  # one of them the station did not have
     clock[0] += timedelta(hours=1)
     assert service.check_gaps(samples=False) == 0
+
+
+def test_station_detail_carries_the_hj212_platforms(service: CollectorService, client: TestClient) -> None:
+    assert client.get("/api/stations/hexicun").json()["uplinks"] == {}  # none reported
+    up = messages.UplinkStatus(
+        host="10.0.0.1", port=9000, connected=False, backlog=12000, refusals=3, alert=True
+    )
+    sent = status(at=T0 + timedelta(minutes=9)).model_copy(update={"uplinks": {"province": up}})
+    feed(service, "status", sent)
+    province = client.get("/api/stations/hexicun").json()["uplinks"]["province"]
+    assert province["backlog"] == 12000 and province["connected"] is False and province["alert"] is True
+    assert province["refusals"] == 3 and province["last_reply"] is None

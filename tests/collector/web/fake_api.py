@@ -157,6 +157,13 @@ def station_detail(station: str, summary: dict[str, Any]) -> dict[str, Any]:
             "door_open": 0,
             "cabinet_temp_c": 18.5,
         },
+        # HJ 212 platforms above the station (agent/hj212up): one delivering, one down with a backlog.
+        "uplinks": {
+            "national": {"connected": True, "backlog": 0, "last_reply": z(NOW - timedelta(seconds=20))},
+            "province": {"connected": False, "backlog": 12000, "alert": True, "refusals": 3},
+        }
+        if station == "hexicun"
+        else {},
         "transitions": [
             {
                 "at": z(NOW - timedelta(hours=3)),

@@ -243,6 +243,11 @@ def test_station_view_chart_limits_flags_and_panels(desktop: Page, fake: FakeCol
     assert desktop.testid("health-uptime").inner_text().startswith("99.1 %")
     assert desktop.testid("health-capture").inner_text().startswith("97.0 %")
     assert desktop.testid("agent-backlog").inner_text() == "0"
+    # HJ 212 platforms: the one that is down, with its backlog, stands out.
+    province = desktop.testid("uplink-province")
+    assert "未连接" in province.inner_text() and "12000" in province.inner_text()
+    assert province.locator("dd.warn-text").count() == 2  # backlog past its alert, refusals
+    assert "已连接" in desktop.testid("uplink-national").inner_text()
     desktop.testid("station-alert-102").wait_for()
     desktop.shot("station-1366")
 
