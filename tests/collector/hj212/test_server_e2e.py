@@ -292,3 +292,55 @@ def test_logger_seqs_stay_clear_of_agent_seqs(service: CollectorService, peer: P
     settle(service)
     summary = service.store.seq_summary(S)
     assert summary.ranges and all(lo >= LOGGER_SEQ_BASE for lo, _ in summary.ranges)
+
+
+GAPS = (
+    HJ212
+    + """
+[gaps]
+grace_s = 60
+lookback_s = 14400  # the slots from 04:00 to 07:00 UTC: none before the logger's first hour
+[[stations]]
+id = "hexicun"
+expected_params = ["w01001"]
+"""
+)
+
+
+def test_gap_detection_pulls_the_missing_hour_from_the_logger(tmp_path: Path) -> None:
+    clock = Clock(T + timedelta(hours=5))
+    svc = CollectorService(config(tmp_path, GAPS), clock=clock, tick_s=3600, publisher=lambda _: FakeMqtt())
+    svc.start(mqtt=False)
+    assert svc.hj212 is not None
+    peer = Peer(svc.hj212.port)
+    try:
+        for hour in (0, 1, 3, 4, 5):  # 04:00 UTC (12:00 local) never arrived
+            peer.send(hourly([("w01001", 7.0 + hour / 10, "N")], T + timedelta(hours=hour)))
+            assert peer.read().cn == "9014"
+        settle(svc)
+        assert svc.check_gaps(samples=True) == 0  # the hole is new: it waits its grace period
+        clock.now += timedelta(minutes=2)
+        assert svc.check_gaps(samples=True) == 1
+        request = peer.read()
+        # The hour's slot as capture counts it (from 5 min before it), local time, EndTime inclusive.
+        assert (request.cn, request.cp.get("BeginTime"), request.cp.get("EndTime")) == (
+            "2061",
+            "20260701115500",
+            "20260701125459",
+        )
+        peer.send(hj212.build_request_answer(request, 1))
+        peer.send(hourly([("w01001", 7.2, "N")], T + timedelta(hours=2), qn=request.qn))
+        assert peer.read().cn == "9014"
+        peer.send(hj212.build_execution_result(request, 1))
+        (asked,) = svc.gap_requests(S)
+        deadline = time.monotonic() + 10
+        while svc.gap_requests(S)[0]["state"] != "closed" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        settle(svc)
+        assert [r.value for r in svc.store.readings(S, param="w01001")] == [7.0, 7.1, 7.2, 7.3, 7.4, 7.5]
+        assert svc.gap_requests(S)[0]["state"] == "closed" and asked["kind"] == "time"
+        clock.now += timedelta(minutes=5)
+        assert svc.check_gaps(samples=True) == 0  # filled: nothing more to ask
+    finally:
+        peer.close()
+        svc.stop()
