@@ -20,7 +20,8 @@
     [reports]   enabled, issuer_zh, issuer_en, daily_at, weekly_at, monthly_at, flood_at (cron), warning_ratio,
                 trend_days, low_capture, national_reference, push_daily, base_url, archive_dir
     [hj212]     enabled, host, port, crc_variant, length_unit, loggers = [{mn, password, station | outfall, st,
-                primary, zone, heartbeat_s, history_cn, cns, codes_2005}], [hj212.limits] (collector/hj212/)
+                primary, zone, heartbeat_s, cns, history_cn, legacy_codes, codes_2005}], [hj212.limits]
+                (collector/hj212/)
     [outfalls]  registry (outfalls TOML; "" = the shipped one): an hj212 logger's ``outfall`` is one of its ids,
                 and reports as a site of kind "outfall" (collector/outfalls.py)
     [log]       file, max_bytes, backups: a log file rotated by size (protocols/logfiles.py; default stderr)
@@ -46,6 +47,7 @@ from collector.outfalls import OutfallRegistry, load_outfalls
 from collector.sections import load_sections
 from protocols import catalogue
 from protocols.errors import ConfigError
+from protocols.hj212_codes import code_table
 from protocols.logfiles import LogConfig
 from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
@@ -368,7 +370,6 @@ class ReportsConfig(_Section):
 
 
 # Real-time, minute, hourly and daily data (STANDARDS.md §6).
-# Real-time, minute, hourly and daily data (STANDARDS.md §6).
 Hj212DataCn = Literal["2011", "2051", "2061", "2031"]
 HOURLY: tuple[Hj212DataCn, ...] = ("2061",)
 
@@ -392,7 +393,10 @@ class Hj212Logger(_Section):
     # real-time and period data together would give one identity (param, time) two values at each period start.
     cns: list[Hj212DataCn] = Field(default_factory=lambda: list(HOURLY), min_length=1)
     history_cn: Hj212DataCn = "2061"  # what a re-send request pulls (BeginTime/EndTime): one of ``cns``
-    codes_2005: dict[str, str] = Field(default_factory=dict)  # HJ/T 212-2005 code → 2017 code (STANDARDS §10)
+    # HJ/T 212-2005 three-character codes: ``legacy_codes`` maps them by the standard's table
+    # (protocols/hj212_codes.py, STANDARDS.md §10); ``codes_2005`` adds to it or overrides it, per logger.
+    legacy_codes: bool = False
+    codes_2005: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("codes_2005")
     @classmethod
@@ -410,7 +414,12 @@ class Hj212Logger(_Section):
             raise ValueError("give exactly one of 'station' and 'outfall'")
         if self.history_cn not in self.cns:
             raise ValueError(f"history_cn {self.history_cn} is not one of the stored cns {self.cns}")
+        self.code_table()  # ValueError: two old codes for one new one
         return self
+
+    def code_table(self) -> dict[str, str]:
+        """The 2005 → 2017 code mapping this logger's frames are read with."""
+        return code_table(self.codes_2005, legacy=self.legacy_codes)
 
     @property
     def site(self) -> str:

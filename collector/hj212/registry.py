@@ -18,6 +18,7 @@ Verdict = Literal["ok", "unknown_mn", "bad_password"]
 class Loggers:
     def __init__(self, loggers: Iterable[Hj212Logger]) -> None:
         self._by_mn = {logger.mn: logger for logger in loggers}
+        self._codes = {mn: logger.code_table() for mn, logger in self._by_mn.items()}
         self._by_site: dict[str, Hj212Logger] = {}
         for logger in self._by_mn.values():
             if logger.primary:
@@ -25,6 +26,10 @@ class Loggers:
 
     def get(self, mn: str) -> Hj212Logger | None:
         return self._by_mn.get(mn)
+
+    def codes(self, mn: str) -> dict[str, str]:
+        """The 2005 → 2017 code mapping of logger ``mn`` (built once)."""
+        return self._codes.get(mn, {})
 
     def primary_for(self, site: str) -> Hj212Logger | None:
         """The logger that reports for ``site`` as its primary (commands go to it), if any."""

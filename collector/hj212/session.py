@@ -146,7 +146,9 @@ class Session:
         seen: set[tuple[str, datetime]] = set()
         for packet in packets:
             try:
-                mapped = frame_readings(packet, mn=logger.mn, zone=logger.zone, codes_2005=logger.codes_2005)
+                mapped = frame_readings(
+                    packet, mn=logger.mn, zone=logger.zone, codes_2005=self.loggers.codes(logger.mn)
+                )
             except ValueError:
                 problems["no_datatime"] += 1
                 continue

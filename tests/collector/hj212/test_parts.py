@@ -30,6 +30,21 @@ def test_registry_checks_mn_and_password() -> None:
     assert loggers.primary_for("hexicun") is LOGGER and loggers.primary_for("boshuicun") is None
 
 
+def test_2005_codes_by_the_standard_table_with_overrides() -> None:
+    legacy = Hj212Logger(
+        mn="MN3", password="x", station="hexicun", legacy_codes=True, codes_2005={"011": "w01019"}
+    )
+    loggers = Loggers([LOGGER, legacy])
+    assert loggers.codes(MN) == {}
+    table = loggers.codes("MN3")
+    assert (table["060"], table["101"], table["B01"], table["011"]) == (
+        "w21003",
+        "w21011",
+        "w00000",
+        "w01019",
+    )
+
+
 def test_token_bucket() -> None:
     bucket = TokenBucket(rate=2.0, burst=2.0, now=0.0)
     assert [bucket.take(0.0) for _ in range(3)] == [True, True, False]
