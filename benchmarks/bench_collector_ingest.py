@@ -129,7 +129,7 @@ class Collector:
         config = root / "collector.toml"
         config.write_text(
             f'[mqtt]\nurl = "{broker.url}"\nclient_id = "bench-collector"\n\n'
-            f'[store]\nurl = "sqlite:///{self.db}"\n\n[api]\nhost = "127.0.0.1"\nport = {api_port}\n'
+            f'[store]\nurl = "sqlite:///{self.db}"\n\n[api]\nhost = "127.0.0.1"\nport = {api_port}\nread_requires_login = false\n'
         )
         self.broker = broker
         self.group = ProcessGroup(root)

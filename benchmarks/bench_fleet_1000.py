@@ -86,6 +86,7 @@ def collector_config(path: Path, broker_url: str, db: Path, api_port: int, stati
         "[api]",
         'host = "127.0.0.1"',
         f"port = {api_port}",
+        "read_requires_login = false",  # timed reads without signing in
     ]
     for sid in stations:
         lines += ["", "[[stations]]", f'id = "{sid}"', f'name_zh = "站{sid[-4:]}"', 'river = "fen"']

@@ -4,6 +4,7 @@ qingliu collector run --config FILE [--host H] [--port N]
 qingliu collector check --config FILE
 qingliu collector import-manual --config FILE [--dry-run] RESULTS.csv|RESULTS.xlsx   (collector/manual_import.py)
 qingliu collector import-history --config FILE DIR   (collector/history_import.py; DIR from `qingliu sim history`)
+qingliu collector user add|passwd|role|disable|enable|token|list ...   (collector/auth/cli.py)
 
 ``run`` builds the service, then the HTTP app over it (collector/api/), and serves both in this process until
 SIGINT/SIGTERM: the CLI is the one place that joins the two (the service knows nothing of the API).
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from collector.assessment.classes import WaterClass
+from collector.auth import cli as user_cli
 from collector.config import CollectorConfig, load_config
 from collector.mqtt_client import PUBLISH_SUFFIX
 from collector.secret_refs import weaknesses
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--config", required=True, help="collector TOML file")
     history.add_argument("dir", help="directory holding readings.jsonl and manual.csv")
+    user_cli.add_parser(sub)  # qingliu collector user ... (the dashboard's people)
     return parser
 
 
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         from collector.history_import import run_import_history
 
         return run_import_history(args.config, args.dir)
+    if args.command == "user":
+        return user_cli.run(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

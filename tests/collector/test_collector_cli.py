@@ -41,7 +41,10 @@ def test_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture
 def start_collector(tmp_path: Path, mosquitto: Mosquitto) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
     port = free_port()
     path = tmp_path / "c.toml"
-    path.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n')
+    path.write_text(
+        f'[mqtt]\nurl = "{mosquitto.url}"\n[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n'
+        "[api]\nread_requires_login = false\n"  # it reads /api/stats as a monitor would
+    )
     log = open(tmp_path / "collector.log", "wb")  # noqa: SIM115 - closed by the caller
     proc = subprocess.Popen(
         [sys.executable, "-m", "qingliu_cli", "collector", "run", "--config", str(path), "--port", str(port)],
