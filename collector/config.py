@@ -25,6 +25,7 @@
     [outfalls]  registry (outfalls TOML; "" = the shipped one): an hj212 logger's ``outfall`` is one of its ids,
                 and reports as a site of kind "outfall" (collector/outfalls.py)
     [log]       file, max_bytes, backups: a log file rotated by size (protocols/logfiles.py; default stderr)
+    [retention] raw_days (0 = keep all), batch_hours, pause_s, every_s: old raw readings into hourly aggregates
     accept_unknown_stations, log_level
 
 With no ``[[stations]]`` tables the eight sections of the city plan (protocols/sections.py) are the sites.
@@ -470,6 +471,16 @@ class OutfallsConfig(_Section):
     window_s: float = Field(default=6 * 3600.0, gt=0, le=7 * 86400.0)
 
 
+class RetentionConfig(_Section):
+    """``[retention]``: raw readings older than ``raw_days`` move into hourly aggregates, kept for years
+    (collector/retention.py); 0 keeps every raw reading."""
+
+    raw_days: int = Field(default=0, ge=0)  # e.g. 400: a year and a month of raw readings
+    batch_hours: int = Field(default=24, ge=1, le=24 * 31)  # one station's hours per transaction
+    pause_s: float = Field(default=0.2, ge=0)  # between batches: ingest commits in between
+    every_s: float = Field(default=3600.0, gt=0)  # how often a pass runs
+
+
 class CollectorConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     store: StoreConfig = StoreConfig()
@@ -488,6 +499,7 @@ class CollectorConfig(_Section):
     hj212: Hj212Config = Hj212Config()
     outfalls: OutfallsConfig = OutfallsConfig()
     log: LogConfig = LogConfig()  # [log] file, max_bytes, backups (protocols/logfiles.py)
+    retention: RetentionConfig = RetentionConfig()
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

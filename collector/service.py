@@ -35,6 +35,7 @@ from collector.config import CollectorConfig, StationConfig
 from collector.controller_history import ICE_LOOKBACK, WATER_TEMP, ControllerHistory, Excluded
 from collector.gap_check import GapChecker
 from collector.healthz import health_report
+from collector.hj212.metrics import Hj212Collector
 from collector.hj212.server import Hj212Server
 from collector.inbox import Inbox
 from collector.ingest import Applier, TimeWindow, utcnow
@@ -45,6 +46,7 @@ from collector.parts import NotifierFactory, Publisher, PublisherFactory, defaul
 from collector.receiver import Receiver
 from collector.receiving import ReceivingSide
 from collector.reports.scheduler import ReportScheduler
+from collector.retention import RetentionJob
 from collector.sourcing import SourceFinder
 from collector.stations import StationTracker, Thresholds
 from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
@@ -159,6 +161,20 @@ class CollectorService:
             if config.reports.enabled
             else None
         )
+        retention = config.retention
+        # Old raw readings into hourly aggregates, in a thread of its own, a batch at a time (collector/retention.py).
+        self.retention = (
+            RetentionJob(
+                self.store,
+                retention.raw_days,
+                batch_hours=retention.batch_hours,
+                pause_s=retention.pause_s,
+                every_s=retention.every_s,
+                clock=clock,
+            )
+            if retention.raw_days
+            else None
+        )
         self.metrics: CollectorRegistry = self._metrics_registry()
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()  # transitions are computed and written in one order
@@ -205,6 +221,7 @@ class CollectorService:
                     self.applier.status,
                     lambda: self.controller.counters["stale_statuses"],
                 ),
+                *([Hj212Collector(self.hj212)] if self.hj212 is not None else []),
             ]
         )
 
@@ -217,6 +234,8 @@ class CollectorService:
         self.applier.start()  # first what earlier runs committed to the inbox and did not apply
         if self.reports is not None:
             self.reports.start()  # catches up a run missed while stopped
+        if self.retention is not None:
+            self.retention.start()
         self.tick()
         self._ticker = threading.Thread(target=self._tick_loop, name="collector-ticker", daemon=True)
         self._ticker.start()
@@ -236,6 +255,8 @@ class CollectorService:
         self._stop.set()
         if self.reports is not None:
             self.reports.stop()  # after the product being made, if any
+        if self.retention is not None:
+            self.retention.stop()
         # The receiver commits and acknowledges what it took, then disconnects; the applier applies what the
         # inbox holds (for up to drain_s; the rest waits in the inbox for the next start).
         if self.hj212 is not None:

@@ -371,6 +371,15 @@ class Store(Protocol):
     def checkpoint(self) -> bool:
         """Cut the write-ahead log back in a quiet moment (SQLite); False when it could not be done now."""
 
+    def retention_stations(self) -> list[str]:
+        """Every station with readings ever stored."""
+
+    def oldest_raw(self, station: str) -> datetime | None:
+        """The time of the station's oldest raw reading (None: none)."""
+
+    def retire_raw(self, station: str, start: datetime, end: datetime) -> int:
+        """Move the station's raw readings in [start, end) into hourly aggregates; how many went."""
+
     def close(self) -> None: ...
 
 

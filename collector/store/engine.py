@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from collector.alerts.model import Alert
-from collector.store import alert_rows, auth_rows, quarantine_rows, records, report_rows, series
+from collector.store import (
+    alert_rows,
+    auth_rows,
+    quarantine_rows,
+    records,
+    report_rows,
+    retention_rows,
+    series,
+)
 from collector.store.base import (
     DeadLetter,
     Revision,
@@ -34,7 +42,7 @@ from collector.store.manual_rows import ManualRow, StoredManualResult
 from collector.store.readback import ReadBack
 from collector.store.report_rows import Arrivals, ReportRecord, StoredReport
 from collector.store.series import ReadingBucket
-from collector.store.stats import DailyMean, ItemStats
+from collector.store.stats import DailyMean, ItemStats, fixed_offset_us
 from protocols.messages import Command
 
 # Tables counted for /api/stats.
@@ -255,8 +263,17 @@ class EngineStore:
     def period_stats(
         self, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
     ) -> dict[tuple[str, str], ItemStats]:
+        """The raw readings' figures together with those of the hours retention moved into readings_hourly
+        (a reading is in exactly one of the two: retention_rows.py)."""
         with self._lock:
-            return self._assessment.period_stats(self._db, stations, start, end, max_time=max_time)
+            raw = self._assessment.period_stats(self._db, stations, start, end, max_time=max_time)
+            retired = retention_rows.hourly_stats(
+                self._db, self._dialect, stations, start, end, max_time=max_time
+            )
+        if not retired:
+            return raw
+        merged = {key: retention_rows.merge_stats(raw.get(key), retired.get(key)) for key in raw | retired}
+        return {key: stats for key, stats in merged.items() if stats is not None}
 
     def manual_period_stats(
         self, sections: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
@@ -268,7 +285,27 @@ class EngineStore:
         self, station: str, param: str, start: datetime, end: datetime, tz: str = "Asia/Shanghai"
     ) -> list[DailyMean]:
         with self._lock:
-            return self._assessment.daily_means(self._db, station, param, start, end, tz)
+            raw = self._assessment.daily_means(self._db, station, param, start, end, tz)
+            shift = fixed_offset_us(tz, start, end)
+            retired = retention_rows.hourly_days(self._db, self._dialect, station, param, start, end, shift)
+        return retention_rows.merge_days(raw, retired) if retired else raw
+
+    # -- retention: old raw readings moved into hourly aggregates (retention_rows.py, collector/retention.py) --
+
+    def retention_stations(self) -> list[str]:
+        with self._lock:
+            return retention_rows.stations(self._db)
+
+    def oldest_raw(self, station: str) -> datetime | None:
+        """The time of ``station``'s oldest raw reading (None: none)."""
+        with self._lock:
+            return retention_rows.oldest_raw(self._db, self._dialect, station)
+
+    def retire_raw(self, station: str, start: datetime, end: datetime) -> int:
+        """Move ``station``'s raw readings in [start, end) (whole hours) into hourly aggregates, in one short
+        transaction; how many raw rows went."""
+        with self._transaction() as db:
+            return retention_rows.retire(db, self._dialect, station, start, end)
 
     # -- people, sessions, API tokens and the audit log (auth_rows.py) -------------------------------------------
 

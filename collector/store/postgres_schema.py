@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.store import auth_rows, postgres_assessment
+from collector.store import auth_rows, postgres_assessment, retention_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -100,4 +100,5 @@ def connect(url: str, schema: str | None = None) -> Any:
                 db.execute(statement)
         for statement in auth_rows.POSTGRES_SCHEMA:  # people, sessions, tokens, the audit log
             db.execute(statement)
+        db.execute(retention_rows.POSTGRES_SCHEMA)  # hourly aggregates of retired readings
     return db

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from collector.store import auth_rows, sqlite_assessment
+from collector.store import auth_rows, retention_rows, sqlite_assessment
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
@@ -102,6 +102,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     db.executescript(SCHEMA)
     db.executescript(sqlite_assessment.SCHEMA)
+    db.executescript(retention_rows.SQLITE_SCHEMA)  # hourly aggregates of retired readings
     db.executescript(auth_rows.SQLITE_SCHEMA)  # people, sessions, tokens, the audit log
     db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return db
