@@ -346,6 +346,10 @@ class Hj212Server:
 
     # -- what the collector shows ----------------------------------------------------------------------------
 
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "port": self.port,

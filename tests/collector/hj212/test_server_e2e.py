@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from collector import exposition
 from collector.hj212.mapping import LOGGER_SEQ_BASE
 from collector.service import CollectorService
 from protocols import hj212, messages
@@ -149,6 +150,10 @@ def test_a_wrong_password_is_refused_and_counted(service: CollectorService, peer
     assert service.hj212 is not None
     refused = service.hj212.counts.snapshot()
     assert refused[MN]["bad_password"] == 1 and refused["(unknown)"]["unknown_mn"] == 1
+    text = exposition.render(service.metrics).decode()
+    assert f'qingliu_hj212_refused_total{{logger="{MN}",reason="bad_password"}} 1.0' in text
+    assert 'qingliu_hj212_refused_total{logger="(unknown)",reason="unknown_mn"} 1.0' in text
+    assert "qingliu_hj212_connections 1.0" in text
 
 
 def test_a_disconnect_mid_split_message_loses_nothing(service: CollectorService, peer: Peer) -> None:
