@@ -81,21 +81,38 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # --- CRC (Appendix A) ---------------------------------------------------------------------------------
 
 
+def _crc_table() -> tuple[int, ...]:
+    """The eight shift-and-XOR rounds (polynomial 0xA001) applied to each low byte: one lookup per byte."""
+    table = []
+    for value in range(256):
+        crc = value
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
 def crc_hj212(data: bytes, variant: CrcVariant = "hj212") -> int:
     """The 16-bit CRC of ``data``.
 
     ``hj212`` (Appendix A): the byte is XORed into the register after shifting it right by 8, so only the
     low byte of the result can take few values (00 01 40 41 80 81 C0 C1). ``modbus``: CRC-16/MODBUS, kept
-    selectable for peers (or a revision) that use it.
+    selectable for peers (or a revision) that use it. Table-driven: the eight rounds of the standard's loop
+    only ever see the register's low byte, and what they add depends on nothing else.
     """
     crc = 0xFFFF
-    for byte in data:
-        crc = ((crc >> 8) ^ byte) if variant == "hj212" else (crc ^ byte)
-        for _ in range(8):
-            carry = crc & 1
-            crc >>= 1
-            if carry:
-                crc ^= 0xA001
+    table = _CRC_TABLE
+    if variant == "hj212":
+        for byte in data:
+            crc = (crc >> 8) ^ byte
+            crc = (crc >> 8) ^ table[crc & 0xFF]
+    else:
+        for byte in data:
+            crc ^= byte
+            crc = (crc >> 8) ^ table[crc & 0xFF]
     return crc
 
 
