@@ -136,7 +136,8 @@ function openLogin() {
           finish(true);
         } catch (err) {
           error.hidden = false;
-          error.textContent = err instanceof ApiError && err.status === 401 ? t("login_failed") : err.message;
+          const known = { 401: "login_failed", 429: "login_locked" }[err instanceof ApiError ? err.status : 0];
+          error.textContent = known ? t(known) : err.message;
         }
       },
     },
@@ -154,6 +155,16 @@ function openLogin() {
     token.focus();
   });
 }
+
+// Reading needs a login (api.read_requires_login): a read answered 401 asks for one, once, then reloads.
+let signingIn = false;
+window.addEventListener("qingliu:signin", async () => {
+  if (signingIn) return;
+  signingIn = true;
+  const ok = await openLogin();
+  signingIn = false;
+  if (ok) location.reload();
+});
 
 // ---- header --------------------------------------------------------------------------------------------------
 

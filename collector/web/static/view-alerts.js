@@ -5,6 +5,7 @@ import { ApiError, ackAlert, getAlerts, getToken } from "./api.js";
 import { h } from "./dom.js";
 import { field, fmtTime, t, tl } from "./i18n.js";
 import { cells, message, severityChip, stationLink, table } from "./widgets.js";
+import { auditCard } from "./audit-panel.js";
 import { stationName } from "./names.js";
 
 const TABS = ["open", "acknowledged", "resolved"];
@@ -98,6 +99,7 @@ export function alertsView(root, ctx, query) {
       status.className = "msg ok";
       status.textContent = `${t("tab_acknowledged")}: ${field(updated, "title")} (${stationName(updated, "station")})`;
       ctx.applyAlert(updated);
+      audit.reload();
     } catch (err) {
       status.className = "msg error";
       status.textContent = `${t("ack_failed")}: ${err instanceof ApiError ? err.detail : err.message}`;
@@ -221,6 +223,8 @@ export function alertsView(root, ctx, query) {
     listBox));
   root.append(h("section", { class: "card dead-card", id: "dead-letters", "data-testid": "dead-letters" },
     h("h2", null, tl("dead_letters")), h("p", { class: "muted small" }, t("dead_letters_hint")), deadBox));
+  const audit = auditCard(); // who acknowledged and commanded what (issue 16)
+  root.append(audit.el);
   renderDead();
   if (location.hash === "#dead-letters") document.getElementById("dead-letters").scrollIntoView();
   load();

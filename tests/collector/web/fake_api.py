@@ -466,6 +466,24 @@ def build_app(fake: FakeCollector) -> FastAPI:
             return JSONResponse({"detail": "invalid token"}, status_code=401)
         return JSONResponse({"ok": True})
 
+    @app.get("/api/audit")
+    async def audit(limit: int = 100) -> dict[str, Any]:
+        """The acks the page sent, as the collector's audit log shows them (collector/api/auth.py)."""
+        entries = [
+            {
+                "id": i,
+                "at": z(NOW),
+                "who": "admin-token",
+                "role": "admin",
+                "address": "127.0.0.1",
+                "action": "ack",
+                "target": "",
+                "detail": {"by": b.get("by"), "note": b.get("note")},
+            }
+            for i, b in enumerate(fake.ack_bodies, start=1)
+        ]
+        return {"entries": entries[::-1][:limit]}
+
     @app.post("/api/alerts/{aid}/ack")
     async def ack(aid: int, request: Request) -> JSONResponse:
         auth = request.headers.get("authorization")

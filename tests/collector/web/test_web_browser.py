@@ -348,6 +348,8 @@ def test_ack_logs_in_sends_bearer_and_moves_row_to_acknowledged(desktop: Page, f
     assert fake.ack_bodies[-1]["by"] == "李工"
     assert page.evaluate("localStorage.getItem('qingliu.token')") == GOOD_TOKEN
     assert page.locator('tbody tr[data-testid^="alert-row-"]').count() == 3
+    # The audit log panel below shows the ack with the operator's name (GET /api/audit, issue 16).
+    desktop.testid("audit-log").get_by_text("by: 李工").wait_for()
 
     desktop.testid("tab-acknowledged").click()
     row = desktop.testid("alert-row-101")
