@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from collector import exposition
+from collector.api import create_app
 from collector.hj212.mapping import LOGGER_SEQ_BASE
 from collector.service import CollectorService
 from protocols import hj212, messages
@@ -349,3 +351,29 @@ def test_gap_detection_pulls_the_missing_hour_from_the_logger(tmp_path: Path) ->
     finally:
         peer.close()
         svc.stop()
+
+
+def test_the_api_sends_a_logger_station_its_commands(service: CollectorService, peer: Peer) -> None:
+    client = TestClient(create_app(service))
+    auth = {"Authorization": "Bearer s3cret"}
+    url = f"/api/stations/{S}/commands"
+    by_seq = client.post(url, json={"kind": "resend", "args": {"seq_from": 1, "seq_to": 2}}, headers=auth)
+    assert by_seq.status_code == 422 and "no sequence numbers" in by_seq.json()["detail"]
+    probe = client.post(
+        url, json={"kind": "set_interval", "args": {"device": "probe", "seconds": 60}}, headers=auth
+    )
+    assert probe.status_code == 422
+    offline = client.post(url, json={"kind": "get_config", "args": {}}, headers=auth)
+    assert offline.status_code == 503  # the logger has not connected yet: nothing to send it on
+    peer.send(realtime([("w01001", 7.5, "N")], T))
+    assert peer.read().cn == "9014"
+    sent = client.post(url, json={"kind": "sync_clock", "args": {}}, headers=auth)
+    assert sent.status_code == 202
+    request = peer.read()
+    assert request.cn == "1012" and request.cp.get("SystemTime") == "20260701110000"  # the collector's clock
+    peer.send(hj212.build_request_answer(request, 1))
+    peer.send(hj212.build_execution_result(request, 1))
+    reply = replied(service, sent.json()["id"])
+    assert reply.ok
+    shown = client.get(f"{url}/{sent.json()['id']}").json()
+    assert shown["reply"]["ok"] is True
