@@ -16,6 +16,7 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -33,7 +34,9 @@ log = logging.getLogger("qingliu.demo")
 
 DEMO_INTERVALS = {"probe": 5.0, "controller": 5.0}  # seconds; analysers with a result time poll every 15 s
 ANALYSER_INTERVAL_S = 15.0
-ADMIN_TOKEN = "demo-admin-token"
+# A fresh secret each run: the collector refuses a known example token (collector/secret_refs.py); the demo
+# prints it (LOGIN_HINT).
+ADMIN_TOKEN = secrets.token_hex(16)
 # How to change anything (acknowledge an alert, send a command): the demo's admin token (README, issue 18).
 LOGIN_HINT = (
     "demo: to acknowledge alerts or send commands, open http://127.0.0.1:{port}/alerts, press 登录 / Log in "
@@ -108,6 +111,7 @@ def collector_config(broker_url: str, var_dir: Path, port: int, protocol: str = 
             'host = "127.0.0.1"',
             f"port = {port}",
             f'admin_token = "{ADMIN_TOKEN}"',
+            "read_requires_login = false  # the demo is read by whoever opens it; changes need the token",
             "",
         ]
     )

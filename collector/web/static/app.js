@@ -201,7 +201,7 @@ function renderHeader() {
   const navLink = (href, key, active, extra) =>
     h("a", { href, class: active ? "active" : "", "aria-current": active ? "page" : null }, tl(key), extra);
   top.replaceChildren(
-    h("a", { href: "/", class: "brand" }, h("strong", null, "清流"), h("span", null, t("title"))),
+    h("a", { href: "/", class: "brand" }, h("strong", { lang: "zh-CN" }, "清流"), h("span", null, t("title"))),
     h("nav", { "aria-label": "main" },
       navLink("/", "fleet", (path === "/" && !reports) || path.startsWith("/station/")),
       navLink("/sections", "sections", path === "/sections"),

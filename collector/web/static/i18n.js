@@ -209,6 +209,7 @@ const S = {
   capture_24h: ["捕获率 24 小时", "Capture 24 h"],
   bucket_note: ["每 {w} 一点：均值，阴影为最小～最大", "one point per {w}: mean, shaded min–max"],
   reason_ok: ["正常", "ok"],
+  worse_than_v: ["劣V", "worse than V"],
   reason_never_heard: ["从未收到消息", "never heard"],
   reason_reported_offline: ["站点报告离线", "station reported offline"],
   reason_reported_degraded: ["站点报告降级", "station reported degraded"],

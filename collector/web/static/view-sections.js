@@ -46,7 +46,7 @@ function row(s) {
       sectionName(s),
       field(s, "river") || s.river,
       t(s.level),
-      s.county || "—",
+      s.county ? h("span", { lang: "zh-CN" }, s.county) : "—", // no English names on the official lists
       statusChip(s, `section-class-${s.id}`),
       s.target,
       met(s),
@@ -62,7 +62,7 @@ function counts(body) {
     return h("div", { class: "count", "data-testid": `share-${scope}` },
       h("span", { class: "num" }, c.percent_i_to_iii == null ? "—" : `${fixed(c.percent_i_to_iii, 1)} %`),
       h("span", { class: "lbl" }, tl(scope === "all" ? "all_sections" : scope), " · ", t("share_i_iii"),
-        ` ${c.i_to_iii}/${c.classed}`, " · ", `劣V ${c.worse_than_v}`));
+        ` ${c.i_to_iii}/${c.classed}`, " · ", `${t("worse_than_v")} ${c.worse_than_v}`));
   };
   return h("section", { class: "summary shares", "aria-label": t("share_i_iii") },
     box("national"), box("provincial"), box("all"));
