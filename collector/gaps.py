@@ -39,6 +39,10 @@ from collector.store.base import from_us
 log = logging.getLogger("qingliu.collector.gaps")
 
 EARLY_MAX = 256
+# Bounds of what is remembered per station (issue 19: a collector runs for months): closed requests kept (for
+# /api/stations/{id}/gaps and so that a hole is not asked twice), and implausible holes already reported.
+CLOSED_MAX = 1000
+IMPLAUSIBLE_MAX = 256
 Kind = Literal["seq", "time"]
 # What became of a closed request: re-sent in full, answered ok but some seqs unknown at the station,
 # refused by the agent, or never answered after max_attempts.
@@ -117,6 +121,8 @@ class GapPlanner:
             if hi - lo + 1 > self.settings.max_seq_jump:
                 if (lo, hi) not in memo.implausible:
                     memo.implausible.add((lo, hi))
+                    if len(memo.implausible) > IMPLAUSIBLE_MAX:  # a bound: the smallest (oldest) go first
+                        memo.implausible.discard(min(memo.implausible))
                     self.counters["implausible"] += 1
                     log.warning(
                         "station %s: seq hole %d-%d (%d messages) is too wide to be a loss "
@@ -178,6 +184,15 @@ class GapPlanner:
             del memo.first_seen[key]
         return asks
 
+    @staticmethod
+    def _bound(memo: _StationMemo) -> None:
+        """At most CLOSED_MAX closed requests per station: the oldest go first (an old hole asked again is
+        answered as unknown by the station, and closed again)."""
+        closed = [r for r in memo.requests if r.closed]
+        if len(closed) > CLOSED_MAX:
+            drop = {id(r) for r in closed[: len(closed) - CLOSED_MAX]}
+            memo.requests = [r for r in memo.requests if id(r) not in drop]
+
     def _max_span(self, kind: Kind) -> int:
         if kind == "seq":
             return self.settings.max_seq_span
@@ -195,6 +210,7 @@ class GapPlanner:
             if request.attempts >= self.settings.max_attempts:
                 request.closed, request.outcome = True, "given_up"
                 self.counters["given_up"] += 1
+        self._bound(memo)
 
     # -- what happened to the requests -----------------------------------------------------------------------
 
@@ -236,6 +252,7 @@ class GapPlanner:
     def _close(self, request: _Request, outcome: Outcome) -> None:
         request.closed, request.outcome = True, outcome
         request.sent_at = None
+        self._bound(self._memo(request.ask.station))
         self.counters["replies_refused" if outcome == "refused" else "replies_ok"] += 1
 
     def recovered(self, station: str) -> list[Span]:

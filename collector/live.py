@@ -2,7 +2,8 @@
 
 Ingest runs in a writer thread; the API runs in asyncio. ``publish`` may be called from any thread and never
 blocks: each subscriber has a bounded queue, and a subscriber that falls behind loses its oldest updates
-(it is a view; the store is the truth, and the page reloads the overview when it reconnects).
+(it is a view; the store is the truth, and the page reloads the overview when it reconnects). At most
+``max_subscribers`` listen at once (TooManyListeners beyond): each costs a queue of ``queue_size`` updates.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ class Update:
         return f"event: {self.kind}\ndata: {json.dumps(self.data, ensure_ascii=False, default=str)}\n\n"
 
 
+class TooManyListeners(Exception):
+    """Every place on the live stream is taken."""
+
+
 class LiveHub:
-    def __init__(self, queue_size: int = 500) -> None:
+    def __init__(self, queue_size: int = 500, max_subscribers: int = 100) -> None:
         self._queue_size = queue_size
+        self.max_subscribers = max_subscribers
         self._lock = threading.Lock()
         self._subscribers: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue[Update]]] = {}
         self._next_id = 0
@@ -57,6 +63,8 @@ class LiveHub:
         """Updates for one listener, with a ``ping`` when nothing happened for ``ping_s`` seconds."""
         queue: asyncio.Queue[Update] = asyncio.Queue(self._queue_size)
         with self._lock:
+            if len(self._subscribers) >= self.max_subscribers:
+                raise TooManyListeners(f"{self.max_subscribers} listeners already")
             key = self._next_id
             self._next_id += 1
             self._subscribers[key] = (asyncio.get_running_loop(), queue)

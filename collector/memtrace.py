@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import tracemalloc
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 TOP = 25
@@ -25,6 +25,30 @@ TOP = 25
 def type_counts() -> Counter[str]:
     """Live objects tracked by the garbage collector, by type name."""
     return Counter(type(o).__name__ for o in gc.get_objects())
+
+
+def big_containers(min_len: int = 500) -> dict[int, tuple[str, int, str]]:
+    """Containers (dict, list, set, deque) holding at least ``min_len`` items: id → (type, length, a sample
+    key or item), to tell which one keeps growing when the object counts stay flat."""
+    out = {}
+    for o in gc.get_objects():
+        if isinstance(o, dict | list | set | deque) and len(o) >= min_len:
+            sample = next(iter(o), None)
+            out[id(o)] = (type(o).__name__, len(o), repr(sample)[:80])
+    return out
+
+
+def grown_containers(
+    before: dict[int, tuple[str, int, str]], after: dict[int, tuple[str, int, str]], top: int = 10
+) -> list[str]:
+    """The containers that grew most (new ones count from zero)."""
+    grown = []
+    for key, (kind, n, sample) in after.items():
+        was = before.get(key)
+        diff = n - (was[1] if was is not None and was[0] == kind else 0)
+        if diff > 0:
+            grown.append((diff, f"{kind}[{n}] {diff:+d} e.g. {sample}"))
+    return [text for _, text in sorted(grown, key=lambda g: -g[0])[:top]]
 
 
 def growth(before: Counter[str], after: Counter[str], top: int = TOP) -> list[tuple[str, int]]:
@@ -58,8 +82,10 @@ class MemTrace:
             return
         base = tracemalloc.take_snapshot() if self.frames else None
         base_types = type_counts()
+        base_big = big_containers()
         while not self._stop.wait(self.every_s):
             types = type_counts()
+            big = big_containers()
             lines = [f"=== {time.monotonic() - start:.0f} s: {sum(types.values())} objects tracked by gc"]
             snap = tracemalloc.take_snapshot() if base is not None else None
             for stat in snap.compare_to(base, "traceback")[:TOP] if snap and base else []:
@@ -71,6 +97,7 @@ class MemTrace:
                 )
                 lines.append(f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d} blocks  {frames}")
             lines.append("  types grown: " + ", ".join(f"{n} {d:+d}" for n, d in growth(base_types, types)))
+            lines += [f"  container {text}" for text in grown_containers(base_big, big)]
             with self.path.open("a", encoding="utf-8") as out:
                 out.write("\n".join(lines) + "\n")
 

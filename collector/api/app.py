@@ -258,6 +258,9 @@ def create_app(service: CollectorService) -> FastAPI:
 
     @app.get("/api/stream")
     async def stream(request: Request) -> StreamingResponse:
+        if service.live.subscriber_count >= service.live.max_subscribers:  # a bound (collector/live.py)
+            raise HTTPException(503, "too many live-stream listeners; try again later")
+
         async def events() -> AsyncIterator[str]:
             async for update in service.live.subscribe(ping_s=15.0):
                 if await request.is_disconnected():

@@ -15,6 +15,7 @@ from collector.store.base import Storable
 log = logging.getLogger("qingliu.collector.store")
 
 M = TypeVar("M", bound=Storable)
+SEEN_MAX = 10_000  # rows remembered as already logged (a bound on memory; the counts are what matter)
 
 
 def checked_body(message: M) -> str:
@@ -47,6 +48,8 @@ class ReadBack:
             with self._lock:
                 first = (table, str(key)) not in self._seen
                 if first:
+                    if len(self._seen) >= SEEN_MAX:  # a bound: a row seen again after this is counted again
+                        self._seen.clear()
                     self._seen.add((table, str(key)))
                     self.counts[table] += 1
             if first:

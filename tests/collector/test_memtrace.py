@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.memtrace import MemTrace, from_env, growth
+from collector.memtrace import MemTrace, from_env, grown_containers, growth
 
 
 def test_growth_lists_the_types_that_grew_most_first() -> None:
@@ -41,5 +41,12 @@ def test_a_trace_writes_what_grew_after_its_warm_up(tmp_path: Path) -> None:
         trace.stop()
     text = written(out)
     assert text.startswith("=== ")
-    grown = dict(item.rsplit(" ", 1) for item in text.splitlines()[-1].split(": ", 1)[1].split(", "))
+    types = next(line for line in text.splitlines() if line.startswith("  types grown: "))
+    grown = dict(item.rsplit(" ", 1) for item in types.split(": ", 1)[1].split(", "))
     assert int(grown["list"]) >= 19_000
+
+
+def test_grown_containers_names_the_one_that_grew_with_a_sample() -> None:
+    before = {1: ("dict", 600, "'a'"), 2: ("list", 900, "1")}
+    after = {1: ("dict", 5_600, "'a'"), 2: ("list", 800, "1"), 3: ("set", 700, "'x'")}
+    assert grown_containers(before, after) == ["dict[5600] +5000 e.g. 'a'", "set[700] +700 e.g. 'x'"]
