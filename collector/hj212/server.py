@@ -83,6 +83,7 @@ class Hj212Server:
         self.port = config.port
         self.frames = 0  # good frames so far
         self._conns: set[_Conn] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # the connections' handlers
         self._links: dict[str, _Conn] = {}  # MN → the connection it last spoke on
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -144,7 +145,12 @@ class Hj212Server:
         ticker.cancel()
         self._server.close()
         for conn in list(self._conns):
+            conn.closing = conn.closing or "shutting down"
             conn.writer.close()
+        for task in list(self._tasks):  # a connection waiting for its turn to read is woken to end
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 5)
 
@@ -160,11 +166,18 @@ class Hj212Server:
         conn = _Conn(writer, Session(self.config, self.loggers, self.book, self.counts, now), peer, now)
         conn.resume.set()
         self._conns.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             await self._read(reader, conn)
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
+        except Exception:  # a bug must cost this connection only, never the server
+            log.exception("HJ 212 connection from %s failed", peer)
         finally:
+            if task is not None:
+                self._tasks.discard(task)
             self._conns.discard(conn)
             for mn in conn.loggers:
                 self.presence[mn].disconnected()
@@ -253,7 +266,8 @@ class Hj212Server:
                 conn.resume.set()
 
         def committed() -> bool:  # the writer thread, after the commit
-            loop.call_soon_threadsafe(done)
+            with contextlib.suppress(RuntimeError):  # the loop is closed (shutting down): nobody to answer
+                loop.call_soon_threadsafe(done)
             return True
 
         for topic, payload in items[:-1]:
