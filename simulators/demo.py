@@ -16,7 +16,6 @@ import ctypes
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -28,38 +27,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from simulators import demo_loggers
 from simulators.demo_history import HistoryFill, history_end, remake_archived
 
 log = logging.getLogger("qingliu.demo")
 
 DEMO_INTERVALS = {"probe": 5.0, "controller": 5.0}  # seconds; analysers with a result time poll every 15 s
 ANALYSER_INTERVAL_S = 15.0
-# A fresh secret each run: the collector refuses a known example token (collector/secret_refs.py); the demo
-# prints it (LOGIN_HINT).
-ADMIN_TOKEN = secrets.token_hex(16)
-DEMO_USER = "demo-admin"  # a named admin made each run with a fresh password, printed (issue 16)
+ADMIN_TOKEN = "demo-admin-token"
 # How to change anything (acknowledge an alert, send a command): the demo's admin token (README, issue 18).
 LOGIN_HINT = (
     "demo: to acknowledge alerts or send commands, open http://127.0.0.1:{port}/alerts, press 登录 / Log in "
     "and enter the admin token {token}"
 )
-
-
-def _demo_user(exe: list[str], config: Path) -> str:
-    """Make (or, with --keep, reset) the demo's named admin with a fresh password; "" if that failed."""
-    password = secrets.token_urlsafe(12)
-    for argv in (["add", DEMO_USER, "--role", "admin"], ["passwd", DEMO_USER]):
-        done = subprocess.run(
-            [*exe, "collector", "user", *argv, "--password-stdin", "--config", str(config)],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode == 0:
-            return password
-    log.warning("demo: could not make the user %s: %s", DEMO_USER, done.stderr.strip())
-    return ""
 
 
 def _free_port() -> int:
@@ -129,8 +109,6 @@ def collector_config(broker_url: str, var_dir: Path, port: int, protocol: str = 
             'host = "127.0.0.1"',
             f"port = {port}",
             f'admin_token = "{ADMIN_TOKEN}"',
-            "cookie_secure = false  # plain http on loopback: the session cookie must still reach the page",
-            "read_requires_login = false  # the demo is read by whoever opens it; changes need the token",
             "",
         ]
     )
@@ -267,6 +245,7 @@ async def _run(args: argparse.Namespace) -> int:
                 str(manifest_path),
                 "--nutrient-cycle-min",
                 str(args.nutrient_cycle_min),
+                *(["--scenario", args.scenario, "--speed", "1"] if args.scenario else []),
             ],
         )
         deadline = time.monotonic() + 20
@@ -281,15 +260,21 @@ async def _run(args: argparse.Namespace) -> int:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
 
         collector_conf = var_dir / "collector.toml"
+        hj212_port = _free_port()  # the legacy data loggers' HJ 212 server (simulators/demo_loggers.py)
         collector_conf.write_text(
-            collector_config(broker_url, var_dir, args.port, protocol), encoding="utf-8"
+            collector_config(broker_url, var_dir, args.port, protocol)
+            + demo_loggers.collector_toml(hj212_port),
+            encoding="utf-8",
         )
-        demo_password = _demo_user(exe, collector_conf)
         children.start("collector", [*exe, "collector", "run", "--config", str(collector_conf)])
         for station in manifest["stations"]:
             conf = var_dir / f"{station['id']}.agent.toml"
             conf.write_text(agent_config(station, broker_url, var_dir, protocol), encoding="utf-8")
             children.start(f"agent-{station['id']}", [*exe, "agent", "run", "--config", str(conf)])
+        for name, logger_argv in demo_loggers.commands(
+            exe, hj212_port, args.scenario, args.nutrient_cycle_min
+        ):
+            children.start(name, logger_argv)
 
         if _wait_port("127.0.0.1", args.port, 20):
             print(
@@ -297,8 +282,11 @@ async def _run(args: argparse.Namespace) -> int:
                 f"(logs and data in {var_dir}); Ctrl-C stops everything"
             )
             print(LOGIN_HINT.format(port=args.port, token=ADMIN_TOKEN), flush=True)
-            if demo_password:
-                print(f"demo: or sign in as user {DEMO_USER} with the password {demo_password}", flush=True)
+            print(
+                f"demo: {len(demo_loggers.LOGGERS)} legacy data loggers (代县桥 and an outfall above 界河铺村) "
+                f"report over HJ 212 to port {hj212_port}",
+                flush=True,
+            )
         else:
             print(f"demo: the collector did not start; see {var_dir / 'collector.log'}", file=sys.stderr)
             return 1
@@ -337,6 +325,10 @@ def main(argv: list[str]) -> int:
         "--var-dir", default="var/demo", help="where configs, data and logs go (default var/demo)"
     )
     parser.add_argument("--keep", action="store_true", help="keep data from an earlier demo run")
+    parser.add_argument(
+        "--scenario",
+        help="run a scenario (e.g. pollution_plume) in real time on the fleet and the legacy loggers",
+    )
     parser.add_argument(
         "--nutrient-cycle-min",
         type=float,

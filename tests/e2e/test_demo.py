@@ -145,8 +145,21 @@ def test_demo_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
         took = time.monotonic() - started
         assert took < 30, f"the demo took {took:.1f} s to show eight fresh stations (target: 30 s)"
         _check_history(f"http://127.0.0.1:{port}", tmp_path / "demo.log")
+
+        # The two legacy data loggers (simulators/demo_loggers.py) report over HJ 212: 代县桥 and the outfall
+        # above 界河铺村 are online with values (their first real-time sample goes out on connecting).
+        def loggers_reporting() -> bool:
+            status, body = http_json(f"http://127.0.0.1:{port}/api/stations", timeout=2)
+            online = {s["id"] for s in body if s["online"] and s["latest"]} if status == 200 else set()
+            return {"daixianqiao", "hutuo_demo"} <= online
+
+        wait_until(loggers_reporting, 30, interval=1.0, what="the legacy loggers' sites online with values")
+        status, body = http_json(f"http://127.0.0.1:{port}/api/outfalls", timeout=2)
+        assert status == 200, body
+        [outfall] = [o for o in body["outfalls"] if o["id"] == "hutuo_demo"]
+        assert outfall["reporting"] and outfall["state"] == "online" and outfall["latest"]["w01018"]["value"]
         children = _children_of(demo.pid)
-        assert len(children) >= 10  # simulators, collector, eight agents
+        assert len(children) >= 12  # simulators, collector, eight agents, two legacy data loggers
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=30) == 0
         time.sleep(0.5)
