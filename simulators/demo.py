@@ -16,6 +16,7 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -34,12 +35,32 @@ log = logging.getLogger("qingliu.demo")
 
 DEMO_INTERVALS = {"probe": 5.0, "controller": 5.0}  # seconds; analysers with a result time poll every 15 s
 ANALYSER_INTERVAL_S = 15.0
-ADMIN_TOKEN = "demo-admin-token"
+# A fresh secret each run: the collector refuses a known example token (collector/secret_refs.py); the demo
+# prints it (LOGIN_HINT).
+ADMIN_TOKEN = secrets.token_hex(16)
+DEMO_USER = "demo-admin"  # a named admin made each run with a fresh password, printed (issue 16)
 # How to change anything (acknowledge an alert, send a command): the demo's admin token (README, issue 18).
 LOGIN_HINT = (
     "demo: to acknowledge alerts or send commands, open http://127.0.0.1:{port}/alerts, press 登录 / Log in "
     "and enter the admin token {token}"
 )
+
+
+def _demo_user(exe: list[str], config: Path) -> str:
+    """Make (or, with --keep, reset) the demo's named admin with a fresh password; "" if that failed."""
+    password = secrets.token_urlsafe(12)
+    for argv in (["add", DEMO_USER, "--role", "admin"], ["passwd", DEMO_USER]):
+        done = subprocess.run(
+            [*exe, "collector", "user", *argv, "--password-stdin", "--config", str(config)],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return password
+    log.warning("demo: could not make the user %s: %s", DEMO_USER, done.stderr.strip())
+    return ""
 
 
 def _free_port() -> int:
@@ -109,6 +130,8 @@ def collector_config(broker_url: str, var_dir: Path, port: int, protocol: str = 
             'host = "127.0.0.1"',
             f"port = {port}",
             f'admin_token = "{ADMIN_TOKEN}"',
+            "cookie_secure = false  # plain http on loopback: the session cookie must still reach the page",
+            "read_requires_login = false  # the demo is read by whoever opens it; changes need the token",
             "",
         ]
     )
@@ -266,6 +289,7 @@ async def _run(args: argparse.Namespace) -> int:
             + demo_loggers.collector_toml(hj212_port),
             encoding="utf-8",
         )
+        demo_password = _demo_user(exe, collector_conf)
         children.start("collector", [*exe, "collector", "run", "--config", str(collector_conf)])
         for station in manifest["stations"]:
             conf = var_dir / f"{station['id']}.agent.toml"
@@ -282,6 +306,8 @@ async def _run(args: argparse.Namespace) -> int:
                 f"(logs and data in {var_dir}); Ctrl-C stops everything"
             )
             print(LOGIN_HINT.format(port=args.port, token=ADMIN_TOKEN), flush=True)
+            if demo_password:
+                print(f"demo: or sign in as user {DEMO_USER} with the password {demo_password}", flush=True)
             print(
                 f"demo: {len(demo_loggers.LOGGERS)} legacy data loggers (代县桥 and an outfall above 界河铺村) "
                 f"report over HJ 212 to port {hj212_port}",
