@@ -439,6 +439,18 @@ def test_language_toggle_is_remembered_and_names_follow_it(desktop: Page) -> Non
     assert desktop.errors == []
 
 
+def test_fleet_shows_each_stations_24_hour_uptime_and_capture(desktop: Page) -> None:
+    """From /api/fleet/health: an offline station's 50 % and 40 % in warning colour, a healthy one's 100 %."""
+    desktop.open("/")
+    desktop.page.wait_for_selector('[data-testid="uptime-leijiaping"]:not(:text("—"))')
+    bad, good = desktop.testid("uptime-leijiaping"), desktop.testid("uptime-hexicun")
+    assert (bad.inner_text(), good.inner_text()) == ("50.0 %", "100.0 %")
+    assert desktop.testid("capture-leijiaping").inner_text() == "40.0 %"
+    assert "warn-text" in (bad.get_attribute("class") or "")
+    assert "warn-text" not in (good.get_attribute("class") or "")
+    assert desktop.errors == []
+
+
 def test_falls_back_to_polling_when_the_stream_keeps_failing(desktop: Page, fake: FakeCollector) -> None:
     fake.stream_fails = True
     page = desktop.open("/")
