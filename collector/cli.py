@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         print("qingliu collector: will not start: " + "; ".join(weak), file=sys.stderr)
         return 2
     setup_logging(config.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s", config.log)
+    from collector import memtrim
     from collector.inbox import InboxInUse
+
+    memtrim.limit_arenas()  # before any thread starts (collector/memtrim.py)
     from collector.service import CollectorService  # the engines and their drivers only when running
 
     try:

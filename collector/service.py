@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from prometheus_client.registry import CollectorRegistry
 
-from collector import exposition, summaries
+from collector import exposition, memtrim, summaries
 from collector.alerting import AlertDesk, alerts_config
 from collector.alerts import AlertEngine
 from collector.alerts.model import Alert
@@ -426,6 +426,7 @@ class CollectorService:
                     last_save = time.monotonic()
                 if time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY_S:
                     self.store.checkpoint()  # the WAL of the last minutes' writes: cut back to nothing
+                    memtrim.trim()  # and the heap the API's large answers left free, back to the system
                     last_checkpoint = time.monotonic()
             except Exception:
                 log.exception("station state tick failed")
