@@ -118,8 +118,10 @@ def station_summary(
         "backlog": status.backlog if status else None,
         "dropped": status.dropped if status else None,
         "clock_offset_s": status.clock_offset_s if status else None,
-        "current_class": current.water_class,
-        "off_target": current.off_target,
+        # An outfall's effluent is judged against its discharge limits (GET /api/outfalls), never GB 3838.
+        "kind": site.kind,
+        "current_class": None if site.kind == "outfall" else current.water_class,
+        "off_target": False if site.kind == "outfall" else current.off_target,
         "open_alerts": alerts.open_alerts,
         "worst_alert_severity": alerts.worst_severity,
         "active_alerts": alerts.active_alerts,

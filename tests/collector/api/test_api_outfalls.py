@@ -95,3 +95,11 @@ def test_a_section_lists_the_outfalls_upstream(client: TestClient) -> None:
     assert [o["id"] for o in client.get("/api/sections/hexicun/outfalls").json()["outfalls"]] == ["jinneng"]
     missing = client.get("/api/sections/nowhere/outfalls")
     assert missing.status_code == 404 and "unknown section" in missing.json()["detail"]
+
+
+def test_the_fleet_shows_the_outfall_without_a_water_class(client: TestClient, service: CollectorService) -> None:
+    feed(service, "readings", outfall_batch(T0), station="hutuo_demo")
+    body = client.get("/api/stations/hutuo_demo").json()
+    assert body["kind"] == "outfall" and body["current_class"] is None and body["off_target"] is False
+    assert body["latest"][COD]["value"] == 64.04  # its readings, as a station's
+    assert client.get("/api/stations/hexicun").json()["kind"] == "station"
