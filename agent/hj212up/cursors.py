@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.outbox.store import OutboxStore
@@ -68,7 +68,11 @@ class CursorState:
             self.done_below = self.live_from = self.live_next
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # By hand, not dataclasses.asdict (deep copies): written after every delivered unit.
+        data = dict(self.__dict__)
+        if self.inflight is not None:
+            data["inflight"] = self.inflight.__dict__
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> CursorState:

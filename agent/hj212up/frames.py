@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from agent.config import Hj212Target
 from protocols import hj212
+from protocols.errors import FrameError
 from protocols.hj212 import CP, Frame
 from protocols.hj212_codes import LEGACY_WATER_CODES
 from protocols.hj212_periods import PeriodRow
@@ -96,6 +97,12 @@ def _frame(target: Hj212Target, cn: str, cp: CP, qn: str, reply: bool) -> Frame:
     )
 
 
-def packets(frame: Frame) -> list[Frame]:
-    """The frame as sent: whole, or split where one packet would exceed the standard's 1024."""
-    return hj212.split_frame(frame)
+def packets(frame: Frame) -> list[tuple[Frame, bytes]]:
+    """The frame as sent, each packet with its bytes: whole, or split (PNUM/PNO) where one packet would
+    exceed the standard's 1024. Encoded once: the common frame fits, and is checked and encoded just once."""
+    try:
+        return [(frame, hj212.encode_frame(frame))]
+    except FrameError as exc:
+        if exc.reason != "too_long":
+            raise
+    return [(p, hj212.encode_frame(p)) for p in hj212.split_frame(frame)]

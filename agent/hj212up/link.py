@@ -50,17 +50,18 @@ class Link:
         self.writer.write(b"".join(hj212.encode_frame(f) for f in frames))
         await self.writer.drain()
 
-    async def send(self, packets: list[Frame], timeout: float) -> str:
+    async def send(self, packets: list[tuple[Frame, bytes]], timeout: float) -> str:
         """Send one message's packets; "acked" when every packet that asked got its 9014 within ``timeout``,
         "sent" when none asked, "refused" (9011 QnRtn != 1), "timeout" otherwise. Raises OSError on a lost
         connection."""
-        asking = [p for p in packets if p.reply_wanted]
+        asking = [p for p, _ in packets if p.reply_wanted]
         qns = {p.qn or "" for p in asking}
         wait = _Wait(len(asking))
         for qn in qns:
             self._waits[qn] = wait
         try:
-            await self.write(packets)
+            self.writer.write(b"".join(data for _, data in packets))
+            await self.writer.drain()
             if not asking:
                 return "sent"
             with contextlib.suppress(TimeoutError):

@@ -180,25 +180,27 @@ class Hj212Uplink:
     # --- sending --------------------------------------------------------------------------------------------
 
     async def _send_loop(self, link: Link) -> None:
+        unit = self.next_unit()
         while True:
-            unit = self.next_unit()
             if unit is None:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=min(1.0, self.interval()))
+                unit = self.next_unit()
                 continue
             if not await self._deliver(link, unit):
                 return  # no answer after the retries: reconnect, then the same unit again
+            unit = self._consumed(unit)
 
     async def _deliver(self, link: Link, unit: Unit) -> bool:
         target = self.target
         if self.state.inflight != unit.inflight:
             self.state.inflight = unit.inflight
             cursors.save(self.store, target.name, self.state)  # the QN is kept before a byte goes
-        wire = [p for f in unit.frames for p in packets(f)]
-        by_message: dict[str, list[Frame]] = {}
-        for p in wire:
-            by_message.setdefault(p.qn or "", []).append(p)
+        by_message: dict[str, list[tuple[Frame, bytes]]] = {}
+        for frame in unit.frames:
+            for packet in packets(frame):
+                by_message.setdefault(packet[0].qn or "", []).append(packet)
         for qn, message in by_message.items():
             for attempt in range(1 + target.retries):
                 if attempt:
@@ -215,10 +217,11 @@ class Hj212Uplink:
                 )
                 cursors.save(self.store, target.name, self.state)
                 return False
-        self._consumed(unit)
         return True
 
-    def _consumed(self, unit: Unit) -> None:
+    def _consumed(self, unit: Unit) -> Unit | None:
+        """Move the cursor past ``unit`` and choose the next one: both in one commit (the next unit's QN is
+        kept before its first byte goes, as ever). Returns the next unit."""
         state, inflight = self.state, unit.inflight
         if inflight.kind == "live":
             state.consumed_live(int(inflight.key))
@@ -230,7 +233,10 @@ class Hj212Uplink:
             state.day_next = iso_utc(period_end(hj212.CN_DAILY, parse_iso(inflight.key)))
         state.inflight = None
         state.sent_frames += len(unit.frames)
+        following = self.next_unit()
+        state.inflight = None if following is None else following.inflight
         cursors.save(self.store, self.target.name, state)
+        return following
 
     def _qn_ms(self) -> int:
         # QN times strictly increase across units, a millisecond per frame at least.
