@@ -6,7 +6,7 @@ POST /api/login    {username, password} → session cookie (HttpOnly, SameSite=S
                    {token} (the bootstrap api.admin_token) → {ok} as before: scripts then send it as Bearer.
 POST /api/logout   ends the session
 GET  /api/me       {user, role, via} | 401
-GET  /api/audit?who=&action=&limit=   the audit log, newest first (viewer; there is no API to change it)
+GET  /api/audit?who=&action=&limit=   the audit log, newest first (read as any /api/ read; no API changes it)
 POST /api/tokens   {label} → {token} a new API token for the signed-in user, shown once
 
 Credentials, in this order: ``Authorization: Bearer <api.admin_token>`` (the bootstrap admin, for scripts
@@ -186,7 +186,7 @@ class Auth:
             action: Annotated[str | None, Query(max_length=40)] = None,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         ) -> dict[str, Any]:
-            viewer(request)
+            # Read like any other /api/ read (ReadGuard): behind a login unless api.read_requires_login is off.
             entries = self.accounts.rows.audit_log(who=who, action=action, limit=limit)
             return {"entries": [entry_json(e) for e in entries]}
 
