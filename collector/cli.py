@@ -94,7 +94,8 @@ def describe(config: CollectorConfig) -> str:
         + (f", at most {config.inbox.max_bytes} bytes" if config.inbox.max_bytes else ", no size limit")
         + f", up to {config.inbox.batch_max} messages per commit",
         f"api:    http://{api.host}:{api.port}/ "
-        + ("(commands enabled)" if api.admin_token else "(read-only: no admin_token)"),
+        + ("reads need a login" if api.read_requires_login else "reads open to anyone")
+        + ("; bootstrap admin token set" if api.admin_token else "; changes by signed-in users only"),
         f"stations ({len(config.stations)}"
         + (", unknown stations accepted" if config.accept_unknown_stations else "")
         + "):",

@@ -23,7 +23,9 @@ def test_check_prints_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["check", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "mqtt://127.0.0.1:1884" in out and "shared group 'g'" in out and "8123" in out
-    assert "hexicun" in out and "河西村" in out and "read-only" in out
+    assert (
+        "hexicun" in out and "河西村" in out and "reads need a login; changes by signed-in users only" in out
+    )
     # Beside the default SQLite store, which is relative to the config file's directory (not the cwd).
     assert f"inbox:  {tmp_path.resolve() / 'var' / 'collector.inbox.db'}, no size limit" in out
     assert "target=III" in out and "target=3" not in out  # classes as the rest of the product writes them
