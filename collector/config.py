@@ -561,8 +561,16 @@ class CollectorConfig(_Section):
         return self
 
     def outfall_registry(self) -> OutfallRegistry:
-        """The outfalls registry in use, validated against the section registry in use."""
-        return load_outfalls(load_sections(self.assessment.sections or None), self.outfalls.registry or None)
+        """The outfalls registry in use, validated against the section registry in use. The shipped outfalls
+        against a section registry of the bureau's own that cannot place them: none (give ``[outfalls]
+        registry`` to have some)."""
+        sections = load_sections(self.assessment.sections or None)
+        if self.outfalls.registry or not self.assessment.sections:
+            return load_outfalls(sections, self.outfalls.registry or None)
+        try:
+            return load_outfalls(sections, None)
+        except ConfigError:
+            return OutfallRegistry(())
 
     def _outfall_sites(self) -> None:
         """Each outfall an HJ 212 logger reports for is a known site of kind "outfall" (its readings are

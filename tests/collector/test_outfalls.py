@@ -142,3 +142,20 @@ def test_a_registry_file_is_named_when_wrong(tmp_path: Path) -> None:
     )
     assert [o.id for o in config.outfall_registry()] == ["o1"]
     assert config.station("o1") is not None
+
+
+def test_a_bureau_section_registry_that_cannot_place_the_shipped_outfalls_has_none(tmp_path: Path) -> None:
+    sections = tmp_path / "sections.toml"
+    sections.write_text(
+        '[[rivers]]\nid = "fen"\nname_zh = "汾河"\nname_en = "Fen"\nbasin = "yellow"\n\n'
+        '[[sections]]\nid = "s1"\nname_zh = "一"\nname_en = "One"\nriver = "fen"\nbasin = "yellow"\n'
+        'level = "national"\norder = 1\n',
+        encoding="utf-8",
+    )
+    config = parse_config(f'[assessment]\nsections = "{sections}"\n')
+    assert len(config.outfall_registry()) == 0  # neither 河西村 nor the Hutuo is in it
+    with pytest.raises(ConfigError, match="unknown outfall hutuo_demo; known: none"):
+        parse_config(
+            f'[assessment]\nsections = "{sections}"\n'
+            + LOGGER.format(mn="OUTFALLDEMO01", outfall="hutuo_demo")
+        )
