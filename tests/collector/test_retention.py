@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collector.config import parse_config
 from collector.retention import RetentionJob, batches, cutoff
+from collector.service import CollectorService
 from collector.store.sqlite import SqliteStore
-from tests.collector.factories import T0, batch, received
+from tests.collector.factories import T0, batch, config, received
 
 
 def test_the_cutoff_is_a_local_midnight_raw_days_back() -> None:
@@ -52,3 +54,25 @@ def test_retention_is_off_unless_configured() -> None:
     assert parse_config("").retention.raw_days == 0
     config = parse_config("[retention]\nraw_days = 400\nbatch_hours = 12\n")
     assert (config.retention.raw_days, config.retention.batch_hours) == (400, 12)
+
+
+def test_the_service_runs_retention_in_the_background_when_configured(tmp_path: Path) -> None:
+    (tmp_path / "on").mkdir()
+    now = T0 + timedelta(days=4)
+    on = CollectorService(
+        config(tmp_path / "on", "[retention]\nraw_days = 2\npause_s = 0\n"), clock=lambda: now, tick_s=3600
+    )
+    off = CollectorService(config(tmp_path), clock=lambda: now, tick_s=3600)
+    try:
+        assert off.retention is None
+        assert on.retention is not None
+        on.store.apply([received(batch(n=96, step_s=3600.0))])
+        on.start(mqtt=False)
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while on.store.oldest_raw("hexicun") != T0 + timedelta(hours=40) and datetime.now(UTC) < deadline:
+            time.sleep(0.05)
+        assert on.store.oldest_raw("hexicun") == T0 + timedelta(hours=40)
+    finally:
+        on.stop()
+        off.store.close()
+        off.inbox.close()
