@@ -145,3 +145,42 @@ def test_the_feed_quota_counts_what_a_target_loses(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     outbox.close()
+
+
+def test_a_slow_platform_does_not_hold_up_another(tmp_path: Path) -> None:
+    """Two targets over one outbox: the one whose platform answers after 5 s has delivered at most one unit
+    when the other has delivered everything."""
+    now = (START + timedelta(hours=1)).timestamp()
+    outbox = make_outbox(tmp_path / "outbox.db", lambda: now)
+    for m in range(0, 60, 2):
+        outbox.add_readings(reading(m))
+
+    async def scenario() -> tuple[int, int]:
+        fast = HJ212Platform(PlatformConfig(port=0))
+        slow = HJ212Platform(PlatformConfig(port=0, reply_delay_s=5.0))
+        await fast.start()
+        await slow.start()
+        uplinks = [
+            Hj212Uplink(
+                target(p.port, name=name, hourly=False, reply_timeout_s=10.0),
+                outbox,
+                live_window_s=7200,
+                history_days=90,
+                clock=lambda: now,
+            )
+            for name, p in (("fast", fast), ("slow", slow))
+        ]
+        tasks = [asyncio.create_task(u.run()) for u in uplinks]
+        try:
+            await wait_for(lambda: uplinks[0].view().backlog == 0)
+            return uplinks[0].state.sent_frames, uplinks[1].state.sent_frames
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await fast.stop()
+            await slow.stop()
+
+    fast_sent, slow_sent = run(scenario())
+    assert fast_sent == 30 and slow_sent <= 1
+    outbox.close()
