@@ -59,7 +59,7 @@ function layoutGroups(overview) {
 export function renderSchematic(overview, mode, width) {
   const W = Math.max(320, Math.floor(width));
   const narrow = W < 460;
-  const labelW = narrow ? 62 : 96;
+  const labelW = narrow ? 62 : getLang() === "en" ? 104 : 96; // English river names are longer
   const stemX = W - (narrow ? 26 : 40);
   const groups = layoutGroups(overview);
   const byId = new Map((overview.stations || []).map((st) => [st.id, st]));
@@ -89,7 +89,7 @@ export function renderSchematic(overview, mode, width) {
       // River names stay Chinese like section names (short, official); English below where there is room.
       // In English, the English name alone.
       const en = getLang() === "en" && river.name_en;
-      svg.append(s("text", { x: 4, y: ry + 4, class: "river-name" }, en || river.name_zh,
+      svg.append(s("text", { x: 4, y: ry + 4, class: "river-name" }, en ? fitLabel(en, labelW - 10) : river.name_zh,
         !en && !narrow && river.name_en ? s("tspan", { x: 4, dy: 15, class: "en" }, river.name_en) : null));
       if (!g.loose) {
         svg.append(s("line", { x1: x0, x2: x1, y1: ry, y2: ry, class: "river" }));

@@ -75,7 +75,8 @@ export function fleetView(root, ctx) {
       : "0";
     return h("tr", { "data-testid": `station-row-${st.id}`, "data-state": st.state },
       cells(COLS, [
-        h("span", { class: "st-name" }, stationLink(st.id, stationName(st)), h("span", { class: "muted id" }, st.id)),
+        h("span", { class: "st-name" }, stationLink(st.id, stationName(st)),
+          stationName(st) === st.id ? null : h("span", { class: "muted id" }, st.id)),
         riverName(st) || "—",
         stateChip(st.state, `station-state-${st.id}`),
         ageSpan(st, ctx.state.receivedAt.get(st.id)),
