@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -49,20 +49,28 @@ class Answerer:
     minute_period_min: int = 10
     counts: dict[str, int] = field(default_factory=dict)
 
-    def answer(self, request: Frame) -> list[Frame]:
-        """The frames to send back, in order."""
+    def answer(self, request: Frame) -> Iterator[Frame]:
+        """The frames to send back, in order: made as they are sent (a history pull of weeks of real-time
+        data is read a day at a time, never held whole)."""
         self.counts[request.cn] = self.counts.get(request.cn, 0) + 1
+        accepted = False
         try:
-            return self._answer(request)
+            for frame in self._answer(request):
+                accepted = accepted or frame.cn == hj212.CN_REQUEST_ANSWER
+                yield frame
         except Exception:  # a request must never take the link down
             log.exception("target %s: answering CN %s failed", self.target.name, request.cn)
-            return [hj212.build_request_answer(request, QN_ACCEPTED), self._done(request, EXE_NOT_DONE)]
+            if not accepted:
+                yield hj212.build_request_answer(request, QN_ACCEPTED)
+            yield self._done(request, EXE_NOT_DONE)
 
-    def _answer(self, request: Frame) -> list[Frame]:
+    def _answer(self, request: Frame) -> Iterator[Frame]:
         if not hmac.compare_digest(request.pw.encode(), self.target.password.encode()):
-            return [hj212.build_request_answer(request, QN_BAD_PW)]
+            yield hj212.build_request_answer(request, QN_BAD_PW)
+            return
         if request.mn != self.target.mn:
-            return [hj212.build_request_answer(request, QN_BAD_MN)]
+            yield hj212.build_request_answer(request, QN_BAD_MN)
+            return
         handlers = {
             "1011": self._get_time,
             "1012": self._set_time,
@@ -72,10 +80,15 @@ class Answerer:
         handler = handlers.get(request.cn)
         if handler is None and request.cn not in HISTORY_CNS:
             self.counts["refused"] = self.counts.get("refused", 0) + 1
-            return [hj212.build_request_answer(request, QN_REFUSED)]
-        frames = [hj212.build_request_answer(request, QN_ACCEPTED)]
-        exe, data = handler(request) if handler is not None else self._history(request)
-        return [*frames, *data, self._done(request, exe)]
+            yield hj212.build_request_answer(request, QN_REFUSED)
+            return
+        yield hj212.build_request_answer(request, QN_ACCEPTED)
+        if handler is not None:
+            exe, data = handler(request)
+            yield from data
+            yield self._done(request, exe)
+            return
+        yield from self._history(request)
 
     def _done(self, request: Frame, exe: int) -> Frame:
         return hj212.build_execution_result(request, exe)
@@ -129,20 +142,23 @@ class Answerer:
         self.set_interval(float(text))
         return EXE_OK, []
 
-    def _history(self, request: Frame) -> tuple[int, list[Frame]]:
+    def _history(self, request: Frame) -> Iterator[Frame]:
         try:
             begin = hj212.parse_time(request.cp.get("BeginTime") or "")
             end = hj212.parse_time(request.cp.get("EndTime") or "")
         except ValueError:
-            return EXE_BAD_CONDITION, []
+            yield self._done(request, EXE_BAD_CONDITION)
+            return
         if end < begin or end - begin > timedelta(days=MAX_HISTORY_DAYS):
-            return EXE_BAD_CONDITION, []
-        frames = history_frames(
+            yield self._done(request, EXE_BAD_CONDITION)
+            return
+        sent = 0
+        for frame in history_frames(
             request, self.target, self.store, begin, end, minute_period_min=self.minute_period_min
-        )
-        if not frames:
-            return EXE_NO_DATA, []
-        return EXE_OK, [p for f in frames for p in hj212.split_frame(f)]
+        ):
+            sent += 1
+            yield from hj212.split_frame(frame)
+        yield self._done(request, EXE_OK if sent else EXE_NO_DATA)
 
 
 def history_frames(
@@ -153,37 +169,34 @@ def history_frames(
     end: datetime,
     *,
     minute_period_min: int = 10,
-) -> list[Frame]:
-    """The stored data for BeginTime..EndTime (both inclusive, as the standard's examples read): 2011 every
-    reading in the range, by time; a period CN every period that starts in the range, from its readings."""
+) -> Iterator[Frame]:
+    """The stored data for BeginTime..EndTime (both inclusive, as the standard's examples read), a local day
+    at a time: 2011 every reading in the range, by time; a period CN every period that starts in the range,
+    from its readings. Every frame carries the request's QN."""
     codes = CodeMap.of(target)
     qn_time = hj212.parse_time(request.qn) if request.qn else begin
-    if request.cn == hj212.CN_REALTIME:
-        readings = _readings(store, begin, end + timedelta(seconds=1))
-        readings.sort(key=lambda r: r.t)
-        rt = realtime_frames(readings, target, codes, qn_time, reply=False)
-        return [_with_qn(f, request.qn) for f in rt]
-    first = period_start(request.cn, begin, minutes=minute_period_min)
-    if first < begin:
-        first = period_end(request.cn, first, minutes=minute_period_min)
-    last_end = period_end(request.cn, period_start(request.cn, end, minutes=minute_period_min))
-    readings = _readings(store, first, last_end)
-    frames: list[Frame] = []
-    start = first
-    while start <= end:
-        stop = period_end(request.cn, start, minutes=minute_period_min)
-        inside = [(r.param, r.value, r.flag) for r in readings if start <= r.t < stop]
-        if inside:
-            rows = aggregate(inside)
-            frames.append(period_frame(request.cn, start, rows, target, codes, request.qn or "", reply=False))
-        start = stop
-    return [_with_qn(f, request.qn) for f in frames]
+    cn = request.cn
+    day = period_start(hj212.CN_DAILY, begin)
+    while day <= end:
+        next_day = period_end(hj212.CN_DAILY, day)
+        readings = _readings(store, day, next_day)
+        if cn == hj212.CN_REALTIME:
+            inside = sorted((r for r in readings if begin <= r.t <= end), key=lambda r: r.t)
+            for frame in realtime_frames(inside, target, codes, qn_time, reply=False):
+                yield replace(frame, qn=request.qn)
+        else:
+            start = day
+            while start < next_day and start <= end:
+                stop = period_end(cn, start, minutes=minute_period_min)
+                if start >= begin:
+                    items = [(r.param, r.value, r.flag) for r in readings if start <= r.t < stop]
+                    if items:
+                        frame = period_frame(cn, start, aggregate(items), target, codes, "", reply=False)
+                        yield replace(frame, qn=request.qn)
+                start = stop
+        day = next_day
 
 
 def _readings(store: OutboxStore, begin: datetime, end: datetime) -> list[Reading]:
     with store.lock:
         return readings_between(store.db, iso_utc(begin), iso_utc(end))
-
-
-def _with_qn(frame: Frame, qn: str | None) -> Frame:
-    return replace(frame, qn=qn)

@@ -39,7 +39,7 @@ from protocols.hj212_periods import aggregate, period_end, period_start
 
 log = logging.getLogger(__name__)
 
-LIVE_BATCH_ROWS = 200  # feed rows read per look at the live lane
+ANSWER_BATCH = 200  # frames of a request's answer written at a time
 
 
 @dataclass
@@ -169,10 +169,15 @@ class Hj212Uplink:
 
     async def _on_request(self, request: Frame) -> None:
         link = self._link
-        answer = self.answerer.answer(request)
-        if link is not None and answer:
-            with contextlib.suppress(OSError):
-                await link.write(answer)
+        batch: list[Frame] = []
+        with contextlib.suppress(OSError):
+            for frame in self.answerer.answer(request):
+                batch.append(frame)
+                if len(batch) >= ANSWER_BATCH and link is not None:
+                    await link.write(batch)  # a long pull goes out as it is read, the loop free between
+                    batch = []
+            if batch and link is not None:
+                await link.write(batch)
 
     def _on_reply(self) -> None:
         self.state.last_reply = iso_utc(self._now())

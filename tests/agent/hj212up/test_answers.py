@@ -55,6 +55,10 @@ def request(cn: str, values: dict[str, str] | None = None, *, pw: str = "123456"
     )
 
 
+def answers(a: Answerer, frame: Frame) -> list[Frame]:
+    return list(a.answer(frame))
+
+
 def codec(frames: list[Frame]) -> list[Frame]:
     """Each frame through the strict codec and back, as the platform reads it."""
     return [hj212.decode_frame(hj212.encode_frame(f)) for f in frames]
@@ -69,7 +73,7 @@ def test_realtime_pull_returns_exactly_the_readings_in_the_range(tmp_path: Path)
     # 02:20..03:00 UTC inclusive: polls at 02:20, 02:40, 03:00 (pH and NH3-N each).
     begin, end = START + timedelta(minutes=20), START + timedelta(hours=1)
     frames = codec(
-        answerer(outbox).answer(request("2011", {"BeginTime": local(begin), "EndTime": local(end)}))
+        answers(answerer(outbox), request("2011", {"BeginTime": local(begin), "EndTime": local(end)}))
     )
     assert [f.cn for f in frames] == ["9011", "2011", "2011", "2011", "9012"]
     assert frames[0].cp.get("QnRtn") == "1" and frames[-1].cp.get("ExeRtn") == "1"
@@ -93,7 +97,7 @@ def test_hourly_pull_gives_each_hour_from_its_readings(tmp_path: Path) -> None:
     outbox = stored(tmp_path)
     begin, end = START, START + timedelta(hours=1)  # two hours start in the range: 02:00 and 03:00 UTC
     frames = codec(
-        answerer(outbox).answer(request("2061", {"BeginTime": local(begin), "EndTime": local(end)}))
+        answers(answerer(outbox), request("2061", {"BeginTime": local(begin), "EndTime": local(end)}))
     )
     assert [f.cn for f in frames] == ["9011", "2061", "2061", "9012"]
     first = frames[1].cp.params
@@ -108,13 +112,13 @@ def test_pull_of_an_empty_range_and_bad_conditions(tmp_path: Path) -> None:
     outbox = stored(tmp_path)
     a = answerer(outbox)
     empty = {"BeginTime": local(START - timedelta(days=2)), "EndTime": local(START - timedelta(days=1))}
-    assert [(f.cn, f.cp.values) for f in a.answer(request("2061", empty))] == [
+    assert [(f.cn, f.cp.values) for f in answers(a, request("2061", empty))] == [
         ("9011", {"QnRtn": "1"}),
         ("9012", {"ExeRtn": "100"}),
     ]
     backwards = {"BeginTime": local(START), "EndTime": local(START - timedelta(hours=1))}
-    assert a.answer(request("2011", backwards))[-1].cp.values == {"ExeRtn": "3"}
-    assert a.answer(request("2011", {"BeginTime": "2026"}))[-1].cp.values == {"ExeRtn": "3"}
+    assert answers(a, request("2011", backwards))[-1].cp.values == {"ExeRtn": "3"}
+    assert answers(a, request("2011", {"BeginTime": "2026"}))[-1].cp.values == {"ExeRtn": "3"}
     outbox.close()
 
 
@@ -122,22 +126,22 @@ def test_time_interval_and_refusals(tmp_path: Path) -> None:
     outbox = stored(tmp_path)
     offsets: list[float] = []
     a = answerer(outbox, offsets)
-    frames = codec(a.answer(request("1011")))
+    frames = codec(answers(a, request("1011")))
     assert [f.cn for f in frames] == ["9011", "1011", "9012"]
     assert frames[1].cp.get("SystemTime") == local(NOW)
     # Set 30 s ahead: within the clock-jump rule (120 s), recorded as an offset, never stepped.
-    ok = a.answer(request("1012", {"SystemTime": local(NOW + timedelta(seconds=30))}))
+    ok = answers(a, request("1012", {"SystemTime": local(NOW + timedelta(seconds=30))}))
     assert ok[-1].cp.values == {"ExeRtn": "1"} and offsets == [-30.0]
-    far = a.answer(request("1012", {"SystemTime": local(NOW + timedelta(hours=1))}))
+    far = answers(a, request("1012", {"SystemTime": local(NOW + timedelta(hours=1))}))
     assert far[-1].cp.values == {"ExeRtn": "2"} and offsets[-1] == -3600.0
-    assert codec(a.answer(request("1061")))[1].cp.values == {"RtdInterval": "60"}
-    assert a.answer(request("1062", {"RtdInterval": "300"}))[-1].cp.values == {"ExeRtn": "1"}
-    assert a.answer(request("1061"))[1].cp.values == {"RtdInterval": "300"}
-    assert a.answer(request("1062", {"RtdInterval": "5"}))[-1].cp.values == {"ExeRtn": "3"}
+    assert codec(answers(a, request("1061")))[1].cp.values == {"RtdInterval": "60"}
+    assert answers(a, request("1062", {"RtdInterval": "300"}))[-1].cp.values == {"ExeRtn": "1"}
+    assert answers(a, request("1061"))[1].cp.values == {"RtdInterval": "300"}
+    assert answers(a, request("1062", {"RtdInterval": "5"}))[-1].cp.values == {"ExeRtn": "3"}
     # Unknown command, wrong password, another station: the standard's refusals, nothing else.
-    assert [(f.cn, f.cp.values) for f in a.answer(request("3020"))] == [("9011", {"QnRtn": "2"})]
-    assert [f.cp.values for f in a.answer(request("1011", pw="wrong"))] == [{"QnRtn": "3"}]
-    assert [f.cp.values for f in a.answer(request("1011", mn="OTHER"))] == [{"QnRtn": "4"}]
+    assert [(f.cn, f.cp.values) for f in answers(a, request("3020"))] == [("9011", {"QnRtn": "2"})]
+    assert [f.cp.values for f in answers(a, request("1011", pw="wrong"))] == [{"QnRtn": "3"}]
+    assert [f.cp.values for f in answers(a, request("1011", mn="OTHER"))] == [{"QnRtn": "4"}]
     outbox.close()
 
 
