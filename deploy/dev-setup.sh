@@ -12,6 +12,9 @@ command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The deploy test (pytest -m deploy): a throwaway Debian root for the install scripts, and unit checks.
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # A CJK font, so that the dashboard screenshots the browser tests save show the Chinese labels.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
