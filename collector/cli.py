@@ -178,6 +178,9 @@ def serve(service: CollectorService, *, host: str | None = None, port: int | Non
             port=port or service.config.api.port,
             log_level="warning",
             lifespan="on",
+            # [api] tls_cert_file/tls_key_file: HTTPS without a proxy (docs/SECURITY.md)
+            ssl_certfile=service.config.api.tls_cert_file or None,
+            ssl_keyfile=service.config.api.tls_key_file or None,
         )
     )
 

@@ -150,8 +150,19 @@ class ApiConfig(_Section):
     read_requires_login: bool = True  # reading the API and dashboard needs a signed-in user (the demo: false)
     cookie_secure: bool = True  # session cookies only over HTTPS (false only for plain http on loopback)
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
-    login_max_failures: int = Field(default=5, ge=1, le=1000)  # then the user name (and address) is locked out
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000
+    )  # then the user name (and address) is locked out
     lockout_s: float = Field(default=900.0, gt=0, le=86400)
+    # HTTPS served by the collector itself (PEM files); empty: plain http, e.g. behind deploy/nginx/qingliu.conf.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiConfig:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
     @field_validator("admin_token")
     @classmethod
@@ -535,6 +546,8 @@ class CollectorConfig(_Section):
             ("reports", "archive_dir"),
             ("outfalls", "registry"),
             ("log", "file"),
+            ("api", "tls_cert_file"),
+            ("api", "tls_key_file"),
         ):
             part = section(name)
             if part is not None and isinstance(part.get(key), str) and part[key]:
