@@ -113,8 +113,9 @@ class ClockConfig(_Section):
 class Hj212Target(_Section):
     """``[[uplink.hj212]]``: one platform above the station (national, provincial) over HJ 212-2017 TCP.
 
-    Reply defaults are the standard's (HJ 212-2017 §6.6: the answer timeout is 5 s, a message is re-sent up
-    to 3 times); ``reply_required`` sets the Flag A bit, and a frame then counts as delivered only on its 9014.
+    Reply timeout and retries default to the standard's answer timeout and re-send count (HJ 212-2017's
+    request-answer rules and command 1000, OverTime/ReCount; the same 5 s and 3 as ``qingliu sim hj212-logger``);
+    ``reply_required`` sets the Flag A bit, and a frame then counts as delivered only on its 9014.
     """
 
     name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
