@@ -1,7 +1,9 @@
 """Mosquitto started with the shipped deploy/mosquitto/qingliu.conf (paths and ports moved into a work dir).
 
-The config's two listeners (loopback for the collector, TLS for the stations) keep their per-listener settings;
-only file locations, ports and logging change. Certificates come from the shipped make-certs.sh.
+As installed on Debian: a main config like the package's /etc/mosquitto/mosquitto.conf (persistence, its
+location, the log, ``include_dir conf.d``) with the shipped file in conf.d. The config's two listeners
+(loopback for the collector, TLS for the stations) keep their per-listener settings; only file locations,
+ports and logging change. Certificates come from the shipped make-certs.sh.
 """
 
 from __future__ import annotations
@@ -25,8 +27,20 @@ def shipped_config(text: str, workdir: Path, plain_port: int, tls_port: int) -> 
     text = re.sub(r"^listener 1883 127\.0\.0\.1$", f"listener {plain_port} 127.0.0.1", text, flags=re.M)
     text, n = re.subn(r"^listener 8883$", f"listener {tls_port} 127.0.0.1", text, flags=re.M)
     assert n == 1, "the shipped config no longer has its station listener on 8883"
-    log = [f"log_dest file {workdir}/mosquitto.log", "log_type all"]
-    return "user root\n" + text + "\n" + "\n".join(log) + "\n"
+    return text
+
+
+def debian_main_config(workdir: Path) -> str:
+    """What Debian's mosquitto package puts in /etc/mosquitto/mosquitto.conf, moved into ``workdir``."""
+    lines = [
+        "user root",  # started as root in CI: keep file ownership simple for the test's own files
+        "persistence true",
+        f"persistence_location {workdir}/data/",
+        f"log_dest file {workdir}/mosquitto.log",
+        "log_type all",
+        f"include_dir {workdir}/conf.d",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def write_passwords(path: Path, users: dict[str, str]) -> None:
@@ -58,9 +72,13 @@ class ShippedMosquitto:
         write_passwords(self.workdir / "qingliu.passwd", self.stations)
         write_passwords(self.workdir / "qingliu-collector.passwd", self.collector)
         (self.workdir / "qingliu.acl").write_text((DEPLOY / "qingliu.acl").read_text())
-        conf = self.workdir / "mosquitto.conf"
+        (self.workdir / "conf.d").mkdir(exist_ok=True)
         text = (DEPLOY / "qingliu.conf").read_text()
-        conf.write_text(shipped_config(text, self.workdir, self.plain_port, self.tls_port))
+        (self.workdir / "conf.d/qingliu.conf").write_text(
+            shipped_config(text, self.workdir, self.plain_port, self.tls_port)
+        )
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(debian_main_config(self.workdir))
         self.proc = subprocess.Popen(
             [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
