@@ -265,6 +265,12 @@ class Hj212Uplink:
             unit = self._live_unit()
             if unit is not None:
                 return unit
+        else:
+            # No real-time data for this target: its row cursor follows the feed's head, so that pruning is
+            # never held up by it (periods are read by time, from rows kept for ``history_days``).
+            with self.store.lock:
+                head = feedrows.head(self.store.db)
+            state.done_below = state.live_from = state.live_next = head
         unit = self._period_unit()
         if unit is not None:
             return unit

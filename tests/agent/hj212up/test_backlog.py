@@ -184,3 +184,24 @@ def test_a_slow_platform_does_not_hold_up_another(tmp_path: Path) -> None:
     fast_sent, slow_sent = run(scenario())
     assert fast_sent == 30 and slow_sent <= 1
     outbox.close()
+
+
+def test_a_target_without_real_time_data_does_not_hold_rows(tmp_path: Path) -> None:
+    now = [START.timestamp()]
+    config = parse_config(
+        config_text(history_days=0).replace('password = "123456"', 'password = "123456"\nrealtime = false')
+    )
+    outbox = Outbox(tmp_path / "outbox.db", config.outbox, "hexicun", clock=lambda: now[0])
+
+    async def scenario() -> None:
+        service = UplinkService(config, outbox, clock=lambda: now[0])
+        for m in range(10):
+            outbox.add_readings(reading(m))
+        now[0] += 7200
+        for uplink in service.targets:
+            uplink.next_unit()  # the hours of data go by time; the rows are not needed
+            assert uplink.view().backlog == 0
+        assert service.housekeeping() == 10
+
+    asyncio.run(scenario())
+    outbox.close()
