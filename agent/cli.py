@@ -42,6 +42,14 @@ def summary(config: AgentConfig, config_file: Path) -> str:
         f"buses     {', '.join(f'{b.name} ({b.type})' for b in config.bus) or 'none'}",
         f"devices   {len(config.devices)}",
     ]
+    for t in config.uplink.hj212:
+        data = ", ".join(
+            name for name, on in (("2011", t.realtime), ("2061", t.hourly), ("2031", t.daily)) if on
+        )
+        lines.append(
+            f"hj212     {t.name} {t.host}:{t.port}  MN {t.mn}  ST {t.st}  {data}"
+            + ("  (9014 required)" if t.reply_required else "")
+        )
     for device in config.devices:
         where = f"{device.host}:{device.port}" if device.host else f"unit {device.unit}"
         interval = f"{device.interval_s:g} s" if device.interval_s else "profile default"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from agent.cli import main as agent_cli
 from agent.config import parse_config
 from protocols.errors import ConfigError
 
@@ -32,3 +35,12 @@ def test_two_targets_of_one_name_and_a_password_the_codec_cannot_send() -> None:
     assert "used twice" in problems(BASE + target() + target())
     found = problems(BASE + target(pw="pass word"))
     assert "password" in found and "uplink" in found
+
+
+def test_check_lists_the_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(BASE + target() + target("province").replace("9001", "9002") + "daily = true\n")
+    assert agent_cli(["check", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "hj212     national 10.0.0.1:9001  MN MN01  ST 21  2011, 2061  (9014 required)" in out
+    assert "hj212     province 10.0.0.1:9002  MN MN01  ST 21  2011, 2061, 2031  (9014 required)" in out
