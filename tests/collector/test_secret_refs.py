@@ -46,7 +46,10 @@ def test_the_config_resolves_a_file_reference_relative_to_itself(tmp_path: Path)
         ('[api]\nadmin_token = "CHANGEME"', "api.admin_token is a known example value"),
         ('[api]\nadmin_token = "short-token"', "api.admin_token is shorter than 16 characters"),
         ('[mqtt]\nusername = "qingliu-collector"', "mqtt.password is empty"),
-        ('[mqtt]\nusername = "qingliu-collector"\npassword = "change-me"', "mqtt.password is a known example"),
+        (
+            '[mqtt]\nusername = "qingliu-collector"\npassword = "change-me"',
+            "mqtt.password is a known example",
+        ),
     ],
 )
 def test_example_and_empty_secrets_are_named(text: str, why: str) -> None:

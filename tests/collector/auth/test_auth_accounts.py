@@ -46,7 +46,11 @@ def accounts(store: Store, clocks: Clocks) -> Accounts:
 def test_a_user_signs_in_with_the_password_kept_as_an_argon2_hash(accounts: Accounts, store: Store) -> None:
     accounts.add_user("li.gong", Role.OPERATOR, PW)
     stored = store.auth().user("li.gong")
-    assert stored is not None and stored.password_hash.startswith("$argon2id$") and PW not in stored.password_hash
+    assert (
+        stored is not None
+        and stored.password_hash.startswith("$argon2id$")
+        and PW not in stored.password_hash
+    )
     result = accounts.login("li.gong", PW, "10.0.0.7")
     assert result.principal == Principal("li.gong", Role.OPERATOR, "session", result.principal.csrf)  # type: ignore[union-attr]
     assert accounts.session(result.session_token) == result.principal
@@ -106,7 +110,8 @@ def test_lock_out_after_n_failures_even_for_the_right_password_then_again_after_
         assert accounts.login("li", "guess-guess-guess", "203.0.113.9").principal is None
     locked = accounts.login("li", PW, "203.0.113.9")
     assert locked.principal is None and locked.locked_for_s == 600
-    assert accounts.login("li", PW, "198.51.100.1").locked_for_s == 600  # the user name is locked, any address
+    # The user name is locked, from any address.
+    assert accounts.login("li", PW, "198.51.100.1").locked_for_s == 600
     assert any("locked out" in r.getMessage() and "'li'" in r.getMessage() for r in caplog.records)
     entry = store.auth().audit_log(action="login.locked")[0]
     assert (entry.who, entry.address, entry.target) == ("li", "203.0.113.9", "li")
