@@ -36,7 +36,10 @@ def test_example_collector_config_validates_and_fills_sections_from_the_city_pla
         "静乐",
     )
     assert config.station("chuanhutun") is not None and config.station("chuanhutun").target_class == 2  # type: ignore[union-attr]
-    assert config.inbox.max_bytes > 0 and config.inbox_path == Path.home() / ".local/state/qingliu/collector.inbox.db"
+    assert (
+        config.inbox.max_bytes > 0
+        and config.inbox_path == Path.home() / ".local/state/qingliu/collector.inbox.db"
+    )
 
 
 @pytest.mark.parametrize("kind", ["agent", "collector"])

@@ -97,7 +97,9 @@ def test_a_section_lists_the_outfalls_upstream(client: TestClient) -> None:
     assert missing.status_code == 404 and "unknown section" in missing.json()["detail"]
 
 
-def test_the_fleet_shows_the_outfall_without_a_water_class(client: TestClient, service: CollectorService) -> None:
+def test_the_fleet_shows_the_outfall_without_a_water_class(
+    client: TestClient, service: CollectorService
+) -> None:
     feed(service, "readings", outfall_batch(T0), station="hutuo_demo")
     body = client.get("/api/stations/hutuo_demo").json()
     assert body["kind"] == "outfall" and body["current_class"] is None and body["off_target"] is False

@@ -79,7 +79,9 @@ def test_a_kind_states_whether_it_needs_a_url_and_takes_a_secret(pager: Pager) -
         parse_config('[[notify]]\nkind = "test_signed_http"\n')
     signed = '[[notify]]\nkind = "test_signed_http"\nurl = "https://pager.example/send"\nsecret = "S"\n'
     assert parse_config(signed).notify[0].secret == "S"
-    with pytest.raises(ConfigError, match=r"notify\[0\].*only a dingtalk or test_signed_http target is signed"):
+    with pytest.raises(
+        ConfigError, match=r"notify\[0\].*only a dingtalk or test_signed_http target is signed"
+    ):
         parse_config('[[notify]]\nkind = "test_pager"\nsecret = "S"\n')
 
 

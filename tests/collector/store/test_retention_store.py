@@ -32,7 +32,13 @@ def batch(station: str, param: str, values: list[tuple[float, float | None, Flag
 ROWS: list[tuple[float, float | None, Flag]] = [
     (h + q, round(0.25 * ((h * 7 + int(q * 4)) % 7), 2), N) for h in range(72) for q in (0.0, 0.25, 0.5)
 ]
-ROWS += [(30.5 + 0.01, 2.0, N), (50.25 + 0.01, 2.0, T), (10.75, 9.0, D), (11.75, None, Flag.COMM_FAILED), (40.75, 0.5, T)]
+ROWS += [
+    (30.5 + 0.01, 2.0, N),
+    (50.25 + 0.01, 2.0, T),
+    (10.75, 9.0, D),
+    (11.75, None, Flag.COMM_FAILED),
+    (40.75, 0.5, T),
+]
 
 
 def fill(store: Store) -> None:
