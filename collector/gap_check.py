@@ -24,9 +24,8 @@ from collector.gap_windows import (
     producing_windows,
     sample_window,
 )
-from collector.gaps import GapPlanner, GapSettings
+from collector.gaps import GapPlanner, GapSettings, agent_seqs
 from collector.health import schedules
-from collector.hj212.mapping import agent_seqs
 from collector.memories import GAPS_STATE_KEY, restore
 from collector.stations import StationRecord
 from collector.store.base import Store, to_us

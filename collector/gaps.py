@@ -34,7 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from collector.gap_windows import Span, merge_closed, split_span, subtract
-from collector.store.base import from_us
+from collector.store.base import SeqSummary, from_us
+from protocols.seqspace import AGENT_SEQ_LIMIT
 
 log = logging.getLogger("qingliu.collector.gaps")
 
@@ -361,3 +362,12 @@ def reply_outcome(ok: bool, result: Mapping[str, Any] | None) -> Outcome:
 
 def iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
+
+
+def agent_seqs(summary: SeqSummary) -> SeqSummary:
+    """``summary`` within a live agent's seq range (protocols/seqspace.py): imported history and HJ 212
+    loggers' derived seqs, the holes between their blocks and the hole up to them are no lost messages."""
+    return SeqSummary(
+        ranges=[r for r in summary.ranges if r[1] < AGENT_SEQ_LIMIT],
+        missing=[m for m in summary.missing if m[1] < AGENT_SEQ_LIMIT - 1],
+    )

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from protocols import catalogue
 from protocols.messages import Lane, Reading, ReadingBatch
 from protocols.sections import RIVERS, SECTIONS
+from protocols.seqspace import HISTORY_SEQ_BASE
 from simulators.analysers.baselines import BASELINES
 from simulators.analysers.environment import (
     COD,
@@ -52,7 +53,6 @@ from simulators.analysers.environment import (
 )
 
 DEVICE = "synthetic"
-HISTORY_SEQ_BASE = 10**12
 BATCH_SIZE = 500
 DEFAULT_MONTHS = 13
 

@@ -77,7 +77,7 @@ from collector.auth.accounts import ADMIN_TOKEN_USER, Principal
 from collector.auth.roles import Role
 from collector.commands import command_args as checked_args
 from collector.config import StationConfig
-from collector.hj212.mapping import agent_seqs
+from collector.gaps import agent_seqs
 from collector.store.failures import store_failure
 from protocols.errors import CommandError
 from protocols.messages import CommandKind

@@ -33,13 +33,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from collector.store.base import SeqSummary
 from protocols import catalogue
 from protocols.flags import VALID_FLAGS, Flag
 from protocols.hj212 import CN_DAILY, CN_HOURLY, CN_MINUTE, CN_REALTIME, Frame, parse_time
 from protocols.messages import MAX_READINGS_PER_BATCH, Lane, Reading, ReadingBatch
+from protocols.seqspace import LOGGER_SEQ_BASE
 
-LOGGER_SEQ_BASE = 2**62
 DATA_CNS = (CN_REALTIME, CN_MINUTE, CN_HOURLY, CN_DAILY)
 VALUE_FIELD = {CN_REALTIME: "Rtd", CN_MINUTE: "Avg", CN_HOURLY: "Avg", CN_DAILY: "Avg"}
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -133,19 +132,6 @@ def derive_seq(mn: str, cn: str, data_time: datetime, params: Sequence[str], chu
     digest = zlib.crc32(f"{mn}|{','.join(sorted(params))}".encode()) & ((1 << _SEQ_HASH_BITS) - 1)
     high = ((seconds << 3 | cn_index) << _SEQ_CHUNK_BITS) | (chunk & ((1 << _SEQ_CHUNK_BITS) - 1))
     return LOGGER_SEQ_BASE + (high << _SEQ_HASH_BITS | digest)
-
-
-def is_logger_seq(seq: int) -> bool:
-    return seq >= LOGGER_SEQ_BASE
-
-
-def agent_seqs(summary: SeqSummary) -> SeqSummary:
-    """``summary`` without the loggers' derived seqs: their ranges, the holes between them and the hole up to
-    them are no lost messages (a logger numbers nothing; its gaps are found by expected samples)."""
-    return SeqSummary(
-        ranges=[r for r in summary.ranges if r[1] < LOGGER_SEQ_BASE],
-        missing=[m for m in summary.missing if m[1] < LOGGER_SEQ_BASE - 1],
-    )
 
 
 def batches(

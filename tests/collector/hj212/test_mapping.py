@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from collector.gaps import agent_seqs
 from collector.hj212.mapping import (
     LOGGER_SEQ_BASE,
-    agent_seqs,
     batches,
     derive_seq,
     frame_readings,
@@ -20,6 +20,7 @@ from protocols import hj212
 from protocols.flags import Flag
 from protocols.hj212 import CP, Frame
 from protocols.messages import MAX_READINGS_PER_BATCH, Lane, Reading
+from protocols.seqspace import HISTORY_SEQ_BASE
 
 ZONE = "Asia/Shanghai"
 
@@ -142,3 +143,14 @@ def test_agent_seqs_leave_out_the_loggers_range() -> None:
         missing=[(5, 6), (10, base + 9), (base + 11, base + 98)],
     )
     assert agent_seqs(summary) == SeqSummary(ranges=[(0, 4), (7, 9)], missing=[(5, 6)])
+
+
+def test_agent_seqs_leave_out_imported_history() -> None:
+    # The demo's backfilled month sits in its own block: the hole up to it is no loss (it read as ~10**12
+    # missing messages on /api/stations/{id}/gaps), a hole inside the agent's own range still is.
+    h = HISTORY_SEQ_BASE
+    summary = SeqSummary(
+        ranges=[(0, 99), (120, 500), (h, h + 7000)],
+        missing=[(100, 119), (501, h - 1)],
+    )
+    assert agent_seqs(summary) == SeqSummary(ranges=[(0, 99), (120, 500)], missing=[(100, 119)])
