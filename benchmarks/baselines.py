@@ -5,11 +5,9 @@ Each function returns a rate; the benchmark prints its own figure, the baseline 
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -75,20 +73,3 @@ def paho_subscriber_receive_rate(host: str, port: int, topic: str, payloads: Seq
         client.loop_stop()
         client.disconnect()
     return received / elapsed
-
-
-def tinydb_insert_rate(documents: int = 50_000, sample: int = 50) -> float:
-    """TinyDB inserts/s into a table that already holds ``documents`` documents (each insert rewrites the file)."""
-    from tinydb import TinyDB  # benchmark-only dependency
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "tiny.json"
-        db = TinyDB(path)
-        doc = {"param": "w01010", "t": "2026-01-01T00:00:00Z", "value": 12.3, "flag": "N", "device": "probe"}
-        db.insert_multiple(dict(doc) for _ in range(documents))
-        start = time.perf_counter()
-        for _ in range(sample):
-            db.insert(dict(doc))
-        rate = sample / (time.perf_counter() - start)
-        db.close()
-        return rate

@@ -1,43 +1,50 @@
-"""Outbox inserts/s with a 500,000-reading backlog against TinyDB inserts/s at 50,000 documents (issue 4 §8).
+"""An outbox commit against a bare SQLite commit of the same readings, with a 500,000-reading backlog (issue 17).
 
-Target: outbox inserts/s >= 1000 x TinyDB inserts/s (baselines.tinydb_insert_rate, same run).
+Acquisition commits once per device poll (``sink.add_readings`` with that poll's readings). Every commit
+measured is a real ``Outbox.add_readings`` transaction into an outbox that already holds ``--backlog`` unsent
+readings (WAL, synchronous=FULL: one WAL fsync per commit). Its floor is a bare SQLite commit of the same
+readings, one row each (param, t, value, flag, device) into a plain table in the same directory, with the
+same durability and checkpointing as the outbox (agent/outbox/schema.py: journal_mode=WAL, synchronous=FULL,
+its wal_autocheckpoint and journal_size_limit); both start from the same ``Reading`` objects, built before
+the clock starts (building them is acquisition's work).
 
-How inserts are batched: acquisition commits once per device poll (``sink.add_readings`` with that poll's
-readings: 1 for a nutrient/COD analyser, 5 for the five-parameter probe). Every commit is a real
-``Outbox.add_readings`` transaction with ``synchronous=FULL`` (one WAL fsync per commit). Measured:
-  - single-reading commits (one reading per transaction: the worst case, an analyser poll);
-  - per-poll batches of 5 (a probe poll: the common case at a station).
-The readings are built before the clock starts (as the TinyDB baseline's document is): building them is
-acquisition's work, not the outbox's. For scale, a bare SQLite one-row commit loop (WAL, synchronous=FULL,
-same directory) is measured too: an outbox commit cannot be cheaper than that.
+Two sizes: one reading per commit (an analyser's poll) and ``--poll-size`` readings per commit (one poll of
+a multi-parameter device). For each, alternating rounds (outbox, bare, outbox, bare, …) of at least
+``--window`` seconds each (benchmarks/rounds.py); the figure is microseconds per commit and the ratio
+outbox ÷ bare. Target: the median ratio ≤ 1.2 for both sizes.
 
-    .venv/bin/python -m benchmarks.bench_outbox_inserts [--backlog 500000] [--seconds 5]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_outbox_inserts [--backlog 500000] [--poll-size 10] \
+        [--window 3] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import sqlite3
+import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.config import OutboxConfig
 from agent.outbox import Outbox
-from benchmarks.baselines import tinydb_insert_rate
+from agent.outbox.schema import JOURNAL_SIZE_LIMIT, WAL_AUTOCHECKPOINT_PAGES
+from benchmarks import rounds
 from protocols.flags import Flag
 from protocols.messages import Reading
 
-TARGET_RATIO = 1000.0
-PROBE = ("w01010", "w01001", "w01009", "w01014", "w01003")
+TARGET = 1.2  # issue 17: an outbox commit costs at most 1.2 × a bare SQLite commit of the same readings
+PARAMS = ("w01010", "w01001", "w01009", "w01014", "w01003", "w21003", "w01019", "w21011", "w21001", "w01018")
 START = datetime(2026, 1, 1, tzinfo=UTC)
+POOL = 20_000  # polls built ahead and cycled through (a repeated time is stored like any other)
 
 
 def poll(i: int, size: int) -> list[Reading]:
     t = START + timedelta(seconds=i)
     return [
-        Reading(param=PROBE[k % len(PROBE)], t=t, value=7.0 + k, flag=Flag.NORMAL, device="probe")
+        Reading(param=PARAMS[k % len(PARAMS)], t=t, value=7.0 + k, flag=Flag.NORMAL, device="probe")
         for k in range(size)
     ]
 
@@ -48,89 +55,107 @@ def fill(outbox: Outbox, backlog: int) -> float:
     chunk = 5000
     for base in range(0, backlog, chunk):
         rows = [
-            Reading(param=PROBE[i % 5], t=START - timedelta(minutes=base + i), value=1.0, flag=Flag.NORMAL)
+            Reading(param=PARAMS[i % 5], t=START - timedelta(minutes=base + i), value=1.0, flag=Flag.NORMAL)
             for i in range(min(chunk, backlog - base))
         ]
         outbox.add_readings(rows)
     return time.perf_counter() - start
 
 
-POOL = 20_000  # polls built ahead and cycled through (a repeated time is stored like any other)
-
-
-def measure(outbox: Outbox, size: int, seconds: float, offset: int) -> tuple[float, float, int]:
-    """(readings/s, commits/s, commits) for ``add_readings`` calls of ``size`` readings each."""
-    polls = [poll(offset + i, size) for i in range(POOL)]
-    commits = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        outbox.add_readings(polls[commits % POOL])
-        commits += 1
-    elapsed = time.perf_counter() - start
-    return commits * size / elapsed, commits / elapsed, commits
-
-
-def bare_commit_rate(directory: Path, seconds: float) -> float:
-    """One-row commits/s of a bare SQLite table (WAL, synchronous=FULL): the floor under any outbox commit."""
-    db = sqlite3.connect(directory / "bare.db", isolation_level=None)
+def bare_db(path: Path) -> sqlite3.Connection:
+    """A plain table of readings with the outbox's durability and checkpointing (agent/outbox/schema.py)."""
+    db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    text = '{"param":"w01010","t":"2026-01-01T00:00:00Z","value":12.3,"flag":"N","device":"probe"}'
-    commits = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("INSERT INTO t(body) VALUES (?)", (text,))
-        db.execute("COMMIT")
-        commits += 1
-    rate = commits / (time.perf_counter() - start)
-    db.close()
-    return rate
+    db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    db.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS readings (param TEXT NOT NULL, t TEXT NOT NULL, value REAL, flag TEXT NOT NULL,"
+        " device TEXT)"
+    )
+    return db
 
 
-def main() -> int:
+def bare_commit(db: sqlite3.Connection, readings: Sequence[Reading]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    db.executemany(
+        "INSERT INTO readings VALUES (?, ?, ?, ?, ?)",
+        [(r.param, r.t.isoformat(), r.value, r.flag.value, r.device) for r in readings],
+    )
+    db.execute("COMMIT")
+
+
+class Commits:
+    """Commits of one kind over a window, cycling through ``polls``: microseconds per commit."""
+
+    def __init__(self, polls: list[list[Reading]]) -> None:
+        self.polls = polls
+        self.done = 0
+
+    def over(self, window: float, commit: Callable[[Sequence[Reading]], object]) -> rounds.Sample:
+        def step() -> tuple[int, float]:
+            readings = self.polls[self.done % len(self.polls)]
+            self.done += 1
+            start = time.perf_counter()
+            commit(readings)
+            return 1, time.perf_counter() - start
+
+        sample = rounds.over_window(window, step)
+        return rounds.Sample(1e6 / sample.value, sample.seconds)
+
+
+def measure(
+    outbox: Outbox, bare: sqlite3.Connection, size: int, offset: int, args: argparse.Namespace
+) -> rounds.Ratio:
+    polls = [poll(offset + i, size) for i in range(POOL)]
+    ours, floor = Commits(polls), Commits(polls)
+    label = "1 reading" if size == 1 else f"{size} readings"
+    ratio = rounds.alternate(
+        f"commit of {label}: outbox ÷ bare",
+        lambda _r: ours.over(args.window, outbox.add_readings),
+        lambda _r: floor.over(args.window, lambda readings: bare_commit(bare, readings)),
+        rounds=args.rounds,
+        unit="µs/commit",
+        fmt=",.1f",
+        labels=("outbox add_readings", "bare SQLite"),
+    )
+    print(
+        f"  outbox: {ours.done} commits in all, median {size * 1e6 / statistics.median(s.value for s in ratio.ours):,.0f} readings/s; "
+        f"bare: {floor.done} commits, median {size * 1e6 / statistics.median(s.value for s in ratio.baseline):,.0f} readings/s",
+        flush=True,
+    )
+    return ratio
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backlog", type=int, default=500_000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per mode")
-    args = parser.parse_args()
+    parser.add_argument("--backlog", type=int, default=500_000, help="unsent readings in the outbox first")
+    parser.add_argument("--poll-size", type=int, default=10, help="readings in one poll's commit")
+    rounds.add_options(parser)
+    args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         outbox = Outbox(Path(tmp) / "outbox.db", OutboxConfig(), "bench")
         took = fill(outbox, args.backlog)
         stats = outbox.stats()
         print(
-            f"backlog: {stats.backlog} unsent readings ({stats.used_bytes / 1e6:.0f} MB) written in {took:.1f} s"
+            f"backlog: {stats.backlog} unsent readings ({stats.used_bytes / 1e6:.0f} MB) written in {took:.1f} s",
+            flush=True,
         )
-        bare = bare_commit_rate(Path(tmp), args.seconds / 2)
-        single, single_commits, n1 = measure(outbox, 1, args.seconds, 0)
-        bare = (bare + bare_commit_rate(Path(tmp), args.seconds / 2)) / 2  # either side: the disk is noisy
-        batched, batch_commits, n5 = measure(outbox, 5, args.seconds, 10**7)
-        outbox.close()
-    print(
-        f"bare SQLite one-row commits (WAL, FULL): {bare:.0f}/s; a single-reading add_readings costs "
-        f"{bare / single_commits:.2f}x a bare commit"
-    )
-    print("measuring TinyDB baseline (50,000 documents) ...")
-    tiny = tinydb_insert_rate(50_000)
-    target = TARGET_RATIO * tiny
-    print(f"TinyDB inserts/s at 50,000 documents: {tiny:.1f}  → target {target:.0f} readings/s")
-    ok = True
-    for label, rate, commits_s, n in (
-        ("single-reading commits", single, single_commits, n1),
-        ("per-poll batches of 5 (probe poll)", batched, batch_commits, n5),
-    ):
-        ratio = rate / tiny
-        passed = ratio >= TARGET_RATIO
-        ok = ok and passed
-        print(
-            f"outbox {label}: {rate:.0f} readings/s ({commits_s:.0f} commits/s, {n} commits), "
-            f"ratio {ratio:.0f}x TinyDB: {'PASS' if passed else 'FAIL'}"
-        )
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+        bare = bare_db(Path(tmp) / "bare.db")
+        try:
+            checks = [
+                measure(outbox, bare, size, offset, args).check(TARGET, at_most=True)
+                for size, offset in ((1, 0), (args.poll_size, 10**7))
+            ]
+        finally:
+            bare.close()
+            outbox.close()
+    if note := rounds.smoke_note(args.window, args.rounds):
+        print(note)
+    return rounds.conclude(checks)
 
 
 if __name__ == "__main__":
