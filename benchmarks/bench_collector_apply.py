@@ -211,6 +211,7 @@ def measure(name: str, payloads: list[bytes], root: Path, args: argparse.Namespa
         ours,
         naive,
         rounds=args.rounds,
+        window=args.window,
         unit="readings/s",
         labels=("ours (validated, stored, alerts run)", "naive (json.loads + executemany)"),
     )

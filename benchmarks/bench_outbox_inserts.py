@@ -115,6 +115,7 @@ def measure(
         lambda _r: ours.over(args.window, outbox.add_readings),
         lambda _r: floor.over(args.window, lambda readings: bare_commit(bare, readings)),
         rounds=args.rounds,
+        window=args.window,
         unit="µs/commit",
         fmt=",.1f",
         labels=("outbox add_readings", "bare SQLite"),

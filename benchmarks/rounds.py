@@ -80,6 +80,7 @@ class Ratio:
     """The rounds of one ratio, ours ÷ baseline per round."""
 
     name: str
+    window: float = 0.0  # what each side was asked to last at least
     ours: list[Sample] = field(default_factory=list)
     baseline: list[Sample] = field(default_factory=list)
 
@@ -106,9 +107,10 @@ class Ratio:
 
     def summary(self) -> str:
         low, high = self.spread
+        short = f", below the {self.window:g} s asked" if self.shortest < self.window else ""
         return (
             f"{self.name}: median {self.median:.3f} over {len(self.ours)} rounds (spread {low:.3f}–{high:.3f}; "
-            f"shortest window {self.shortest:.2f} s)"
+            f"shortest window {self.shortest:.2f} s{short})"
         )
 
     def check(self, bound: float, *, at_most: bool = False, also: bool = True) -> Check:
@@ -124,13 +126,15 @@ def alternate(
     baseline: Callable[[int], Sample],
     *,
     rounds: int,
+    window: float,
     unit: str,
     fmt: str = ",.0f",
     labels: tuple[str, str] = ("ours", "baseline"),
 ) -> Ratio:
     """``rounds`` rounds of ``ours(r)`` then ``baseline(r)`` (r from 1), each printed as it ends; then the median
-    ratio and its spread. The callables measure over their window themselves (``over_window`` or their own)."""
-    ratio = Ratio(name)
+    ratio and its spread. The callables measure over ``window`` themselves (``over_window`` or their own); a
+    side that lasted less is named in the summary."""
+    ratio = Ratio(name, window)
     for r in range(1, rounds + 1):
         mine = ours(r)
         theirs = baseline(r)
