@@ -10,7 +10,8 @@ the 13 sections sampled by hand. Then, on each engine (a SQLite file; PostgreSQL
 - the floor: ``SELECT station, param, COUNT(*), SUM(value) FROM readings WHERE t >= ? AND t < ? GROUP BY
   station, param`` over the same range.
 
-Targets: a month ≤ 1 s, a year ≤ 5 s, each within 3× its floor. The last line is PASS or FAIL (exit 1 on FAIL).
+Targets: a month ≤ 1 s, a year ≤ 5 s, each within 3× its floor. The last line is PASS or FAIL with every figure
+and its bound (exit 1 on FAIL).
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.bench_assessment [--repeat 3] [--pg URL | --no-pg]
 """
@@ -28,9 +29,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks.rounds import Check, conclude
 from collector.assessing import Assessor
 from collector.config import CollectorConfig
 from collector.sections import load_sections
@@ -146,13 +149,13 @@ def pg_floor(url: str, schema: str) -> Callable[[datetime, datetime], Any]:
 
 def measure(
     name: str, store: Store, make_floor: Callable[[], Callable[[datetime, datetime], Any]], repeat: int
-) -> bool:
+) -> list[Check]:
     started = time.perf_counter()
     rows = fill(store)
     print(f"{name}: {rows} readings written in {time.perf_counter() - started:.1f} s")
     floor = make_floor()  # after the load (PostgreSQL: ANALYZE)
     assessor = Assessor.from_config(CollectorConfig(), store, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC))
-    ok = True
+    checks = []
     for label, kind, ref, target in (
         ("month", "month", f"{YEAR}-07", TARGET_MONTH_S),
         ("year", "year", str(YEAR), TARGET_YEAR_S),
@@ -161,17 +164,22 @@ def measure(
         city = assessor.city(period)
         judged = sum(1 for a in city.sections if a.judgement.water_class is not None)
         assert len(city.sections) == 21 and judged == 21, (len(city.sections), judged)
-        took = best(lambda period=period: assessor.city(period), repeat)
-        base = best(lambda period=period: floor(period.start, period.end), repeat)
+        took = best(partial(assessor.city, period), repeat)
+        base = best(partial(floor, period.start, period.end), repeat)
         ratio = took / base if base else math.inf
         good = took <= target and ratio <= FLOOR_RATIO
-        ok = ok and good
+        checks += [
+            Check(f"{name} {label}", f"{took * 1000:.1f} ms", f"≤ {target * 1000:.0f} ms", took <= target),
+            Check(
+                f"{name} {label} ÷ floor query", f"{ratio:.2f}", f"≤ {FLOOR_RATIO:g}", ratio <= FLOOR_RATIO
+            ),
+        ]
         print(
             f"  {label:5} 21 sections {took * 1000:8.1f} ms (target ≤ {target * 1000:.0f} ms)"
             f" | floor query {base * 1000:7.1f} ms | ratio {ratio:5.2f} (≤ {FLOOR_RATIO:.0f})"
             f" {'ok' if good else 'SLOW'}"
         )
-    return ok
+    return checks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,35 +192,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from collector.store.sqlite import SqliteStore
 
-    results = []
+    checks: list[Check] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         store = SqliteStore(path)
         try:
-            results.append(measure("sqlite", store, lambda: sqlite_floor(path), args.repeat))
+            checks += measure("sqlite", store, lambda: sqlite_floor(path), args.repeat)
         finally:
             store.close()
     if not args.no_pg:
-        results.append(postgres(args.pg, args.repeat))
-    ok = all(r for r in results if r is not None)
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+        checks += postgres(args.pg, args.repeat)
+    return conclude(checks)
 
 
-def postgres(url: str, repeat: int) -> bool | None:
+def postgres(url: str, repeat: int) -> list[Check]:
+    """PostgreSQL's checks; none where it is not there (said so)."""
     try:
         import psycopg
 
         from collector.store.postgres import PostgresStore
     except ImportError:
         print("postgresql: skipped (psycopg not installed)")
-        return None
+        return []
     schema = f"qingliu_bench_{uuid.uuid4().hex[:12]}"
     try:
         store = PostgresStore(url, schema=schema)
     except psycopg.OperationalError as exc:
         print(f"postgresql: skipped (not reachable at {url}: {str(exc).splitlines()[0]})")
-        return None
+        return []
     try:
         return measure("postgresql", store, lambda: pg_floor(url, schema), repeat)
     finally:

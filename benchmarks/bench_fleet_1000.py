@@ -10,8 +10,9 @@
 4. In the last part of the run, times GET /api/overview and /api/stations (p50/p95).
 
 Targets: ingest lag < 5 s throughout; RSS flat (slope from 30 % to 60 % of the run < 1 MB/min); API p95 < 100 ms.
+The last line is PASS or FAIL with every figure and its bound (exit 1 on FAIL).
 
-    .venv/bin/python -m benchmarks.bench_fleet_1000 [--minutes 10] [--stations 1000] [--prefill-days 30]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_fleet_1000 [--minutes 10] [--stations 1000] [--prefill-days 30]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.fleet_load import NUTRIENTS, PROBE, FleetStats, run_fleet, station_ids
+from benchmarks.rounds import Check, conclude
 from collector.store.sqlite import SqliteStore, to_us
 from tests.support.broker import Mosquitto
 from tests.support.ports import free_port, wait_for_port
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-samples", type=int, default=100, help="requests per endpoint")
     args = parser.parse_args(argv)
     stations = station_ids(args.stations)
-    verdicts: list[bool] = []
+    checks: list[Check] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         db = root / "collector.db"
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     max_lag = max(lags) if lags else float("nan")
     ok = bool(lags) and max_lag < LAG_TARGET_S
-    verdicts.append(ok)
+    checks.append(Check("max ingest lag", f"{max_lag:.3f} s", f"< {LAG_TARGET_S:g} s", ok))
     print(
         f"ingest lag: max {max_lag:.3f} s, median {statistics.median(lags) if lags else float('nan'):.3f} s "
         f"over {len(lags)} samples (target < {LAG_TARGET_S} s) {'PASS' if ok else 'FAIL'}"
@@ -207,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     slope = slope_per_min(steady)
     mid = rss[len(rss) // 2][1]
     ok = slope < RSS_SLOPE_MAX_MB_PER_MIN
-    verdicts.append(ok)
+    checks.append(
+        Check("collector RSS slope", f"{slope:+.2f} MB/min", f"< {RSS_SLOPE_MAX_MB_PER_MIN:g} MB/min", ok)
+    )
     print(
         f"collector RSS: start {rss[0][1]:.0f} MB, middle {mid:.0f} MB, end {rss[-1][1]:.0f} MB; slope under the "
         f"fleet from 30 % to 60 % of the run {slope:+.2f} MB/min (target < {RSS_SLOPE_MAX_MB_PER_MIN}) "
@@ -216,17 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     for path, values in timings.items():
         if not values:
             print(f"{path}: no samples FAIL")
-            verdicts.append(False)
+            checks.append(Check(f"{path} p95", "no samples", f"< {P95_TARGET_MS:g} ms", False))
             continue
         p95 = p(values, 0.95)
         ok = p95 < P95_TARGET_MS
-        verdicts.append(ok)
+        checks.append(Check(f"{path} p95", f"{p95:.1f} ms", f"< {P95_TARGET_MS:g} ms", ok))
         print(
             f"{path}: p50 {p(values, 0.5):.1f} ms, p95 {p95:.1f} ms over {len(values)} requests with "
             f"{args.stations} stations (target p95 < {P95_TARGET_MS:g} ms) {'PASS' if ok else 'FAIL'}"
         )
-    print("overall", "PASS" if all(verdicts) else "FAIL")
-    return 0 if all(verdicts) else 1
+    return conclude(checks)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ Target: collector ≥ 0.5 × baseline and ingest lag < 5 s. The offered load is 
 (HJ 212 real-time intervals are 30 s to minutes: 500 loggers send 17 frames/s or fewer; at the default 0.5 frame/s
 each they send 250 frames/s, 2,500 readings/s, for 10 s): both servers are expected to keep up with it, and the ratio
 and the lag say whether the collector does. ``--rate 0`` sends as fast as the
-connections take frames (saturation): printed, judged by the same rule, and reported as what it is.
+connections take frames (saturation): printed, judged by the same rule, and reported as what it is. The last line
+is PASS or FAIL with every figure and its bound (exit 1 on FAIL).
 
-    .venv/bin/python -m benchmarks.bench_hj212_ingest [--loggers 500] [--rate 2] [--seconds 10] [--params 10]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_hj212_ingest [--loggers 500] [--rate 2] [--seconds 10] [--params 10]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.rounds import Check, conclude
 from collector.config import parse_config
 from collector.service import CollectorService
 from protocols import hj212
@@ -326,15 +328,17 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"stored readings {readings} of {ours.sent * args.params}; ingest lag after the last frame {lag:.2f} s"
     )
-    ok = (
-        ratio >= TARGET_RATIO
-        and lag < TARGET_LAG_S
-        and ours.answers == ours.sent
-        and readings == ours.sent * args.params
+    answered, stored = ours.answers == ours.sent, readings == ours.sent * args.params
+    return conclude(
+        [
+            Check(
+                "collector ÷ bare line reader", f"{ratio:.2f}", f"≥ {TARGET_RATIO:g}", ratio >= TARGET_RATIO
+            ),
+            Check("ingest lag", f"{lag:.2f} s", f"< {TARGET_LAG_S:g} s", lag < TARGET_LAG_S),
+            Check("frames answered", f"{ours.answers} of {ours.sent}", "all", answered),
+            Check("readings stored", f"{readings} of {ours.sent * args.params}", "all", stored),
+        ]
     )
-    print(f"ratio {ratio:.2f} (target >= {TARGET_RATIO}), lag {lag:.2f} s (target < {TARGET_LAG_S:g} s)")
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

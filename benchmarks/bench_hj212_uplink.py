@@ -1,7 +1,7 @@
 """HJ 212 upward link: a 7-day backlog drained to one platform, against a bare client; the agent's memory with two.
 
-    .venv/bin/python -m benchmarks.bench_hj212_uplink [--days 7] [--poll-min 5] [--reply-delay-ms 10] [--rounds 2]
-                                                       [--rss-seconds 15] [--no-rss]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_hj212_uplink [--days 7] [--poll-min 5] [--reply-delay-ms 10]
+        [--rounds 2] [--rss-seconds 15] [--no-rss]
 
 1. Drain. An outbox holds ``--days`` of a station's probe polls (five items every ``--poll-min`` minutes, stored
    when taken: all of it older than the live window, so it is the backlog lane that drains it). The platform is
@@ -17,7 +17,7 @@
    /proc/PID/status as ``bench_rs485_poll`` reads it, beside the same agent without targets. Printed against
    the station budget of that benchmark (40 MiB); the pass mark is what the targets add: ≤ 5 MiB.
 
-The last line is PASS or FAIL; the exit status is non-zero on FAIL.
+The last line is PASS or FAIL with every figure and its bound; the exit status is non-zero on FAIL.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from agent.hj212up.target import Hj212Uplink
 from agent.outbox import Outbox
 from agent.outbox import feed as feedrows
 from benchmarks.bench_rs485_poll import vm_rss_mib
+from benchmarks.rounds import Check, conclude
 from protocols import hj212
 from protocols.hj212_periods import aggregate, period_end, period_start
 from protocols.messages import Reading
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-rss", action="store_true")
     args = parser.parse_args(argv)
     now = datetime.now(UTC)
-    ok = True
+    checks: list[Check] = []
     with tempfile.TemporaryDirectory(prefix="bench-hj212-") as tmp:
         workdir = Path(tmp)
         stored = fill(workdir / "outbox.db", args.days, args.poll_min, now)
@@ -348,7 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ratio agent / baseline = {ratio:.3f} (target ≥ {RATIO_TARGET}): {'PASS' if drain_ok else 'FAIL'}"
         )
-        ok = drain_ok
+        checks += [
+            Check("agent ÷ bare client", f"{ratio:.3f}", f"≥ {RATIO_TARGET:g}", ratio >= RATIO_TARGET),
+            Check("frames sent", f"{sent} of {len(wire)}", "all", sent == len(wire)),
+        ]
         if not args.no_rss:
             bare_last, _ = measure_rss(
                 workdir, args.rss_seconds, args.reply_delay_ms, args.days, args.poll_min, 0
@@ -370,9 +374,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"memory the targets add: {added:+.1f} MiB (target ≤ {RSS_ADDED_MIB:g} MiB): {'PASS' if rss_ok else 'FAIL'}"
             )
-            ok = ok and rss_ok
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+            checks.append(
+                Check("memory the targets add", f"{added:+.1f} MiB", f"≤ {RSS_ADDED_MIB:g} MiB", rss_ok)
+            )
+    return conclude(checks)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ file and a fresh PostgreSQL schema. On each engine, the first and the best of th
 
 The total (make + the four formats) of the best runs, what the running collector pays each time, is compared
 with the target in the same run; the first run's total, which also imports the renderers' libraries and loads
-the CJK font as a one-shot ``qingliu report`` does, is printed beside it. The last line is PASS or FAIL (exit 1
-on FAIL).
+the CJK font as a one-shot ``qingliu report`` does, is printed beside it. The last line is PASS or FAIL with every
+figure and its bound (exit 1 on FAIL).
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.bench_reports [--repeat 3] [--pg URL | --no-pg]
 """
@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from benchmarks.rounds import Check, conclude
 from collector.config import load_config
 from collector.history_import import run_import_history
 from collector.reports.context import ReportContext
@@ -88,7 +89,7 @@ def timed(run: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     return times[0], min(times[1:]), result
 
 
-def measure(name: str, store_url: str, folder: Path, work: Path, repeat: int, *, cold: bool = False) -> bool:
+def measure(name: str, store_url: str, folder: Path, work: Path, repeat: int, *, cold: bool = False) -> Check:
     """``cold``: the first engine measured, whose first run also loads the renderers' libraries and font."""
     print(f"{name}:")
     took = import_history(store_url, folder, work)
@@ -124,12 +125,14 @@ def measure(name: str, store_url: str, folder: Path, work: Path, repeat: int, *,
             f" first run {total_first:.2f} s"
             + (" (with loading the renderers' libraries and font)" if cold else "")
         )
-        return good
+        return Check(
+            f"{name} monthly bulletin, made and rendered", f"{total:.2f} s", f"≤ {TARGET_S:g} s", good
+        )
     finally:
         store.close()
 
 
-def postgres(url: str, folder: Path, work: Path, repeat: int) -> bool | None:
+def postgres(url: str, folder: Path, work: Path, repeat: int) -> Check | None:
     try:
         import psycopg
     except ImportError:
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
-    results: list[bool | None] = []
+    results: list[Check | None] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         folder = root / "history"
@@ -182,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_pg:
             (root / "pg").mkdir()
             results.append(postgres(args.pg, folder, root / "pg", args.repeat))
-    ok = all(r for r in results if r is not None) and any(r is not None for r in results)
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return conclude([r for r in results if r is not None])
 
 
 if __name__ == "__main__":

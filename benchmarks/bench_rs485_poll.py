@@ -1,6 +1,6 @@
 """One station on one RS-485 line at 9600 baud 8N1, polled by the real agent acquisition.
 
-    .venv/bin/python -m benchmarks.bench_rs485_poll [--cycles N] [--gap-ms G] [--rss-seconds S]
+    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_rs485_poll [--cycles N] [--gap-ms G] [--rss-seconds S] [--no-rss]
 
 Setup: a socat pty pair; ``qingliu sim station --rtu PTY --baud 9600 --wire-time`` (a separate process) serves
 the probe, the four nutrient analysers (nh3n, codmn, tp, tn), the COD analyser and the controller as units
@@ -21,6 +21,8 @@ the probe, the four nutrient analysers (nh3n, codmn, tp, tn), the COD analyser a
 
 2. Resident memory. ``qingliu agent run`` (a real process) with the same station against the simulator and a
    real Mosquitto; VmRSS from /proc/PID/status after it has polled for a while. Target ≤ 40 MiB.
+
+The last line is PASS or FAIL with every figure and its bound (exit 1 on FAIL).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from agent.acquisition import Acquisition
 from agent.acquisition.serialline import SerialLine
 from agent.config import AgentConfig, parse_config
 from agent.sink import MemorySink
+from benchmarks.rounds import Check, conclude
 from protocols.messages import DeviceStatus
 from protocols.planning import ReadRequest, plan_profile
 from protocols.profiles import load_profile
@@ -282,8 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             per_cycle = max(per)
             failures = sum(1 for _, _, ok in sink.answers if not ok)
             if not durations:
-                print("no complete cycle measured: FAIL")
-                return 1
+                return conclude([Check("complete poll cycles", "none", f"{args.cycles}", False)])
             median = statistics.median(durations)
             ratio = median / t_min
             spans = CountingLine.spans
@@ -303,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"ratio cycle / T_min = {ratio:.3f} (target ≤ {RATIO_TARGET}): "
                 f"{'PASS' if ratio_ok else 'FAIL'}"
             )
-            ok = ratio_ok
+            checks = [
+                Check("cycle ÷ T_min", f"{ratio:.3f}", f"≤ {RATIO_TARGET:g}", ratio <= RATIO_TARGET),
+                Check("requests per cycle", f"{per_cycle:g}", f"= {k_min}", per_cycle == k_min),
+                Check("failed answers", f"{failures}", "= 0", failures == 0),
+            ]
             if not args.no_rss:
                 last, peak, rows = measure_rss(workdir, agent_end, gap_ms, args.rss_seconds)
                 rss_ok = peak <= RSS_TARGET_MIB
@@ -312,13 +318,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"outbox readings {rows}"
                 )
                 print(f"resident memory (target ≤ {RSS_TARGET_MIB:g} MiB): {'PASS' if rss_ok else 'FAIL'}")
-                ok = ok and rss_ok
+                checks.append(
+                    Check("agent VmRSS peak", f"{peak:.1f} MiB", f"≤ {RSS_TARGET_MIB:g} MiB", rss_ok)
+                )
         finally:
             if sim is not None:
                 stop_process(sim)
             stop_process(socat)
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return conclude(checks)
 
 
 if __name__ == "__main__":

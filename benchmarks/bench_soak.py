@@ -18,7 +18,10 @@ last line FAIL) when:
   half's first tenth's maximum by more than ``FD_SLACK`` / ``THREAD_SLACK``: a reconnect in flight may hold one);
 - a WAL file ends larger than ``WAL_MAX_MB`` (checkpoints keep it small) or the inbox holds a backlog.
 
-    .venv/bin/python -m benchmarks.bench_soak [--minutes 30 | --hours 4] [--stations 1000] [--prefill-days 2]
+Every check is printed with its figure and bound; the last line is PASS or FAIL with the collector's RSS slope,
+every check that failed, and how many passed.
+
+    PYTHONPATH=. .venv/bin/python -m benchmarks.bench_soak [--minutes 30 | --hours 4] [--stations 1000] [--prefill-days 2]
 
 ``--memtrace FILE`` runs the collector with QINGLIU_MEMTRACE (collector/memtrace.py) to see what grows.
 """
@@ -45,6 +48,7 @@ from typing import Any
 
 from benchmarks.bench_fleet_1000 import collector_config, prefill, slope_per_min
 from benchmarks.fleet_load import FleetStats, run_fleet, station_ids
+from benchmarks.rounds import Check, conclude
 from collector.config import ApiConfig
 from simulators.demo import agent_config
 from tests.support.broker import Mosquitto
@@ -72,12 +76,17 @@ class Series:
         return [p for p in self.points if p[0] >= end / 2]
 
 
+def growth(points: list[tuple[float, float]]) -> float:
+    """The last tenth's maximum less the first tenth's (0 with fewer than ten points)."""
+    if len(points) < 10:
+        return 0.0
+    tenth = max(1, len(points) // 10)
+    return max(v for _, v in points[-tenth:]) - max(v for _, v in points[:tenth])
+
+
 def grew(points: list[tuple[float, float]], slack: float) -> bool:
     """A count that should be flat grew: the last tenth's maximum exceeds the first tenth's by > slack."""
-    if len(points) < 10:
-        return False
-    tenth = max(1, len(points) // 10)
-    return max(v for _, v in points[-tenth:]) > max(v for _, v in points[:tenth]) + slack
+    return growth(points) > slack
 
 
 def proc_stat(pid: int) -> tuple[float, int, int] | None:
@@ -221,26 +230,40 @@ class Sampler:
         self.add("log files MB", t, sum(p.stat().st_size for p in logs) / 1e6)
 
 
-def verdicts(series: dict[str, Series]) -> list[tuple[str, bool]]:
-    out: list[tuple[str, bool]] = []
+def verdicts(series: dict[str, Series]) -> list[Check]:
+    out: list[Check] = []
     rss = series.get("collector rss MB")
     if rss is not None:
         slope = slope_per_min(rss.second_half())
         out.append(
-            (
-                f"collector RSS slope {slope:+.3f} MB/min over the second half (< {RSS_SLOPE_MAX})",
+            Check(
+                "collector RSS slope over the second half",
+                f"{slope:+.3f} MB/min",
+                f"< {RSS_SLOPE_MAX:g} MB/min",
                 slope < RSS_SLOPE_MAX,
             )
         )
     for name, s in sorted(series.items()):
         if name.endswith(" fds") or name.endswith(" threads"):
             slack = FD_SLACK if name.endswith(" fds") else THREAD_SLACK
-            out.append((f"{name} flat (growth ≤ {slack})", not grew(s.second_half(), slack)))
+            half = s.second_half()
+            out.append(
+                Check(
+                    f"{name} growth over the second half",
+                    f"{growth(half):+g}",
+                    f"≤ {slack}",
+                    not grew(half, slack),
+                )
+            )
         if name.startswith("wal "):
-            out.append((f"{name} ends ≤ {WAL_MAX_MB} MB", s.points[-1][1] <= WAL_MAX_MB))
+            last = s.points[-1][1]
+            out.append(
+                Check(f"{name} at the end", f"{last:.1f} MB", f"≤ {WAL_MAX_MB:g} MB", last <= WAL_MAX_MB)
+            )
     depth = series.get("inbox depth")
     if depth is not None:
-        out.append(("inbox drained at the end (< 1,000 messages)", depth.points[-1][1] < 1000))
+        last = depth.points[-1][1]
+        out.append(Check("inbox depth at the end", f"{last:.0f} messages", "< 1000", last < 1000))
     return out
 
 
@@ -392,15 +415,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         report(sampler.series)
     checks = verdicts(sampler.series)
-    checks.append((f"every process alive at the end (dead: {', '.join(dead) or 'none'})", not dead))
-    checks.append(("API answered (< 1 % failed)", load.requests > 0 and load.errors <= load.requests / 100))
-    for text, ok in checks:
-        if not ok or "RSS" in text:
-            print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    passed = all(ok for _, ok in checks)
-    print(f"{sum(ok for _, ok in checks)}/{len(checks)} checks passed")
-    print("PASS" if passed else "FAIL")
-    return 0 if passed else 1
+    checks.append(Check("processes dead at the end", ", ".join(dead) or "none", "none", not dead))
+    checks.append(
+        Check(
+            "API requests failed",
+            f"{load.errors} of {load.requests}",
+            "< 1 %",
+            load.requests > 0 and load.errors <= load.requests / 100,
+        )
+    )
+    for c in checks:
+        print(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.figure} (bound {c.bound})")
+    passed = sum(c.ok for c in checks)
+    # The last line: the collector's RSS slope, every check that failed, and the count.
+    shown = [c for c in checks if not c.ok or c.name.startswith("collector RSS")]
+    return conclude([*shown, Check("checks passed", f"{passed}/{len(checks)}", "all", passed == len(checks))])
 
 
 if __name__ == "__main__":
