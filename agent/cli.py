@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from agent.config import AgentConfig, load_config
-from agent.hj212up.report import target_lines
 from agent.outbox import Outbox
 from protocols.errors import ConfigError
 from protocols.logfiles import setup as setup_logging
@@ -64,6 +63,9 @@ def outbox_report(config: AgentConfig, config_file: Path) -> str:
     path = _outbox_path(config, config_file)
     if not path.exists():
         return f"outbox {path} does not exist yet (the agent has not run)"
+    # Here, not at the top: `qingliu agent run` never needs the HJ 212 report (memory on small station PCs).
+    from agent.hj212up.report import target_lines
+
     outbox = Outbox(path, config.outbox, config.station.id)
     try:
         stats = outbox.stats(detail=True)

@@ -19,12 +19,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.clockwatch import ClockJump, ClockWatch, watch_clock
-from agent.commands import CommandHandler
 from agent.config import AgentConfig
-from agent.hj212up.service import UplinkService
 from agent.outbox import Outbox
 from agent.publisher import Publisher
 from agent.sink import EventRecord, Sink, StorageFailed
@@ -33,6 +31,10 @@ from agent.uplink import MqttUplink
 from protocols.messages import DeviceStatus, EventKind, Reading, Severity, encode
 from protocols.paths import resolve
 from protocols.topics import topic
+
+if TYPE_CHECKING:  # imported when first needed in run_agent (memory on small station PCs, issue 17)
+    from agent.commands import CommandHandler
+    from agent.hj212up.service import UplinkService
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +177,26 @@ async def run_agent(
     def on_offset(offset: float) -> None:
         board.clock_offset_s = offset
 
-    handler = CommandHandler(config, outbox, apply_interval=apply_interval, on_clock_offset=on_offset)
-    # HJ 212 platforms above the station: each its own task and cursor over the outbox's feed.
-    uplinks = UplinkService(config, outbox, on_clock_offset=on_offset) if config.uplink.hj212 else None
-    if uplinks is not None:
+    handler: CommandHandler | None = None
+
+    def command_handler() -> CommandHandler:
+        # Commands are rare (an operator's resend, interval or clock request): agent.commands and the command
+        # rules are imported with the first one, not at start (memory on small station PCs, issue 17).
+        nonlocal handler
+        if handler is None:
+            from agent.commands import CommandHandler
+
+            handler = CommandHandler(config, outbox, apply_interval=apply_interval, on_clock_offset=on_offset)
+        return handler
+
+    # HJ 212 platforms above the station: each its own task and cursor over the outbox's feed. The HJ 212
+    # codec, frames and answers are imported only where [[uplink.hj212]] names a target (memory on small
+    # station PCs, issue 17).
+    uplinks: UplinkService | None = None
+    if config.uplink.hj212:
+        from agent.hj212up.service import UplinkService
+
+        uplinks = UplinkService(config, outbox, on_clock_offset=on_offset)
         board.uplinks = uplinks.status_field
     reply_topic = topic(station, "reply")
 
@@ -188,7 +206,7 @@ async def run_agent(
         future.add_done_callback(_ignore_result)
 
     def on_message(_topic: str, payload: bytes) -> None:
-        reply = handler.handle(payload)
+        reply = command_handler().handle(payload)
         if reply is not None and uplink.connected:
             uplink.publish(reply_topic, reply).add_done_callback(_ignore_result)
         waker()

@@ -9,7 +9,6 @@ manager's journal rotates it).
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,9 +41,11 @@ def setup(level: str | int, fmt: str, log: LogConfig, base_dir: str | Path | Non
     if log.file:
         path = resolve(log.file, base_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=log.max_bytes, backupCount=log.backups, encoding="utf-8"
-        )
+        # Only with a log file: logging.handlers brings socket, pickle and queue machinery that a station
+        # logging to its journal never uses (memory on small station PCs, issue 17).
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(path, maxBytes=log.max_bytes, backupCount=log.backups, encoding="utf-8")
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(fmt))

@@ -41,7 +41,6 @@ from agent.outbox.feed import ensure_feed
 from agent.outbox.housekeeping import COMPACT_ROWS, Housekeeper
 from agent.outbox.intervals import Intervals
 from agent.outbox.losses import LossReport
-from agent.outbox.migration import migrate_v1
 from agent.outbox.queue import ChunkQueue
 from agent.outbox.resends import ResendLane
 from agent.outbox.schema import OutboxCorrupt, open_db, set_aside
@@ -112,10 +111,14 @@ class Outbox:
     def _open(self) -> sqlite3.Connection:
         max_n = self.config.batch_max_readings
         max_bytes = self.config.batch_max_bytes - ENVELOPE_BYTES
-        return open_db(
-            self.path,
-            lambda db: migrate_v1(db, max_n, max_bytes, station=self.station, path=self.path),
-        )
+        return open_db(self.path, lambda db: self._migrate_v1(db, max_n, max_bytes))
+
+    def _migrate_v1(self, db: sqlite3.Connection, max_n: int, max_bytes: int) -> None:
+        # Only an outbox of the first format needs the converter: imported then, not at every start
+        # (memory on small station PCs, issue 17).
+        from agent.outbox.migration import migrate_v1
+
+        migrate_v1(db, max_n, max_bytes, station=self.station, path=self.path)
 
     def _announce_recovery(self, fresh: bool, problem: str | None) -> None:
         next_seq = self.seq.next

@@ -153,7 +153,10 @@ def test_demo_comes_up_and_stops_cleanly(tmp_path: Path) -> None:
             online = {s["id"] for s in body if s["online"] and s["latest"]} if status == 200 else set()
             return {"daixianqiao", "hutuo_demo"} <= online
 
-        wait_until(loggers_reporting, 30, interval=1.0, what="the legacy loggers' sites online with values")
+        # A logger sends real-time data each minute (--interval 60, on the minute); the sample it takes as it
+        # starts comes before its connection is up and waits for a history pull, so its first values arrive up
+        # to a minute after the collector came up (30 s here failed a CI run on an unlucky phase).
+        wait_until(loggers_reporting, 90, interval=1.0, what="the legacy loggers' sites online with values")
         status, body = http_json(f"http://127.0.0.1:{port}/api/outfalls", timeout=2)
         assert status == 200, body
         [outfall] = [o for o in body["outfalls"] if o["id"] == "hutuo_demo"]
