@@ -98,7 +98,7 @@ class ItemJudgement:
     meets_target: bool | None
     valid: int
     expected: int | None
-    completeness: Decimal | None  # valid ÷ expected, 3 places; None when nothing was expected
+    completeness: Decimal | None  # counted valid ÷ expected, 3 places (at most 1); None when nothing expected
     not_measured: NotMeasured | None
 
 
@@ -113,7 +113,7 @@ class SectionJudgement:
     main_pollutants: tuple[ItemJudgement, ...]  # worse than III only; worst first, at most three
     not_evaluated: tuple[str, ...]  # codes given that take no part in the class
     not_measured: NotMeasured | None  # the reason when status is NOT_MEASURED
-    valid: int  # over all items with an expected count
+    valid: int  # over all items with an expected count, each counted up to its expected count (``counted``)
     expected: int
     completeness: Decimal | None  # valid ÷ expected over those items, 3 places
     level: str | None = None
@@ -157,6 +157,14 @@ def _check(param: str, given: ItemInput) -> None:
         raise ValueError(f"{param}: has a mean and is marked not measured ({given.not_measured.value})")
 
 
+def counted(given: ItemInput) -> int:
+    """Valid values that count toward completeness: at most the expected count. An analyser that sampled more
+    often than its schedule (or a period holding re-sent copies under new times) must not show more than
+    100 %, and its extra values do not stand in for expected ones beyond that. The health figures count
+    slots exactly (collector/health/capture.py); the assessment has only per-item counts from the store."""
+    return min(given.valid, given.expected) if given.expected is not None else given.valid
+
+
 def _judge_item(
     param: str, given: ItemInput, kind: WaterType, target: WaterClass
 ) -> tuple[ItemJudgement, Decimal | None]:
@@ -169,7 +177,7 @@ def _judge_item(
         water_class = classify(param, float(mean), kind)
         multiple = exceedance(param, mean, kind)
         multiple_vs_target = exceedance(param, mean, kind, against=target)
-    completeness = ratio(given.valid, given.expected, COMPLETENESS_PLACES) if given.expected else None
+    completeness = ratio(counted(given), given.expected, COMPLETENESS_PLACES) if given.expected else None
     judged = ItemJudgement(
         param=param,
         name_zh=entry.name_zh,
@@ -215,7 +223,7 @@ def judge_period(
         judged.append(item)
 
     scheduled = [i for i in judged if i.expected]
-    valid = sum(i.valid for i in scheduled)
+    valid = sum(min(i.valid, i.expected or 0) for i in scheduled)
     expected = sum(i.expected or 0 for i in scheduled)
     completeness = ratio(valid, expected, COMPLETENESS_PLACES) if expected else None
     classed = [i for i in judged if i.water_class is not None]

@@ -108,6 +108,15 @@ def test_completeness_per_item_and_overall() -> None:
     assert j.water_class is WaterClass.II  # NH3-N 0.500 → II; TP has no mean and does not count
 
 
+def test_completeness_never_exceeds_the_schedule() -> None:
+    # An analyser that sampled more often than its schedule: 200 values for 186 expected 4-hourly slots. The
+    # mean uses them all; completeness counts at most the 186 expected, and the extra 14 do not make up for
+    # the hourly item's missing 44.
+    j = judge_period(RIVER_III, {"w21003": ItemInput(0.5, 200, 186), "w01001": ItemInput(7.5, 700, 744)})
+    assert j.item("w21003").completeness == Decimal("1.000") and j.item("w21003").valid == 200
+    assert (j.valid, j.expected) == (886, 930) and j.completeness == Decimal("0.953")  # 886/930 = 0.95268…
+
+
 def test_not_measured_yields_no_class() -> None:
     j = judge_period(RIVER_III, {"w21003": ItemInput(None, 0, 186)}, not_measured=NotMeasured.ICE)
     assert j.status is JudgementStatus.NOT_MEASURED and j.water_class is None and j.meets_target is None
