@@ -148,9 +148,6 @@ def create_app(service: CollectorService) -> FastAPI:
     admin_dep: Any = Depends(require_admin)
     operator_dep: Any = Depends(require_operator)
 
-    def admin_only(request: Request) -> None:  # for routers that take a dependency returning nothing
-        require_admin(request)
-
     app.add_middleware(ReadGuard, auth=auth)  # api.read_requires_login
     app.include_router(auth.router())  # /api/login, /api/logout, /api/me, /api/audit, /api/tokens
 
@@ -360,6 +357,6 @@ def create_app(service: CollectorService) -> FastAPI:
     app.include_router(fleet_router(service))  # the fleet's 24 h uptime and capture (issue 18)
     app.include_router(assessment_router(service))  # sections and their assessment (issue 12)
     app.include_router(outfalls_router(service))  # outfalls and their limits (issue 14)
-    app.include_router(reports_router(service, admin_only))  # the bureau's products (issue 13)
+    app.include_router(reports_router(service, require_admin, audit=auth.audit))  # the bureau's products
     web.mount(app)  # the operators' dashboard: /, /station/{id}, /alerts, /static/
     return app

@@ -6,7 +6,8 @@ GET  /api/reports?kind=&limit=                          {reports: [the latest ma
 GET  /api/reports/{kind}/{period}?format=&lang=         the archived product (html | xlsx | docx | json; zh | en);
                                                           none archived: made now, and archived when its
                                                           period is complete
-POST /api/reports/{kind}/{period}                       make it again now and archive it (Bearer): {made_at,
+POST /api/reports/{kind}/{period}                       make it again now and archive it (admin; audited as
+                                                          report.remake): {made_at,
                                                           archived, same, note}
 
 ``kind`` is daily | weekly | monthly | flood; ``period`` its reference (collector/reports/refs.py). A malformed
@@ -22,7 +23,7 @@ from decimal import Decimal
 from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from collector.assessing import Assessor
@@ -43,6 +44,8 @@ from collector.store.report_rows import StoredReport
 if TYPE_CHECKING:
     from collector.service import CollectorService
 
+# The app's audit log (collector/api/auth.py Auth.audit): request, who, action, target, details.
+Auditor = Callable[..., None]
 Format = Literal["html", "xlsx", "docx", "json"]
 Lang = Literal["zh", "en"]
 PeriodPath = Annotated[
@@ -91,13 +94,15 @@ def listed(stored: StoredReport) -> dict[str, Any]:
 
 def reports_router(
     service: CollectorService,
-    admin: Callable[..., None],
+    admin: Callable[..., Any],
     *,
+    audit: Auditor | None = None,
     maker: Maker = real_maker,
     renderer: Renderer = real_renderer,
 ) -> APIRouter:
-    """``admin``: the app's Bearer check (a dependency); ``maker`` / ``renderer``: the products and formats
-    (a test hands in its own)."""
+    """``admin``: the app's admin check (a dependency returning who asked); ``audit``: the app's audit log,
+    which records each remake (who, when, from where, whether the figures changed); ``maker`` / ``renderer``:
+    the products and formats (a test hands in its own)."""
     router = APIRouter()
     config = service.config
     ctx = ReportContext(
@@ -155,10 +160,21 @@ def reports_router(
             headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
         )
 
-    @router.post("/api/reports/{kind}/{period}", dependencies=[admin_dep])
-    def remake(kind: ReportKind, period: PeriodPath) -> dict[str, Any]:
+    @router.post("/api/reports/{kind}/{period}")
+    def remake(
+        kind: ReportKind, period: PeriodPath, request: Request, who: Any = admin_dep
+    ) -> dict[str, Any]:
         period = checked(kind, period)
         result = made(kind, period, archive=True)
+        if audit is not None:  # a remade product may change figures the bureau has already sent on
+            audit(
+                request,
+                who,
+                "report.remake",
+                f"{kind.value}/{period}",
+                archived=result.archived,
+                same=result.same,
+            )
         notes = result.report.notes
         return {
             "kind": kind.value,

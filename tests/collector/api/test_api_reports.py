@@ -128,6 +128,22 @@ def test_the_app_serves_the_archive_and_counts_a_bad_period(service: CollectorSe
     assert client.post(f"/api/reports/daily/{DAY}").status_code == 401
 
 
+def test_a_remake_through_the_app_is_audited(service: CollectorService) -> None:
+    """A remade product may change figures already sent on: the audit log says who remade what, and whether
+    its figures changed."""
+    feed(service, "readings", batch(seq=1, n=4, start=T0 - timedelta(hours=12)))
+    client = TestClient(create_app(service), headers=AUTH)
+    assert client.post(f"/api/reports/daily/{DAY}").status_code == 200
+    assert client.post(f"/api/reports/daily/{DAY}").json()["same"] is True
+    entries = client.get("/api/audit?action=report.remake").json()["entries"]
+    assert [(e["action"], e["who"], e["role"], e["target"]) for e in entries] == [
+        ("report.remake", "admin-token", "admin", f"daily/{DAY}"),
+        ("report.remake", "admin-token", "admin", f"daily/{DAY}"),
+    ]
+    # Newest first: the second making equalled the first; the first had nothing archived to compare with.
+    assert [e["detail"]["same"] for e in entries] == [True, None]
+
+
 def test_the_real_products_in_every_format_through_the_app(service: CollectorService) -> None:
     """The real daily warning, made on demand over the real app, archived, read back in each format."""
     import docx
