@@ -1,0 +1,84 @@
+"""What a running station agent imports: the rarely used parts stay out until they are needed (issue 17).
+
+Station PCs are small and every module stays resident for months: the HJ 212 uplink is imported only where
+``[[uplink.hj212]]`` names a target, command handling with the first command, the v1 outbox converter only for
+an outbox of the first format, ``logging.handlers`` only with a ``[log] file``; and nothing of the collector,
+its web server or the demo broker ever. Checked in a fresh interpreter, as ``qingliu agent run`` starts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What `qingliu agent run` imports before it starts the runtime (qingliu_cli -> agent.cli -> agent.runtime,
+# then the real acquisition).
+STATION_PATH = ("qingliu_cli", "agent.cli", "agent.runtime", "agent.acquisition")
+
+LAZY = (
+    "agent.hj212up.service",
+    "agent.hj212up.target",
+    "agent.hj212up.frames",
+    "agent.hj212up.answers",
+    "agent.hj212up.report",
+    "protocols.hj212",
+    "protocols.hj212_codes",
+    "protocols.hj212_periods",
+    "agent.commands",
+    "protocols.commands",
+    "agent.outbox.migration",
+    "logging.handlers",
+)
+NEVER = (
+    "collector",
+    "simulators",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "amqtt",
+    "openpyxl",
+    "matplotlib",
+    "docx",
+)
+
+
+def imported_by(*modules: str) -> set[str]:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {list(modules)!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+def _found(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_the_station_path_leaves_the_rarely_used_parts_out() -> None:
+    loaded = imported_by(*STATION_PATH)
+    assert "agent.runtime" in loaded and "agent.acquisition.core" in loaded
+    assert _found(loaded, LAZY) == []
+    assert _found(loaded, NEVER) == []
+
+
+def test_import_agent_runtime_alone_leaves_them_out_too() -> None:
+    loaded = imported_by("agent.runtime")
+    assert _found(loaded, LAZY) == []
+    assert _found(loaded, NEVER) == []
+
+
+def test_the_lazy_parts_still_import() -> None:
+    """A lazy import that broke would show only at the first command or the first HJ 212 target."""
+    loaded = imported_by("agent.runtime", *LAZY)
+    assert set(LAZY) <= loaded
+    assert _found(loaded, NEVER) == []
