@@ -7,8 +7,10 @@ more than one batch. The period queries answer from raw rows and aggregates toge
 old period gives the same figures after retention as before. The aggregates are kept for as long as the
 store lives. The cutoff is a local midnight (``tz``): a local day is either all raw or all aggregated.
 
-``raw_days = 0`` (the default) keeps every raw reading. PostgreSQL too deletes in batches: its readings table is
-not partitioned by month (converting the existing table, its keys and upserts is left for later).
+``raw_days = 0`` (the default) keeps every raw reading. On PostgreSQL ``readings`` is partitioned by UTC month
+(collector/store/postgres_partitions.py): a pass first makes the coming months' partitions, then retires each
+month wholly older than the cutoff at once (aggregated, then detached and dropped, one partition per transaction)
+instead of deleting its rows; the rest (the cutoff's own month, the DEFAULT partition) goes in batches as above.
 """
 
 from __future__ import annotations
@@ -70,8 +72,23 @@ class RetentionJob:
 
     def run_once(self) -> int:
         """One pass over every station; how many raw readings moved. Stops between batches when asked."""
-        until = cutoff(self.clock(), self.raw_days, self.tz)
+        now = self.clock()
+        until = cutoff(now, self.raw_days, self.tz)
         moved = 0
+        # PostgreSQL: the coming months' partitions made, then each month wholly older than the cut retired at
+        # once (one partition, one transaction). What is left (the cut's own month, DEFAULT) goes in batches.
+        try:
+            self.store.prepare_partitions(now)
+        except Exception:  # a lock not had in time: meanwhile DEFAULT takes the new month's readings
+            log.warning("retention: the coming months' partitions not made in this pass", exc_info=True)
+        for name in self.store.retirable_partitions(until):
+            if self._stop.is_set():
+                return moved
+            try:
+                moved += self.store.retire_partition(name)
+            except Exception:  # a lock not had in time: its rows go in batches below, the partition next pass
+                log.warning("retention: partition %s not retired in this pass", name, exc_info=True)
+            self._stop.wait(self.pause_s)
         for station in self.store.retention_stations():
             oldest = self.store.oldest_raw(station)
             if oldest is None or oldest >= until:

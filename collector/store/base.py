@@ -380,6 +380,15 @@ class Store(Protocol):
     def retire_raw(self, station: str, start: datetime, end: datetime) -> int:
         """Move the station's raw readings in [start, end) into hourly aggregates; how many went."""
 
+    def prepare_partitions(self, now: datetime) -> list[str]:
+        """The time partitions of ``now``'s month and the next made when missing (PostgreSQL); those made."""
+
+    def retirable_partitions(self, until: datetime) -> list[str]:
+        """The time partitions whose whole range is before ``until``, oldest first ([]: the engine has none)."""
+
+    def retire_partition(self, name: str) -> int:
+        """Move a whole time partition's readings into hourly aggregates and drop it; how many went."""
+
     def close(self) -> None: ...
 
 

@@ -307,6 +307,17 @@ class EngineStore:
         with self._transaction() as db:
             return retention_rows.retire(db, self._dialect, station, start, end)
 
+    # SQLite keeps readings in one table: no time partitions. PostgreSQL's (postgres_partitions.py) override these.
+
+    def prepare_partitions(self, now: datetime) -> list[str]:
+        return []
+
+    def retirable_partitions(self, until: datetime) -> list[str]:
+        return []
+
+    def retire_partition(self, name: str) -> int:
+        return 0
+
     # -- people, sessions, API tokens and the audit log (auth_rows.py) -------------------------------------------
 
     def auth(self) -> auth_rows.AuthRows:

@@ -3,7 +3,8 @@
 Times are ``timestamptz`` (the session runs in UTC); message bodies are ``jsonb``. One connection guarded by a
 lock, like the SQLite store: the collector has a single applier thread. What both engines do alike comes from
 ``EngineStore`` (engine.py); here are the connection (postgres_schema.py), ``apply`` (postgres_apply.py), dead
-letters (postgres_quarantine.py) and what PostgreSQL reads its own way.
+letters (postgres_quarantine.py), the month partitions of ``readings`` (postgres_partitions.py) and what
+PostgreSQL reads its own way.
 Install with ``pip install 'qingliu[postgres]'``.
 """
 
@@ -12,9 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from collector.store import postgres_apply, postgres_assessment, postgres_quarantine, postgres_schema, records
+from collector.store import (
+    postgres_apply,
+    postgres_assessment,
+    postgres_partitions,
+    postgres_quarantine,
+    postgres_schema,
+    records,
+)
 from collector.store.base import ApplyResult, Received, StoredReading, Transition
 from collector.store.dialect import POSTGRES
 from collector.store.engine import TABLES, EngineStore
@@ -30,6 +39,11 @@ class PostgresStore(EngineStore):
         self._lock = threading.RLock()
         self._read_back = ReadBack()
         self._db = postgres_schema.connect(url, schema)
+        self._where = (url, schema)
+        # Partition upkeep and whole-month retirement run on a connection of their own: aggregating a month takes
+        # a while, and on the applier's connection it would hold the store's lock, hence ingest, all that time.
+        self._upkeep_lock = threading.Lock()
+        self._upkeep_db: Any = None
         self._dialect = POSTGRES
         self._assessment = postgres_assessment
         self._quarantine = postgres_quarantine
@@ -54,3 +68,34 @@ class PostgresStore(EngineStore):
             " ORDER BY station, id DESC"
         )
         return {row[0]: records.transition(POSTGRES, row) for row in rows}
+
+    # -- readings' month partitions (postgres_partitions.py): made ahead, old ones retired whole -----------------
+
+    @contextmanager
+    def _upkeep(self) -> Iterator[Any]:
+        """A transaction on the upkeep connection (opened when first needed): the applier's goes on meanwhile,
+        held up only by the PostgreSQL locks that postgres_partitions.py describes."""
+        with self._upkeep_lock:
+            if self._upkeep_db is None or self._upkeep_db.closed:
+                self._upkeep_db = postgres_schema.session(*self._where)
+            with self._upkeep_db.transaction():
+                yield self._upkeep_db
+
+    def prepare_partitions(self, now: datetime) -> list[str]:
+        with self._upkeep() as db:
+            return postgres_partitions.prepare(db, now)
+
+    def retirable_partitions(self, until: datetime) -> list[str]:
+        with self._lock:
+            return postgres_partitions.retirable(self._db, until)
+
+    def retire_partition(self, name: str) -> int:
+        """One partition, one transaction (see ``postgres_partitions.retire`` for the locks it takes)."""
+        with self._upkeep() as db:
+            return postgres_partitions.retire(db, name)
+
+    def close(self) -> None:
+        with self._upkeep_lock:
+            if self._upkeep_db is not None:
+                self._upkeep_db.close()
+        super().close()

@@ -2,22 +2,18 @@
 opened.
 
 The same tables and identities as the SQLite store (sqlite_schema.py); the assessment's tables come from
-postgres_assessment.py. psycopg is imported here only: a SQLite deployment never needs it.
+postgres_assessment.py, ``readings`` (partitioned by month) from postgres_partitions.py. psycopg is imported here
+only: a SQLite deployment never needs it.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from collector.store import auth_rows, postgres_assessment, retention_rows
+from collector.store import auth_rows, postgres_assessment, postgres_partitions, retention_rows
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
-    station text NOT NULL, param text NOT NULL, t timestamptz NOT NULL,
-    value double precision, flag text NOT NULL, device text, seq bigint, received_at timestamptz NOT NULL,
-    PRIMARY KEY (station, param, t)
-);
-CREATE INDEX IF NOT EXISTS readings_by_time ON readings (station, t);
 CREATE TABLE IF NOT EXISTS latest (
     station text NOT NULL, param text NOT NULL, t timestamptz NOT NULL,
     value double precision, flag text NOT NULL, device text, received_at timestamptz NOT NULL,
@@ -84,9 +80,8 @@ CREATE INDEX IF NOT EXISTS reports_by_period ON reports (kind, period, id);
 """
 
 
-def connect(url: str, schema: str | None = None) -> Any:
-    """An autocommit psycopg connection to ``url`` in UTC, inside ``schema`` when given (created when
-    missing), its tables created when missing."""
+def session(url: str, schema: str | None = None) -> Any:
+    """An autocommit psycopg connection to ``url`` in UTC, inside ``schema`` when given (created when missing)."""
     import psycopg  # optional dependency: only a PostgreSQL deployment needs it
 
     db = psycopg.connect(url, autocommit=True)
@@ -94,6 +89,13 @@ def connect(url: str, schema: str | None = None) -> Any:
     if schema is not None:
         db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         db.execute(f'SET search_path TO "{schema}"')
+    return db
+
+
+def connect(url: str, schema: str | None = None) -> Any:
+    """An autocommit psycopg connection to ``url`` in UTC, inside ``schema`` when given (created when
+    missing), its tables created when missing."""
+    db = session(url, schema)
     with db.transaction():
         for statement in (SCHEMA + postgres_assessment.SCHEMA).split(";"):
             if statement.strip():
@@ -101,4 +103,6 @@ def connect(url: str, schema: str | None = None) -> Any:
         for statement in auth_rows.POSTGRES_SCHEMA:  # people, sessions, tokens, the audit log
             db.execute(statement)
         db.execute(retention_rows.POSTGRES_SCHEMA)  # hourly aggregates of retired readings
+        # readings: partitioned by month, a plain table of an older store converted (postgres_partitions.py)
+        postgres_partitions.ensure(db, datetime.now(UTC))
     return db

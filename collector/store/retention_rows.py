@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS readings_hourly (
 
 # An hour already in the table (a late reading retired in a later pass) takes the new rows in: counts and sums
 # add up, extremes widen, and the time of the maximum is the earliest of the largest value's.
-_MERGE = (
+MERGE = (
     " ON CONFLICT (station, param, hour) DO UPDATE SET"
     " n_all = readings_hourly.n_all + excluded.n_all,"
     " n_valid = readings_hourly.n_valid + excluded.n_valid,"
@@ -84,7 +84,7 @@ def retire_sql(dialect: Dialect) -> tuple[str, str]:
         f" MIN(CASE WHEN {VALID} THEN r.value END) AS mn,"
         f" MAX(CASE WHEN {VALID} THEN r.value END) AS mx"
         f" FROM readings r WHERE {where} GROUP BY r.station, r.param, {hour}) a"
-        " WHERE true" + _MERGE  # SQLite needs a WHERE to tell the upsert's ON from a join's
+        " WHERE true" + MERGE  # SQLite needs a WHERE to tell the upsert's ON from a join's
     )
     delete = f"DELETE FROM readings WHERE station = {m} AND t >= {m} AND t < {m}"
     return insert, delete
