@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.store import (
@@ -32,6 +32,10 @@ from collector.store.readback import ReadBack
 __all__ = ["TABLES", "PostgresStore"]
 
 
+class _UpkeepBusy(Exception):
+    """The upkeep connection is in use by another thread (a retention pass)."""
+
+
 class PostgresStore(EngineStore):
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         import psycopg  # optional dependency: only a PostgreSQL deployment needs it
@@ -44,6 +48,7 @@ class PostgresStore(EngineStore):
         # a while, and on the applier's connection it would hold the store's lock, hence ingest, all that time.
         self._upkeep_lock = threading.Lock()
         self._upkeep_db: Any = None
+        self._prepared = postgres_partitions.month_start(datetime.now(UTC))  # its months made by connect
         self._dialect = POSTGRES
         self._assessment = postgres_assessment
         self._quarantine = postgres_quarantine
@@ -72,14 +77,19 @@ class PostgresStore(EngineStore):
     # -- readings' month partitions (postgres_partitions.py): made ahead, old ones retired whole -----------------
 
     @contextmanager
-    def _upkeep(self) -> Iterator[Any]:
+    def _upkeep(self, *, wait: bool = True) -> Iterator[Any]:
         """A transaction on the upkeep connection (opened when first needed): the applier's goes on meanwhile,
-        held up only by the PostgreSQL locks that postgres_partitions.py describes."""
-        with self._upkeep_lock:
+        held up only by the PostgreSQL locks that postgres_partitions.py describes. ``wait=False``: raises
+        ``_UpkeepBusy`` at once when another thread is using it."""
+        if not self._upkeep_lock.acquire(blocking=wait):
+            raise _UpkeepBusy
+        try:
             if self._upkeep_db is None or self._upkeep_db.closed:
                 self._upkeep_db = postgres_schema.session(*self._where)
             with self._upkeep_db.transaction():
                 yield self._upkeep_db
+        finally:
+            self._upkeep_lock.release()
 
     def prepare_partitions(self, now: datetime) -> list[str]:
         with self._upkeep() as db:
@@ -93,6 +103,22 @@ class PostgresStore(EngineStore):
         """One partition, one transaction (see ``postgres_partitions.retire`` for the locks it takes)."""
         with self._upkeep() as db:
             return postgres_partitions.retire(db, name)
+
+    def checkpoint(self) -> bool:
+        """The service's ticker calls this every few minutes: when the month has turned since the partitions were
+        last made, the coming months' are made, so that a collector that runs for months without retention does
+        not pour everything into DEFAULT. False when it could not be done now (a retention pass is using the
+        upkeep connection, or a lock was not had in time): the next call tries again."""
+        now = datetime.now(UTC)
+        if postgres_partitions.month_start(now) == self._prepared:
+            return True
+        try:
+            with self._upkeep(wait=False) as db:
+                postgres_partitions.prepare(db, now)
+        except (_UpkeepBusy, self._driver_error):
+            return False
+        self._prepared = postgres_partitions.month_start(now)
+        return True
 
     def close(self) -> None:
         with self._upkeep_lock:

@@ -204,13 +204,17 @@ def retire(db: Any, name: str) -> int:
     """Retire the month partition ``name`` whole: its rows into readings_hourly, then DETACH and DROP, in the
     caller's transaction; how many raw rows went (0: already gone).
 
-    Locks, in this order: the advisory lock (no other collector's pass on the same partition); SHARE on the
-    partition, so that a late reading for this month cannot slip in between the aggregation and the drop (only
-    an insert into this old month waits; live readings go to other partitions); then DETACH PARTITION takes an
-    ACCESS EXCLUSIVE lock on ``readings`` itself (DETACH ... CONCURRENTLY cannot run in a transaction nor beside
-    a DEFAULT partition), held to the commit: every ingest transaction waits for the DETACH and DROP, a matter of
-    milliseconds since the aggregation is already done, and the lock wait is bounded by ``LOCK_TIMEOUT`` so that
-    a pass never holds ingest up behind it for long (it gives up and the next pass tries again).
+    Locks, in this order, each wait bounded by ``LOCK_TIMEOUT`` (past it the transaction rolls back and the next
+    pass tries again; meanwhile the rows go by the batched path):
+    - the advisory lock: no other collector's pass on the same partitions;
+    - SHARE on the partition while it is aggregated, so that a late reading for this month cannot slip in between
+      the aggregation and the drop: only an insert into this old month waits; readers and live readings do not;
+    - ACCESS EXCLUSIVE on the partition, once aggregated: waits for the queries still reading it, before the
+      parent is locked at all;
+    - ACCESS EXCLUSIVE on ``readings`` itself, which DETACH PARTITION takes (DETACH ... CONCURRENTLY cannot run in
+      a transaction nor beside a DEFAULT partition) and holds to the commit: every ingest transaction waits for
+      the DETACH and the DROP, a matter of milliseconds since the aggregation is done by then, or, queued
+      behind this lock while an earlier transaction still holds ``readings``, at most ``LOCK_TIMEOUT``.
     """
     db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     _serialise(db)
@@ -218,6 +222,7 @@ def retire(db: Any, name: str) -> int:
         return 0
     db.execute(f"LOCK TABLE {name} IN SHARE MODE")
     moved = int(db.execute(retire_sql(name)).fetchone()[0])
+    db.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
     db.execute(f"ALTER TABLE readings DETACH PARTITION {name}")
     db.execute(f"DROP TABLE {name}")
     return moved

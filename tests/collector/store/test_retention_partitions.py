@@ -264,3 +264,19 @@ def test_a_partition_whose_lock_is_not_had_in_time_goes_in_batches_and_is_droppe
     assert job.run_once() == 0  # the empty partition retired now
     assert "readings_p2026_07" not in partitions(store)
     same(figures(store)[0], before[0])
+
+
+@postgres_only
+def test_the_ticker_s_checkpoint_makes_the_coming_month_once_the_month_has_turned(store: Store) -> None:
+    this = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    coming = partition_name(next_month(this))
+    db_of(store).execute(f"ALTER TABLE readings DETACH PARTITION {coming}")
+    db_of(store).execute(f"DROP TABLE {coming}")
+    assert store.checkpoint()  # the month has not turned since the store opened: nothing to do
+    assert coming not in partitions(store)
+    store._prepared = datetime(2000, 1, 1, tzinfo=UTC)  # type: ignore[attr-defined]  # as if opened long ago
+    with store._upkeep_lock:  # type: ignore[attr-defined]  # a retention pass busy on the upkeep connection
+        assert not store.checkpoint()
+    assert coming not in partitions(store)
+    assert store.checkpoint()
+    assert coming in partitions(store)
