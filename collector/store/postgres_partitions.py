@@ -3,8 +3,9 @@
 
 A month's partition is ``readings_pYYYY_MM`` ([first of the month, first of the next) in UTC); ``readings_default``
 takes any time no month partition covers (a history backfill, a late or odd time), so an insert never fails for
-want of a partition. The current and the next month are created when the store opens and by each retention pass
-(``add_months``); a month created while the DEFAULT partition holds some of its rows takes those rows with it.
+want of a partition. The current and the next month are created when the store opens, by each retention pass
+and by the ticker's ``checkpoint`` once the month has turned (``add_months``); a month created while the DEFAULT
+partition holds some of its rows takes those rows with it.
 The primary key (station, param, t) and ``readings_by_time`` are declared on the parent: every partition has them.
 
 A store whose ``readings`` is still the plain table of earlier versions is converted when it opens (``convert``):
@@ -161,7 +162,8 @@ def add_months(db: Any, months: Iterable[datetime]) -> list[str]:
 
 
 def prepare(db: Any, now: datetime) -> list[str]:
-    """The retention pass's upkeep: the months of ``now`` and the next one there (made when missing)."""
+    """Upkeep (each retention pass, and the store's ``checkpoint`` once the month has turned): the months of
+    ``now`` and the next one there (made when missing)."""
     db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     _serialise(db)
     this = month_start(now)
