@@ -17,7 +17,14 @@ from collector.store.postgres_partitions import month_of, next_month, partition_
 from protocols.messages import Reading, ReadingBatch
 from tests.collector.conftest import PG_URL, _drop_schema, _postgres
 from tests.collector.factories import T0, received
-from tests.collector.store.test_retention_store import N, figures, fill, raw_count, same
+from tests.collector.store.test_retention_store import (
+    N,
+    figures,
+    fill,
+    raw_count,
+    same,
+    same_figures,
+)
 
 # Only the PostgreSQL side of the ``store`` fixture: SQLite has no partitions.
 postgres_only = pytest.mark.parametrize("store", ["postgres"], indirect=True)
@@ -120,11 +127,7 @@ def test_an_old_month_is_retired_whole_its_partition_dropped_and_the_figures_sta
     assert raw_count(store, "hexicun") == raw_count(store, "huayuanzi") == 0
     assert store.oldest_raw("hexicun") is None
     after = figures(store)
-    same(after[0], before[0])
-    same(after[1], before[1])
-    assert [(d.day, d.n_all, d.n_valid) for d in after[2]] == [(d.day, d.n_all, d.n_valid) for d in before[2]]
-    for x, y in zip(after[2], before[2], strict=True):
-        assert x.mean == pytest.approx(y.mean, rel=1e-12)
+    same_figures(after, before)
     assert store.retire_partition("readings_p2026_07") == 0  # gone already
     # A late reading for July now lands in DEFAULT and is counted with the retired hours.
     store.apply([received(one("hexicun", T0 + timedelta(hours=5.9), 3.0, 7))])

@@ -50,9 +50,10 @@ def raw_count(store: Store, station: str) -> int:
     return len(store.readings(station, param="w21003", limit=100_000))
 
 
-def figures(
-    store: Store,
-) -> tuple[dict[tuple[str, str], ItemStats], dict[tuple[str, str], ItemStats], list[DailyMean]]:
+Figures = tuple[dict[tuple[str, str], ItemStats], dict[tuple[str, str], ItemStats], list[DailyMean]]
+
+
+def figures(store: Store) -> Figures:
     stations = ["hexicun", "huayuanzi"]
     whole = store.period_stats(stations, T0 - timedelta(days=1), T0 + timedelta(days=4))
     part = store.period_stats(stations, T0 + timedelta(hours=20), T0 + timedelta(hours=52), max_time=False)
@@ -74,6 +75,15 @@ def same(a: dict[tuple[str, str], ItemStats], b: dict[tuple[str, str], ItemStats
         assert x.sum_valid == pytest.approx(y.sum_valid, rel=1e-12)
 
 
+def same_figures(after: Figures, before: Figures) -> None:
+    """Every period figure of ``figures`` unchanged: item stats of both ranges, and the daily means."""
+    same(after[0], before[0])
+    same(after[1], before[1])
+    assert [(d.day, d.n_all, d.n_valid) for d in after[2]] == [(d.day, d.n_all, d.n_valid) for d in before[2]]
+    for x, y in zip(after[2], before[2], strict=True):
+        assert x.mean == pytest.approx(y.mean, rel=1e-12)
+
+
 def test_retired_readings_leave_the_raw_table_and_the_period_figures_stay(store: Store) -> None:
     fill(store)
     before = figures(store)
@@ -89,11 +99,7 @@ def test_retired_readings_leave_the_raw_table_and_the_period_figures_stay(store:
     assert raw_count(store, "hexicun") == 221 - moved
     assert store.oldest_raw("hexicun") == T0 + timedelta(hours=48)
     after = figures(store)
-    same(after[0], before[0])
-    same(after[1], before[1])
-    assert [(d.day, d.n_all, d.n_valid) for d in after[2]] == [(d.day, d.n_all, d.n_valid) for d in before[2]]
-    for x, y in zip(after[2], before[2], strict=True):
-        assert x.mean == pytest.approx(y.mean, rel=1e-12)
+    same_figures(after, before)
 
 
 def test_retiring_twice_and_a_late_reading_in_a_retired_hour_keep_the_figures(store: Store) -> None:
