@@ -157,12 +157,12 @@ def _check(param: str, given: ItemInput) -> None:
         raise ValueError(f"{param}: has a mean and is marked not measured ({given.not_measured.value})")
 
 
-def counted(given: ItemInput) -> int:
+def counted(valid: int, expected: int | None) -> int:
     """Valid values that count toward completeness: at most the expected count. An analyser that sampled more
     often than its schedule (or a period holding re-sent copies under new times) must not show more than
     100 %, and its extra values do not stand in for expected ones beyond that. The health figures count
     slots exactly (collector/health/capture.py); the assessment has only per-item counts from the store."""
-    return min(given.valid, given.expected) if given.expected is not None else given.valid
+    return min(valid, expected) if expected is not None else valid
 
 
 def _judge_item(
@@ -177,7 +177,11 @@ def _judge_item(
         water_class = classify(param, float(mean), kind)
         multiple = exceedance(param, mean, kind)
         multiple_vs_target = exceedance(param, mean, kind, against=target)
-    completeness = ratio(counted(given), given.expected, COMPLETENESS_PLACES) if given.expected else None
+    completeness = (
+        ratio(counted(given.valid, given.expected), given.expected, COMPLETENESS_PLACES)
+        if given.expected
+        else None
+    )
     judged = ItemJudgement(
         param=param,
         name_zh=entry.name_zh,
@@ -223,7 +227,7 @@ def judge_period(
         judged.append(item)
 
     scheduled = [i for i in judged if i.expected]
-    valid = sum(min(i.valid, i.expected or 0) for i in scheduled)
+    valid = sum(counted(i.valid, i.expected) for i in scheduled)
     expected = sum(i.expected or 0 for i in scheduled)
     completeness = ratio(valid, expected, COMPLETENESS_PLACES) if expected else None
     classed = [i for i in judged if i.water_class is not None]
