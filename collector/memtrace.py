@@ -11,6 +11,9 @@ every allocation.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import gc
 import os
 import threading
@@ -20,6 +23,48 @@ from collections import Counter, deque
 from pathlib import Path
 
 TOP = 25
+
+
+class _MallInfo2(ctypes.Structure):
+    # glibc's struct mallinfo2 (malloc.h, glibc >= 2.33): size_t fields
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in [
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        ]
+    ]
+
+
+def native_memory() -> str:
+    """What lives outside Python's objects, to tell live allocations from held free memory: RSS, SQLite's
+    own allocations (the library the sqlite3 module links), and glibc's heap (in use / free / mmapped)."""
+    parts = []
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(("VmRSS", "RssAnon")):
+                parts.append(" ".join(line.split()))
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+        parts.append(f"sqlite {sqlite.sqlite3_memory_used() / 1e6:.1f} MB")
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+        parts.append(
+            f"malloc in use {info.uordblks / 1e6:.1f} MB, free {info.fordblks / 1e6:.1f} MB, "
+            f"mmapped {info.hblkhd / 1e6:.1f} MB ({info.hblks} blocks), heap {info.arena / 1e6:.1f} MB"
+        )
+    return "; ".join(parts)
 
 
 def type_counts() -> Counter[str]:
@@ -87,6 +132,7 @@ class MemTrace:
             types = type_counts()
             big = big_containers()
             lines = [f"=== {time.monotonic() - start:.0f} s: {sum(types.values())} objects tracked by gc"]
+            lines.append(f"  native: {native_memory()}")
             snap = tracemalloc.take_snapshot() if base is not None else None
             for stat in snap.compare_to(base, "traceback")[:TOP] if snap and base else []:
                 if stat.size_diff <= 0:

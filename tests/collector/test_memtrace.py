@@ -50,3 +50,19 @@ def test_grown_containers_names_the_one_that_grew_with_a_sample() -> None:
     before = {1: ("dict", 600, "'a'"), 2: ("list", 900, "1")}
     after = {1: ("dict", 5_600, "'a'"), 2: ("list", 800, "1"), 3: ("set", 700, "'x'")}
     assert grown_containers(before, after) == ["dict[5600] +5000 e.g. 'a'", "set[700] +700 e.g. 'x'"]
+
+
+def test_native_memory_counts_sqlite_and_the_allocator() -> None:
+    import sqlite3
+
+    from collector.memtrace import native_memory
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (x)")
+    db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(50_000)])
+    text = native_memory()
+    assert "VmRSS:" in text
+    sqlite_mb = float(text.split("sqlite ")[1].split(" MB")[0])
+    assert sqlite_mb > 0.1  # the table's pages are SQLite's own allocations
+    assert "malloc in use" in text
+    db.close()
