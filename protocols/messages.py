@@ -149,6 +149,16 @@ def _set_utc(message: _Wire, name: str) -> None:
         force_setattr(message, name, utc(value))
 
 
+def _set_enum(message: _Wire, name: str, kind: type[StrEnum]) -> None:
+    # Built in code with the value's text ("live"): held as the member, as decode() holds it.
+    value = getattr(message, name)
+    if type(value) is not kind:
+        try:
+            force_setattr(message, name, kind(value))
+        except ValueError:
+            raise ValueError(f"{name} must be one of {', '.join(kind)}, not {value!r}") from None
+
+
 def _check_envelope(message: Any) -> None:
     if message.v != SCHEMA_VERSION or type(message.v) is not int:
         raise ValueError(f"schema version must be the integer {SCHEMA_VERSION}")
@@ -172,6 +182,11 @@ class Reading(_Wire, frozen=True, kw_only=True, gc=False):
         t = self.t
         if type(t) is not datetime or t.tzinfo is not UTC:
             force_setattr(self, "t", utc(t))
+        if type(self.flag) is not Flag:
+            _set_enum(self, "flag", Flag)
+        device = self.device
+        if device is not None and len(device) > MAX_ID_CHARS:
+            raise ValueError(f"device name is longer than {MAX_ID_CHARS} characters")
         value = self.value
         if value is None:
             if self.flag in VALID_FLAGS:
@@ -210,6 +225,7 @@ class ReadingBatch(_Wire, frozen=True, kw_only=True):
         if type(seq) is not int or not 0 <= seq <= MAX_COUNT:
             raise ValueError(f"seq must be an integer from 0 to {MAX_COUNT}")
         _set_utc(self, "sent_at")
+        _set_enum(self, "lane", Lane)
         readings = self.readings
         if not 1 <= len(readings) <= MAX_READINGS_PER_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_READINGS_PER_BATCH} readings, not {len(readings)}")
@@ -236,6 +252,7 @@ class DeviceStatus(_Wire, frozen=True, kw_only=True):
     error: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
     def __post_init__(self) -> None:
+        _set_enum(self, "flag", Flag)
         _set_utc(self, "last_ok")
 
 
@@ -288,6 +305,7 @@ class Status(_Wire, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_envelope(self)
+        _set_enum(self, "state", StationState)
         for name in ("at", "started_at", "oldest_unsent"):
             _set_utc(self, name)
 
@@ -330,6 +348,8 @@ class Event(_Wire, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         _check_envelope(self)
         _set_utc(self, "at")
+        _set_enum(self, "kind", EventKind)
+        _set_enum(self, "severity", Severity)
         if self.param is not None:
             check_param(self.param)
         check_json_object(self.detail)
@@ -354,6 +374,7 @@ class Command(_Wire, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         _check_envelope(self)
         _set_utc(self, "issued_at")
+        _set_enum(self, "kind", CommandKind)
         check_json_object(self.args)
 
 
@@ -394,6 +415,16 @@ def to_builtins(message: _Wire) -> dict[str, Any]:
     """Every field of ``message`` (None ones too) as JSON-ready values: what pydantic's
     ``model_dump(mode="json")`` gave, for views that show a struct as it is."""
     return msgspec.to_builtins(msgspec.structs.asdict(message))
+
+
+W = TypeVar("W", bound=_Wire)
+
+
+def decode_as(cls: type[W], body: str | bytes) -> W:
+    """``body`` (JSON a store kept) read back as ``cls`` with all its rules; msgspec.ValidationError or
+    DecodeError (both ValueErrors) when it no longer validates. Not for payloads: decode() is."""
+    message: W = msgspec.json.decode(body, type=cls)
+    return message
 
 
 class _NonFinite(ValueError):
