@@ -15,8 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from agent.config import AgentConfig
 from agent.outbox import Outbox
 from agent.sink import EventRecord
@@ -76,16 +74,14 @@ class CommandHandler:
                 message=message[:1000],
                 result=result or {},
             )
-        except (
-            ValidationError
-        ) as exc:  # a result beyond the wire's limits: say so rather than fail the handler
+        except ValueError as exc:  # a result beyond the wire's limits: say so rather than fail the handler
             self.outbox.count("commands_reply_too_large")
             reply = CommandReply(
                 station=self.station,
                 id=command_id,
                 ok=False,
                 at=self._now(),
-                message=f"the result could not be sent: {exc.errors()[0]['msg']}"[:1000],
+                message=f"the result could not be sent: {exc}"[:1000],
             )
         return encode(reply)
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from agent.outbox import OutboxStats
 from protocols.messages import DeviceStatus, StationState, Status, UplinkStatus
 
@@ -50,7 +52,7 @@ class StatusBoard:
 
 
 def _uplinks(views: dict[str, dict[str, Any]]) -> dict[str, UplinkStatus]:
-    return {name: UplinkStatus.model_validate(view) for name, view in views.items()}
+    return {name: msgspec.convert(view, UplinkStatus) for name, view in views.items()}
 
 
 def will_status(station: str, heartbeat_s: float) -> Status:

@@ -46,11 +46,11 @@ from collector.notify.registry import KindName as NotifierKind
 from collector.notify.registry import check_target
 from collector.outfalls import OutfallRegistry, load_outfalls
 from collector.sections import load_sections
+from collector.wire_types import StationId
 from protocols import catalogue
 from protocols.errors import ConfigError
 from protocols.hj212_codes import code_table
 from protocols.logfiles import LogConfig
-from protocols.messages import StationId
 from protocols.mqtt import MqttConnection
 from protocols.paths import resolve
 from protocols.sections import RIVERS, SECTIONS

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.messages import Severity, UtcDatetime
+from collector.wire_types import UtcDatetime
+from protocols.messages import Severity
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 

@@ -16,6 +16,7 @@ from collector.store.base import SeqSummary, StoredCommand, StoredEvent, StoredR
 from collector.summaries import AlertSummary, iso, param_order, station_summary
 from protocols import catalogue
 from protocols.flags import FLAG_NAMES, VALID_FLAGS
+from protocols.messages import to_builtins
 
 
 def transition(t: Transition) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def station_detail(
             "intervals": dict(status.intervals) if status else {},
             # HJ 212 platforms the station reports to (agent/hj212up), by target name; absent without any.
             "uplinks": (
-                {name: u.model_dump(mode="json") for name, u in status.uplinks.items()}
+                {name: to_builtins(u) for name, u in status.uplinks.items()}
                 if status and status.uplinks
                 else {}
             ),

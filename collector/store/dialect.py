@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import msgspec
 from pydantic import BaseModel
 
 from collector.store.base import from_us, to_us, utc
 
-M = TypeVar("M", bound=BaseModel)
+# pydantic models (alerts) or msgspec structs (the wire messages, protocols/messages.py)
+M = TypeVar("M", bound=BaseModel | msgspec.Struct)
 
 # The store's fetch under its lock: (sql, args) → rows. Shared reads take it, so they parse outside the lock.
 Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -47,7 +49,10 @@ class Dialect:
         return "".join(f" AND {condition} {self.mark}" for condition, _ in given), [v for _, v in given]
 
     def model(self, cls: type[M], body: Any) -> M:
-        """A stored body read back by its model (raises when it no longer validates)."""
+        """A stored body read back by its model (raises a ValueError when it no longer validates)."""
+        if issubclass(cls, msgspec.Struct):
+            found: M = msgspec.json.decode(body, type=cls) if self.json_text else msgspec.convert(body, cls)
+            return found
         return cls.model_validate_json(body) if self.json_text else cls.model_validate(body)
 
     def strings(self, stored: Any) -> tuple[str, ...]:

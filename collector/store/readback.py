@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from collector.store.base import Storable
+from protocols.messages import decode_as, encode
 
 log = logging.getLogger("qingliu.collector.store")
 
@@ -19,11 +20,12 @@ SEEN_MAX = 10_000  # rows remembered as already logged (a bound on memory; the c
 
 
 def checked_body(message: M) -> str:
-    """The JSON to store for ``message``, serialised by its own model and proven to read back by the same
-    model: a value JSON cannot carry (Infinity becomes null) raises ValueError here, never at a later read."""
-    body = message.model_dump_json()
+    """The JSON to store for ``message``, serialised as on the wire and proven to read back by the same
+    struct: a value JSON cannot carry (Infinity becomes null, a lone surrogate) raises ValueError here, never
+    at a later read."""
     try:
-        type(message).model_validate_json(body)
+        body = encode(message).decode()
+        decode_as(type(message), body)
     except ValueError as exc:
         raise ValueError(f"{type(message).__name__} does not read back after storing: {exc}") from None
     return body

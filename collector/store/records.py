@@ -28,7 +28,7 @@ from collector.store.base import (
 )
 from collector.store.dialect import Dialect, Query
 from collector.store.readback import ReadBack, checked_body
-from protocols.messages import Command, CommandReply, Event, StationState, Status
+from protocols.messages import Command, CommandReply, Event, StationState, Status, encode
 
 READING_COLUMNS = "station, param, t, value, flag, device, received_at"
 TRANSITION_COLUMNS = "station, at, old, new, reasons"
@@ -205,7 +205,7 @@ def transitions_between(
 def save_command(db: Any, d: Dialect, command: Command) -> None:
     db.execute(
         d.insert_if_new("commands", 4),
-        (command.station, command.id, d.time(command.issued_at), command.model_dump_json()),
+        (command.station, command.id, d.time(command.issued_at), encode(command).decode()),
     )
 
 

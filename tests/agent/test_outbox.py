@@ -9,7 +9,7 @@ import pytest
 
 from agent.outbox import SEQ_RESERVE
 from agent.sink import EventRecord
-from protocols.messages import EventKind, Lane, Severity
+from protocols.messages import EventKind, Lane, Severity, encode_fragment
 from tests.agent.conftest import STATION, T0, FakeClock, make, readings, stored_values
 
 
@@ -103,7 +103,7 @@ def test_batches_bounded_by_count_and_bytes(tmp_path: Path) -> None:
     small.add_readings(readings(50))
     batch = small.next_batch(Lane.LIVE)
     assert batch is not None and 1 < batch.count < 50
-    size = sum(len(r.model_dump_json(exclude_none=True)) + 1 for r in batch.readings())
+    size = sum(len(encode_fragment([r])) + 1 for r in batch.readings())
     assert size <= 1024
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from agent.outbox import Outbox, iso_utc
-from protocols.messages import Lane, Reading
+from protocols.messages import Lane, Reading, encode_fragment
 from tests.agent.conftest import T0, FakeClock, make, readings, stored_readings, stored_values
 
 
@@ -326,7 +326,7 @@ def test_a_poll_and_the_lanes_do_not_scan_sent_history_or_the_backlog(tmp_path: 
     clock = FakeClock()
     box = make(tmp_path / "o.db", clock, live_window_s=600)
     now = box.store.now_ms()
-    body = readings(1)[0].model_dump_json()
+    body = encode_fragment(readings(1))
     t = iso_utc(T0)
     box._db.execute("BEGIN")
     box._db.executemany(

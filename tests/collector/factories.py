@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from collector.config import CollectorConfig, parse_config
 from collector.store.base import Received
@@ -21,6 +24,16 @@ from protocols.messages import (
 )
 
 T0 = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+M = TypeVar("M", bound=msgspec.Struct)
+
+
+def unchecked(original: M, /, **changes: Any) -> M:
+    """``original`` with ``changes`` and no checks at all (what pydantic's ``model_copy(update=...)`` gave):
+    poison that did not come through decode(), for the tests of what the store does with it."""
+    poisoned = copy.copy(original)
+    for name, value in changes.items():
+        msgspec.structs.force_setattr(poisoned, name, value)
+    return poisoned
 
 
 def batch(

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from collector.inbox import Inbox
@@ -20,8 +21,8 @@ from collector.ingest import Applier, classify
 from collector.metrics import IngestCounters
 from collector.store.base import ApplyResult, Received, Storable, Store, to_us
 from collector.store.sqlite import SqliteStore
-from protocols.messages import Event, ReadingBatch, Status
-from tests.collector.factories import T0, batch, event, payload, status
+from protocols.messages import ReadingBatch, Status, encode
+from tests.collector.factories import T0, batch, event, payload, status, unchecked
 
 KNOWN = frozenset({"hexicun"})
 READINGS = "qingliu/v1/hexicun/readings"
@@ -66,7 +67,7 @@ POISON = [
         "event_detail_256",
         EVENTS,
         json.dumps({**GOOD_EVENT, "detail": deep(256)}).encode(),
-        event().model_copy(update={"detail": deep(256)}),
+        unchecked(event(), detail=deep(256)),
     ),
     Poison(
         "year_0001_plus_14",
@@ -80,7 +81,7 @@ POISON = [
         "seq_2_64",
         READINGS,
         json.dumps({**GOOD_BATCH, "seq": 2**64}).encode(),
-        batch(seq=9).model_copy(update={"seq": 2**64}),
+        unchecked(batch(seq=9), seq=2**64),
     ),
     Poison(
         "int_5000_digits",
@@ -92,13 +93,13 @@ POISON = [
         "lone_surrogate",
         EVENTS,
         json.dumps({**GOOD_EVENT, "message": "\ud800"}).encode(),
-        event().model_copy(update={"message": "\ud800"}),
+        unchecked(event(), message="\ud800"),
     ),
     Poison(
         "status_controller_infinity",
         STATUS,
         json.dumps({**GOOD_STATUS, "controller": {"pump": float("inf")}}).encode(),
-        status().model_copy(update={"controller": {"pump": float("inf")}}),
+        unchecked(status(), controller={"pump": float("inf")}),
     ),
 ]
 
@@ -312,12 +313,11 @@ def test_future_and_ancient_readings_are_kept_apart_with_one_clock_event_per_hou
 def test_a_revised_value_is_kept_as_a_revision_and_the_first_stays(store: Store, tmp_path: Path) -> None:
     rig = Rig(tmp_path, store)
     first = batch(seq=1, n=3, value=10.0)
-    revised = batch(seq=2, n=3, value=10.0).model_copy(
-        update={
-            "readings": [
-                r.model_copy(update={"value": 99.0}) if i == 1 else r for i, r in enumerate(first.readings)
-            ]
-        }
+    revised = msgspec.structs.replace(
+        batch(seq=2, n=3, value=10.0),
+        readings=[
+            msgspec.structs.replace(r, value=99.0) if i == 1 else r for i, r in enumerate(first.readings)
+        ],
     )
     rig.feed((READINGS, payload(first)), (READINGS, payload(first)), (READINGS, payload(revised)))
     rig.apply_all()
@@ -333,15 +333,13 @@ def test_a_revised_value_is_kept_as_a_revision_and_the_first_stays(store: Store,
 
 def test_event_readback_skips_a_row_that_no_longer_validates(store: Store) -> None:
     store.apply([Received(event(event_id="ok"), T0), Received(event(event_id="bad"), T0)])
-    bad = Event.model_construct(**{**event(event_id="bad").model_dump(), "kind": "no_such_kind"})
+    bad = encode(unchecked(event(event_id="bad"), kind="no_such_kind")).decode()
     if isinstance(store, SqliteStore):
         with store._transaction() as db:
-            db.execute("UPDATE events SET body = ? WHERE id = 'bad'", (bad.model_dump_json(warnings=False),))
+            db.execute("UPDATE events SET body = ? WHERE id = 'bad'", (bad,))
     else:
         with store._transaction() as db:  # type: ignore[attr-defined]
-            db.execute(
-                "UPDATE events SET body = %s::jsonb WHERE id = 'bad'", (bad.model_dump_json(warnings=False),)
-            )
+            db.execute("UPDATE events SET body = %s::jsonb WHERE id = 'bad'", (bad,))
     assert [e.event.id for e in store.events("hexicun")] == ["ok"]
     assert store.unreadable() == {"events": 1}
     assert isinstance(status(), Status)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from collector.exposition import render
@@ -244,8 +245,8 @@ def test_a_suspect_reading_is_not_latest_and_does_not_close_a_stale_alert(
 def test_revisions_raise_an_alert(service: CollectorService) -> None:
     first = batch(seq=1, n=2, start=T0)
     feed(service, READINGS, payload(first))
-    revised = first.model_copy(
-        update={"seq": 2, "readings": [r.model_copy(update={"value": 50.0}) for r in first.readings]}
+    revised = msgspec.structs.replace(
+        first, seq=2, readings=[msgspec.structs.replace(r, value=50.0) for r in first.readings]
     )
     feed(service, READINGS, payload(revised))
     [alert] = [a for a in service.alert_engine.active() if a.rule_type == "revisions"]

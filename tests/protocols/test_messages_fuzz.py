@@ -54,7 +54,7 @@ def assert_decodes_or_refuses(payload: bytes, expected_station: str | None = Non
 
 
 def assert_fast_path_agrees(payload: bytes) -> None:
-    """What the fast path (pydantic's JSON parser) accepts, the checked path accepts, as the same bytes."""
+    """What the fast path (msgspec's typed decoder) accepts, the checked path accepts, as the same bytes."""
     fast = messages._decode_fast(payload)
     if fast is not None:
         checked = messages._decode_checked(payload)

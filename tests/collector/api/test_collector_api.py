@@ -4,13 +4,14 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from fastapi.testclient import TestClient
 
 from collector.api import create_app
 from collector.service import CollectorService
 from protocols import messages
-from protocols.messages import Command, CommandReply, Reading, ReadingBatch, StationState
+from protocols.messages import Command, CommandReply, Lane, Reading, ReadingBatch, StationState
 from tests.collector.api.helpers import AUTH, FakeMqtt, feed
 from tests.collector.factories import T0, batch, config, event, payload, reply, status
 
@@ -407,7 +408,7 @@ def test_redelivered_batch_is_not_new_evidence_for_alerts(
     once = nh3n(1, T0, [1.8])
     feed(service, "readings", once)
     feed(service, "readings", once)  # QoS 1 redelivery of the same batch
-    feed(service, "readings", ReadingBatch.model_validate({**once.model_dump(), "seq": 9, "lane": "resend"}))
+    feed(service, "readings", msgspec.structs.replace(once, seq=9, lane=Lane.RESEND))
     assert [a for a in client.get("/api/alerts").json()["alerts"] if a["rule"] == "exceedance"] == []
     feed(service, "readings", nh3n(2, T0 + timedelta(hours=4), [1.9]))  # a second bad value: now it opens
     assert [a["rule"] for a in client.get("/api/alerts").json()["alerts"]].count("exceedance") == 1
@@ -486,7 +487,7 @@ def test_station_detail_carries_the_hj212_platforms(service: CollectorService, c
     up = messages.UplinkStatus(
         host="10.0.0.1", port=9000, connected=False, backlog=12000, refusals=3, alert=True
     )
-    sent = status(at=T0 + timedelta(minutes=9)).model_copy(update={"uplinks": {"province": up}})
+    sent = msgspec.structs.replace(status(at=T0 + timedelta(minutes=9)), uplinks={"province": up})
     feed(service, "status", sent)
     province = client.get("/api/stations/hexicun").json()["uplinks"]["province"]
     assert province["backlog"] == 12000 and province["connected"] is False and province["alert"] is True

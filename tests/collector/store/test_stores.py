@@ -7,8 +7,8 @@ import pytest
 
 from collector.store.base import Store, Transition, seq_ranges
 from collector.store.sqlite import SqliteStore
-from protocols.messages import Command, CommandKind, ReadingBatch, StationState
-from tests.collector.factories import T0, batch, event, received, reply, status
+from protocols.messages import Command, CommandKind, StationState
+from tests.collector.factories import T0, batch, event, received, reply, status, unchecked
 
 
 def test_readings_stored_once_and_duplicates_counted(store: Store) -> None:
@@ -97,7 +97,7 @@ def test_transitions_and_failed_transaction_rolls_back(store: Store) -> None:
     assert store.last_transitions()["hexicun"].new is StationState.ONLINE
 
     # A batch that fails half-way through the transaction (no lane): nothing of the transaction is kept.
-    broken = ReadingBatch.model_construct(station="hexicun", seq=99, lane=None, sent_at=T0, readings=[])  # type: ignore[arg-type]
+    broken = unchecked(batch(seq=99, n=1), lane=None, readings=[])
     with pytest.raises(AttributeError):  # the broken message, whichever engine
         store.apply([received(batch(seq=1, n=2)), received(event()), received(broken)])
     assert store.readings("hexicun") == [] and store.events("hexicun") == []
