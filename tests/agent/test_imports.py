@@ -82,3 +82,27 @@ def test_the_lazy_parts_still_import() -> None:
     loaded = imported_by("agent.runtime", *LAZY)
     assert set(LAZY) <= loaded
     assert _found(loaded, NEVER) == []
+
+
+def test_the_config_and_profiles_import_no_pydantic() -> None:
+    """The agent's config, the shared [mqtt] and [log] sections, the profiles and tomldoc are msgspec: pydantic
+    (~13 MiB of a station's 30) comes only with the wire contract, protocols.messages, which is stubbed here
+    with the one name the config takes from it. When messages.py no longer uses pydantic, pydantic joins NEVER
+    and this test can go."""
+    code = (
+        "import json, sys, types\n"
+        "import protocols\n"
+        "stub = types.ModuleType('protocols.messages')\n"
+        "stub.MAX_PERIOD_S = 7 * 86_400.0\n"
+        "sys.modules['protocols.messages'] = stub\n"
+        "import agent.config, protocols.profiles\n"
+        "agent.config.load_config('deploy/examples/agent.toml')\n"
+        "for name in protocols.profiles.builtin_names():\n"
+        "    protocols.profiles.load_profile(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert _found(set(json.loads(done.stdout)), ("pydantic", "pydantic_core")) == []
