@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from agent.config import AgentConfig
 from agent.outbox import Outbox
 from agent.sink import EventRecord
@@ -165,7 +167,7 @@ class CommandHandler:
                 self.on_clock_offset(offset)
             return {"offset_s": offset, "station_time": self._now().isoformat(), "stepped": False}
         if command.kind is CommandKind.GET_CONFIG:
-            return {"config": redact(self.config.model_dump(mode="json"))}
+            return {"config": redact(msgspec.to_builtins(self.config))}
         raise CommandError(f"unsupported command kind {command.kind!r}", reason="unsupported")
 
     def _resend(self, args: dict[str, Any]) -> dict[str, Any]:

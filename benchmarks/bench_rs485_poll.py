@@ -254,9 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-rss", action="store_true")
     args = parser.parse_args(argv)
 
-    from agent.config import SerialBus
+    from agent.config import RtuBus
 
-    gap_ms = args.gap_ms if args.gap_ms is not None else SerialBus(name="x", type="rtu", port="x").gap_ms
+    gap_ms = args.gap_ms if args.gap_ms is not None else RtuBus(name="x", port="x").gap_ms
     plans = station_plan()
     counts = [r.count for reqs in plans.values() for r in reqs]
     t_min = wire_minimum_s(counts)

@@ -36,8 +36,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from collector import secret_refs
@@ -48,13 +49,13 @@ from collector.outfalls import OutfallRegistry, load_outfalls
 from collector.sections import load_sections
 from collector.wire_types import StationId
 from protocols import catalogue
-from protocols.errors import ConfigError
+from protocols.errors import ConfigError, FieldProblem
 from protocols.hj212_codes import code_table
 from protocols.logfiles import LogConfig
 from protocols.mqtt import MqttConnection
 from protocols.paths import resolve
 from protocols.sections import RIVERS, SECTIONS
-from protocols.tomldoc import parse_toml_model, read_text
+from protocols.tomldoc import StructField, parse_toml_model, read_text
 from protocols.topics import is_station_id
 
 SEVEN_DAYS_S = 7 * 24 * 3600
@@ -69,21 +70,17 @@ def _secret(value: str, info: ValidationInfo) -> str:
     return secret_refs.resolve(value, base_dir=(info.context or {}).get("base_dir"))  # see parse_config
 
 
-class MqttConfig(MqttConnection):
-    """``[mqtt]``: the shared connection settings (``protocols.mqtt``) and the collector's own."""
+class MqttConfig(MqttConnection, kw_only=True):
+    """``[mqtt]``: the shared connection settings (``protocols.mqtt``, a msgspec Struct) and the collector's
+    own. ``password`` may be a reference (env:NAME, file:PATH, credential:NAME): CollectorConfig resolves it."""
 
     # The receiving process's persistent session; the main process publishes as <client_id>-pub.
-    client_id: str = Field(default="qingliu-collector", min_length=1, max_length=124)
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=124)] = "qingliu-collector"
     # Several collectors share the load through $share/<group>/...; None = one collector sees everything.
-    shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    session_expiry_s: int = Field(default=SEVEN_DAYS_S, ge=0, le=0xFFFFFFFF)
+    shared_group: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    session_expiry_s: Annotated[int, msgspec.Meta(ge=0, le=0xFFFFFFFF)] = SEVEN_DAYS_S
     # How many unacknowledged QoS 1 messages the broker may have in flight to us: bounds a commit batch.
-    receive_maximum: int = Field(default=1000, ge=1, le=65535)
-
-    @field_validator("password")
-    @classmethod
-    def _password_reference(cls, value: str, info: ValidationInfo) -> str:
-        return _secret(value, info)  # env:NAME, file:PATH, credential:NAME (collector/secret_refs.py)
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1000
 
 
 class StoreConfig(_Section):
@@ -493,7 +490,7 @@ class RetentionConfig(_Section):
 
 
 class CollectorConfig(_Section):
-    mqtt: MqttConfig = MqttConfig()
+    mqtt: Annotated[MqttConfig, StructField()] = Field(default_factory=MqttConfig)
     store: StoreConfig = StoreConfig()
     inbox: InboxConfig = InboxConfig()
     ingest: IngestConfig = IngestConfig()
@@ -509,10 +506,22 @@ class CollectorConfig(_Section):
     reports: ReportsConfig = ReportsConfig()
     hj212: Hj212Config = Hj212Config()
     outfalls: OutfallsConfig = OutfallsConfig()
-    log: LogConfig = LogConfig()  # [log] file, max_bytes, backups (protocols/logfiles.py)
+    # [log] file, max_bytes, backups (protocols/logfiles.py); [mqtt] and [log] are the msgspec Structs a station
+    # reads too, embedded with StructField (protocols/tomldoc.py)
+    log: Annotated[LogConfig, StructField()] = Field(default_factory=LogConfig)
     retention: RetentionConfig = RetentionConfig()
     accept_unknown_stations: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("mqtt")
+    @classmethod
+    def _password_reference(cls, value: MqttConfig, info: ValidationInfo) -> MqttConfig:
+        """env:NAME, file:PATH, credential:NAME (collector/secret_refs.py), resolved once, when the file loads."""
+        try:
+            password = _secret(value.password, info)
+        except ValueError as exc:
+            raise FieldProblem(("password",), str(exc)) from None
+        return value if password == value.password else msgspec.structs.replace(value, password=password)
 
     @model_validator(mode="before")
     @classmethod

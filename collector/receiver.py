@@ -34,9 +34,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from collector.config import MqttConfig
 from collector.inbox import Inbox, now_us
@@ -47,6 +47,7 @@ from protocols.backoff import grow
 from protocols.errors import PayloadError
 from protocols.logfiles import LogConfig
 from protocols.logfiles import setup as setup_logging
+from protocols.tomldoc import StructField
 
 log = logging.getLogger("qingliu.collector.receiver")
 
@@ -277,13 +278,14 @@ class _Full(Exception):
 class ReceiverSettings(BaseModel):
     """What the child process needs, passed as JSON on its stdin (keeps the broker password off argv)."""
 
-    mqtt: MqttConfig
+    mqtt: Annotated[MqttConfig, StructField()]
     inbox: str
     known_stations: list[str] | None
     batch_max: int = 2000
     max_bytes: int = 0
     log_level: str = "INFO"
-    log: LogConfig = LogConfig()  # the receiver's own rotating file (two processes never rotate one file)
+    # the receiver's own rotating file (two processes never rotate one file)
+    log: Annotated[LogConfig, StructField()] = Field(default_factory=LogConfig)
     parent_pid: int = 0
     status_fd: int = -1  # write end of the pipe for inbox write failures (JSON lines); -1: none
 

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 from protocols.paths import resolve
 
 
-class LogConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LogConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     file: str = ""  # "" = stderr; relative to the config file's directory
-    max_bytes: int = Field(default=10_000_000, ge=10_000)  # one file's size before it is rotated
-    backups: int = Field(
-        default=5, ge=1, le=100
-    )  # rotated files kept: file.1 (newest) … file.N (0 would never rotate)
+    max_bytes: Annotated[int, msgspec.Meta(ge=10_000)] = 10_000_000  # one file's size before it is rotated
+    # rotated files kept: file.1 (newest) … file.N (0 would never rotate)
+    backups: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
 
 
 def sibling(log: LogConfig, suffix: str) -> LogConfig:
@@ -32,7 +30,7 @@ def sibling(log: LogConfig, suffix: str) -> LogConfig:
     if not log.file:
         return log
     path = Path(log.file)
-    return log.model_copy(update={"file": str(path.with_name(f"{path.stem}-{suffix}{path.suffix}"))})
+    return msgspec.structs.replace(log, file=str(path.with_name(f"{path.stem}-{suffix}{path.suffix}")))
 
 
 def setup(level: str | int, fmt: str, log: LogConfig, base_dir: str | Path | None = None) -> logging.Handler:

@@ -8,14 +8,17 @@ refused, as everywhere in a config.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import msgspec
+
+from protocols.errors import FieldProblem
 
 
-class MqttConnection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MqttConnection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A msgspec Struct (a station loads no pydantic, issue 17): ``msgspec.structs.replace`` to change a copy,
+    ``msgspec.to_builtins`` for a dict. A subclass that adds ``__post_init__`` calls this one's."""
 
     url: str = "mqtt://127.0.0.1:1883"  # mqtts:// for TLS
     username: str = ""
@@ -25,15 +28,12 @@ class MqttConnection(BaseModel):
     # it also brings session expiry and receive maximum. 3.1.1 only for brokers without v5, such as the
     # embedded demo broker (amqtt 0.12).
     protocol: Literal["5", "3.1.1"] = "5"
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    keepalive_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
 
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, value: str) -> str:
-        parsed = urlparse(value)
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.url)
         if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
-        return value
+            raise FieldProblem(("url",), "must look like mqtt://host:port or mqtts://host:port")
 
     @property
     def host(self) -> str:

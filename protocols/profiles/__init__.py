@@ -7,9 +7,9 @@ which HJ 212 flag. The agent decodes with it; the simulators encode with it, so 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import msgspec
 
 from protocols import catalogue, tomldoc
 from protocols.flags import Flag
@@ -19,16 +19,19 @@ from protocols.tomldoc import load_builtin_or_file, parse_toml_model
 RegisterTable = Literal["holding", "input"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """msgspec Structs: the agent and the simulators load profiles without pydantic (issue 17)."""
 
 
-class FieldMap(_Strict):
+Address = Annotated[int, msgspec.Meta(ge=0, le=0xFFFF)]
+
+
+class FieldMap(_Strict, kw_only=True, frozen=True):
     """One value: a catalogue parameter (``param``) or a named station signal (``signal``)."""
 
     param: str | None = None
     signal: str | None = None
-    address: int = Field(ge=0, le=0xFFFF)
+    address: Address
     type: DataType = "float32"
     order: WordOrder = "ABCD"
     scale: float = 1.0
@@ -36,52 +39,47 @@ class FieldMap(_Strict):
     missing: float | None = None  # raw value the device sends when it has nothing (e.g. -9999 or 0xFFFF)
     range: tuple[float, float] | None = None  # measurement range; beyond it the value is flagged T
 
-    @model_validator(mode="after")
-    def _one_identity(self) -> FieldMap:
+    def __post_init__(self) -> None:
         if (self.param is None) == (self.signal is None):
             raise ValueError("a field names exactly one of 'param' or 'signal'")
         if self.param is not None and not catalogue.is_known(self.param):
             raise ValueError(f"unknown parameter code {self.param!r}")
         if self.range is not None and self.range[0] >= self.range[1]:
             raise ValueError(f"range {self.range} must be (low, high) with low < high")
-        return self
 
     @property
     def width(self) -> int:
         return WIDTH[self.type]
 
 
-class StatusMap(_Strict):
+class StatusMap(_Strict, kw_only=True, frozen=True):
     """A status/alarm register. ``values`` maps a whole register value, ``bits`` a set bit, to a flag."""
 
-    address: int = Field(ge=0, le=0xFFFF)
-    values: dict[int, Flag] = Field(default_factory=dict)
-    bits: dict[int, Flag] = Field(default_factory=dict)
+    address: Address
+    values: dict[int, Flag] = msgspec.field(default_factory=dict)
+    bits: dict[int, Flag] = msgspec.field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _bits_in_range(self) -> StatusMap:
+    def __post_init__(self) -> None:
         for bit in self.bits:
             if not 0 <= bit <= 15:
                 raise ValueError(f"status bit {bit} is outside 0-15")
-        return self
 
 
-class Profile(_Strict):
+class Profile(_Strict, kw_only=True, frozen=True):
     name: str
     vendor: str = "generic"
     kind: Literal["probe", "nutrient", "cod", "controller", "other"]
     description: str = ""
     table: RegisterTable = "holding"
-    max_registers_per_request: int = Field(default=125, ge=1, le=125)
-    fields: list[FieldMap] = Field(min_length=1)
+    max_registers_per_request: Annotated[int, msgspec.Meta(ge=1, le=125)] = 125
+    fields: Annotated[list[FieldMap], msgspec.Meta(min_length=1)]
     status: StatusMap | None = None  # operating state register (whole values → flag)
     alarm: StatusMap | None = None  # alarm bits register (set bits → flag)
     # Nutrient/COD analysers hold their last result; a new result time means a new sample.
     result_time: FieldMap | None = None
-    default_interval_s: float = Field(default=60.0, gt=0)
+    default_interval_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
 
-    @model_validator(mode="after")
-    def _no_overlap(self) -> Profile:
+    def __post_init__(self) -> None:
         taken: dict[int, str] = {}
         spans = [(f.address, f.width, f.param or f.signal or "?") for f in self.fields]
         for label, reg_map in (("status", self.status), ("alarm", self.alarm)):
@@ -94,7 +92,6 @@ class Profile(_Strict):
                 if reg in taken:
                     raise ValueError(f"register {reg} is used by both {taken[reg]!r} and {name!r}")
                 taken[reg] = name
-        return self
 
 
 def parse_profile(text: str, *, source: str = "<profile>") -> Profile:

@@ -43,6 +43,9 @@ NEVER = (
     "openpyxl",
     "matplotlib",
     "docx",
+    # ~13 MiB of a station's 30 (issue 17): the wire contract and the agent's config are msgspec
+    "pydantic",
+    "pydantic_core",
 )
 
 
@@ -82,3 +85,20 @@ def test_the_lazy_parts_still_import() -> None:
     loaded = imported_by("agent.runtime", *LAZY)
     assert set(LAZY) <= loaded
     assert _found(loaded, NEVER) == []
+
+
+def test_loading_the_config_and_every_profile_imports_no_pydantic() -> None:
+    """Not only importing: reading a config and the profiles (their validation) stays off pydantic too."""
+    code = (
+        "import json, sys\n"
+        "import agent.config, agent.runtime, protocols.profiles\n"
+        "agent.config.load_config('deploy/examples/agent.toml')\n"
+        "for name in protocols.profiles.builtin_names():\n"
+        "    protocols.profiles.load_profile(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert _found(set(json.loads(done.stdout)), NEVER) == []

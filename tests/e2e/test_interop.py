@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from agent.acquisition import Acquisition
@@ -299,10 +300,10 @@ def _toml(config: AgentConfig, extra: str) -> str:
     """Back to TOML: the same config the in-process tests use, for the agent process."""
     bus = config.bus[0]
     lines = [f'[station]\nid = "{config.station.id}"', extra, "[[bus]]"]
-    lines += [f"{k} = {_value(v)}" for k, v in bus.model_dump().items()]
+    lines += [f"{k} = {_value(v)}" for k, v in msgspec.to_builtins(bus).items()]
     for dev in config.devices:
         lines.append("[[devices]]")
-        lines += [f"{k} = {_value(v)}" for k, v in dev.model_dump().items() if v is not None]
+        lines += [f"{k} = {_value(v)}" for k, v in msgspec.to_builtins(dev).items() if v is not None]
     return "\n".join(lines) + "\n"
 
 

@@ -6,10 +6,11 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
-from pydantic import ValidationError
 
 from protocols.logfiles import LogConfig, setup, sibling
+from protocols.tomldoc import convert
 
 
 @pytest.fixture
@@ -43,8 +44,8 @@ def test_no_file_logs_to_stderr(restore_root: None) -> None:
 
 
 def test_zero_backups_is_refused_because_it_would_never_rotate() -> None:
-    with pytest.raises(ValidationError):
-        LogConfig(file="a.log", backups=0)
+    with pytest.raises(msgspec.ValidationError):
+        convert({"file": "a.log", "backups": 0}, LogConfig)
 
 
 def test_the_receiver_gets_a_file_of_its_own() -> None:

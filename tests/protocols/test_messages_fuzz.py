@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import strategies as st
 
@@ -503,7 +504,7 @@ def test_what_the_agent_sends_in_free_form_fields_is_accepted() -> None:
     from agent.config import load_config
 
     config = load_config("deploy/examples/agent.toml")
-    result = {"config": redact(config.model_dump(mode="json"))}
+    result = {"config": redact(msgspec.to_builtins(config))}
     reply = CommandReply(station="hexicun", id="c1", ok=True, at=T0, result=result)
     assert messages.decode(messages.encode(reply)) == reply
     # A station ten times the example's size still fits, well under the payload limit.

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
+import msgspec
 import pytest
-from pydantic import Field
 
 from protocols.errors import ConfigError
 from protocols.mqtt import MqttConnection
 from protocols.tomldoc import parse_toml_model
 
 
-class SideConfig(MqttConnection):
+class SideConfig(MqttConnection, kw_only=True):
     """A side's own [mqtt] fields on top of the shared ones, as the agent and the collector declare them."""
 
-    heartbeat_s: float = Field(default=30.0, gt=0)
+    heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
 
 def test_defaults_are_a_local_plain_broker_over_mqtt_5() -> None:

@@ -9,14 +9,13 @@ from typing import Any
 
 from agent.acquisition import Acquisition
 from agent.config import AgentConfig
+from protocols.tomldoc import convert
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 def make_config(buses: list[dict[str, Any]], devices: list[dict[str, Any]], **extra: Any) -> AgentConfig:
-    return AgentConfig.model_validate(
-        {"station": {"id": "hexicun"}, "bus": buses, "devices": devices, **extra}
-    )
+    return convert({"station": {"id": "hexicun"}, "bus": buses, "devices": devices, **extra}, AgentConfig)
 
 
 class SteppingClock:

@@ -11,6 +11,7 @@ from protocols import hj212
 from protocols.flags import Flag
 from protocols.hj212_periods import PeriodRow
 from protocols.messages import Reading
+from protocols.tomldoc import convert
 
 T = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 QN = datetime(2026, 7, 1, 2, 0, 5, tzinfo=UTC)
@@ -19,7 +20,7 @@ QN = datetime(2026, 7, 1, 2, 0, 5, tzinfo=UTC)
 def target(**extra: object) -> Hj212Target:
     values: dict[str, object] = {"name": "n", "host": "h", "port": 1, "mn": "MN01", "password": "pw1"}
     values.update(extra)
-    return Hj212Target.model_validate(values)
+    return convert(values, Hj212Target)
 
 
 def test_one_frame_per_reading_time_with_mapped_codes() -> None:

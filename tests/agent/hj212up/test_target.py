@@ -16,6 +16,7 @@ from agent.hj212up.target import Hj212Uplink
 from agent.outbox import Outbox
 from protocols.flags import Flag
 from protocols.messages import Reading
+from protocols.tomldoc import convert
 from simulators.hj212_platform import HJ212Platform, PlatformConfig
 
 STATION = "hexicun"
@@ -38,7 +39,7 @@ def target(port: int, **extra: Any) -> Hj212Target:
         "backlog_rate": 1000,
     }
     values.update(extra)
-    return Hj212Target.model_validate(values)
+    return convert(values, Hj212Target)
 
 
 def polls() -> list[list[Reading]]:
