@@ -18,12 +18,16 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
+from protocols.lazymodule import lazy
 
-from agent.config import MqttConfig
-from protocols.backoff import exponential, full_jitter
+lazy("urllib.request")  # paho's proxy lookup only (protocols/lazymodule.py): memory on small station PCs
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
+
+from agent.config import MqttConfig  # noqa: E402
+from protocols.backoff import exponential, full_jitter  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -46,6 +46,10 @@ NEVER = (
     # ~13 MiB of a station's 30 (issue 17): the wire contract and the agent's config are msgspec
     "pydantic",
     "pydantic_core",
+    # paho's proxy lookup only (protocols/lazymodule.py): urllib.request with http.client, email, tempfile
+    "http.client",
+    "email",
+    "tempfile",
 )
 
 
