@@ -1,7 +1,7 @@
 """One device polled at 1 Hz: the agent's resident memory, and thingsboard-gateway's beside it (issue 17).
 
     PYTHONPATH=. .venv/bin/python -m benchmarks.bench_station_memory [--seconds S] [--samples N] [--every E]
-        [--gateway-dir DIR] [--no-gateway] [--keep DIR]
+        [--gateway-dir DIR] [--no-gateway] [--dev-agent] [--keep DIR]
 
 Setup: a Mosquitto broker on a free port and ``qingliu sim station --port P`` (a separate process) serving the
 station's devices over Modbus TCP. Both programs poll the same ONE device — the multi-parameter probe, unit 1,
@@ -9,7 +9,11 @@ profile ``multiparam_probe`` (``simulators.fleet.DEVICE_LAYOUT``) — every 1 s,
 run side by side for the same time.
 
 1. The agent: ``qingliu agent run`` (a real process), its TOML config naming one TCP bus and the probe with
-   ``interval_s = 1.0``, the broker as its ``[mqtt]`` url and an outbox in a temporary directory.
+   ``interval_s = 1.0``, the broker as its ``[mqtt]`` url and an outbox in a temporary directory. It runs as a
+   station runs it: from a venv with this checkout installed as a station installs it (``pip install
+   '.[agent]'``, a wheel, not the development venv's editable install, whose import finder alone costs a
+   station-sized process ~1.4 MiB), in ``~/.cache/qingliu-bench/station-venv``, the package reinstalled from
+   the checkout on every run. ``--dev-agent`` runs the development venv's agent instead.
 
 2. thingsboard-gateway 3.8.5, the open-source Python IoT gateway, in its own venv in a cache directory outside
    the repo (default ``~/.cache/qingliu-bench/tb-gateway-3.8.5``, reused when present; created with
@@ -292,14 +296,36 @@ def agent_toml(workdir: Path, broker_url: str, sim_port: int) -> str:
     )
 
 
-def start_agent(workdir: Path, broker_url: str, sim_port: int) -> subprocess.Popen[bytes]:
+STATION_VENV = Path.home() / ".cache" / "qingliu-bench" / "station-venv"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def install_station(venv: Path) -> Path:
+    """The python of a venv holding this checkout installed as a station installs it (``.[agent]``)."""
+    python = venv / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    steps.append([*pip, f"{REPO}[agent]"])  # the station's dependencies
+    steps.append([*pip, "--force-reinstall", "--no-deps", str(REPO)])  # and this checkout's code, every run
+    for cmd in steps:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=venv.parent)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:5])} exited {done.returncode}: {done.stderr[-800:]}")
+    return python
+
+
+def start_agent(workdir: Path, broker_url: str, sim_port: int, python: str) -> subprocess.Popen[bytes]:
     cfg = workdir / "agent.toml"
     cfg.write_text(agent_toml(workdir, broker_url, sim_port))
     log = open(workdir / "agent.log", "wb")  # noqa: SIM115 - the child owns it
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the station install's code, not ours
     return subprocess.Popen(
-        [sys.executable, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
+        [python, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
     )
 
 
@@ -483,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         "--gateway-dir", type=Path, default=GATEWAY_DIR, help=f"its venv (default {GATEWAY_DIR})"
     )
     parser.add_argument("--no-gateway", action="store_true", help="skip thingsboard-gateway")
+    parser.add_argument(
+        "--dev-agent", action="store_true", help="run the development venv's agent, not a station install"
+    )
     args = parser.parse_args(argv)
     if args.samples < 2:
         parser.error("--samples must be at least 2 (CPU is measured between the first and the last)")
@@ -495,6 +524,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{' + status' if profile.status else ''}; the agent reads {plan}) every {INTERVAL_S:g} s",
         flush=True,
     )
+
+    if args.dev_agent:
+        agent_python = sys.executable
+        print("agent: the development venv's (--dev-agent)", flush=True)
+    else:
+        STATION_VENV.parent.mkdir(parents=True, exist_ok=True)
+        agent_python = str(install_station(STATION_VENV))
+        print(f"agent: installed as a station installs it ('.[agent]') in {STATION_VENV}", flush=True)
 
     skip: str | None = "--no-gateway" if args.no_gateway else None
     if skip is None:
@@ -512,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
             sim, sim_port = start_sim(workdir)
             procs.append(sim)
             listener = Listener(broker.port, profile)
-            agent = start_agent(workdir, broker.url, sim_port)
+            agent = start_agent(workdir, broker.url, sim_port, agent_python)
             procs.append(agent)
             gateway: subprocess.Popen[bytes] | None = None
             if skip is None:
