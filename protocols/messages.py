@@ -28,7 +28,6 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import islice, pairwise
@@ -91,27 +90,14 @@ def check_param(value: str) -> str:
     return value
 
 
-class _PydanticCheck:
-    """Lets a pydantic model (the agent's config, until it moves to msgspec) apply the same check to a type
-    of this module; pydantic is imported only by whoever asks for the schema, never by this module."""
-
-    def __init__(self, check: Callable[[Any], Any]) -> None:
-        self.check = check
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
-        from pydantic_core import core_schema
-
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-
 # is_station_id as a pattern msgspec applies while decoding (re.search: anchored with \A and \Z, so that a
 # trailing newline is refused as fullmatch refuses it). tests/protocols/test_messages.py holds them equal.
 STATION_ID_PATTERN: Final = r"\A(?!(?:{})\Z)[a-z0-9][a-z0-9_-]{{0,31}}\Z".format(
     "|".join(map(re.escape, sorted(RESERVED_IDS)))
 )
-StationId = Annotated[str, msgspec.Meta(pattern=STATION_ID_PATTERN), _PydanticCheck(check_station_id)]
+StationId = Annotated[str, msgspec.Meta(pattern=STATION_ID_PATTERN)]  # pydantic's: collector/wire_types.py
 # Aware, in UTC once a message holds it (__post_init__ converts); out-of-range conversions are refused.
-UtcDatetime = Annotated[datetime, msgspec.Meta(tz=True), _PydanticCheck(utc)]
+UtcDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 _MAX_FLOAT = sys.float_info.max
 FiniteFloat = Annotated[float, msgspec.Meta(ge=-_MAX_FLOAT, le=_MAX_FLOAT)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
