@@ -49,6 +49,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -305,13 +306,17 @@ def install_station(venv: Path) -> Path:
     python = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    steps.append([*pip, f"{REPO}[agent]"])  # the station's dependencies
-    steps.append([*pip, "--force-reinstall", "--no-deps", str(REPO)])  # and this checkout's code, every run
-    for cmd in steps:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=venv.parent)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd[:5])} exited {done.returncode}: {done.stderr[-800:]}")
+    with tempfile.TemporaryDirectory(prefix="qingliu-station-src-") as tmp:
+        # Built from a copy: setuptools writes build/ beside the sources, and the checkout stays as it is.
+        source = Path(tmp) / "qingliu"
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info"))
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        steps.append([*pip, f"{source}[agent]"])  # the station's dependencies
+        steps.append([*pip, "--force-reinstall", "--no-deps", str(source)])  # and this checkout's code
+        for cmd in steps:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=venv.parent)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd[:5])} exited {done.returncode}: {done.stderr[-800:]}")
     return python
 
 
