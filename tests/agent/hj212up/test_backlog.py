@@ -45,6 +45,8 @@ def test_fresh_rows_go_before_the_backlog_which_goes_oldest_first(tmp_path: Path
         task = asyncio.create_task(uplink.run())
         try:
             await wait_for(lambda: sum(r["kind"] == "data" for r in platform.records) == 12)
+            # The platform records the twelfth frame before its reply reaches the uplink.
+            await wait_for(lambda: uplink.view().backlog == 0)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
