@@ -58,7 +58,7 @@ class ModbusExceptionError(Exception):
 
 class ModbusFrameError(ProtocolError):
     """Bytes that are not a usable Modbus frame. ``reason`` is one of: empty, pdu_length, mbap_short,
-    mbap_length, mbap_protocol, rtu_short, crc."""
+    mbap_length, mbap_protocol, rtu_short, crc, wrong_unit."""
 
     reason = "modbus_frame"
 

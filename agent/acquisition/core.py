@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from agent.acquisition.analyserclock import AnalyserClock, ClockFinding
 from agent.acquisition.controller import ControllerWatch
@@ -34,6 +33,7 @@ from agent.acquisition.errors import FAILURE_KINDS, ILLEGAL_DATA_ADDRESS, ReadFa
 from agent.acquisition.lineprotocols import LineProtocol, load_line_protocol
 from agent.acquisition.serialline import SerialLine
 from agent.acquisition.state import MemoryStateStore, StateStore, result_time_key
+from agent.acquisition.tcp import TcpLink
 from agent.config import AgentConfig, DeviceConfig, SerialBus, TcpBus
 from agent.flagging import LogicMonitor, StuckDetector
 from agent.sink import EventRecord, Sink, StorageFailed
@@ -44,9 +44,6 @@ from protocols.flags import VALID_FLAGS, Flag
 from protocols.messages import DeviceStatus, EventKind, Reading, Severity
 from protocols.planning import ReadRequest, RegisterImage, plan_profile
 from protocols.profiles import Profile, load_profile
-
-if TYPE_CHECKING:  # pymodbus costs ~6 MiB resident: imported only when a station has a TCP bus
-    from agent.acquisition.tcp import TcpLink
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +233,6 @@ class Acquisition:
             await line.close()
 
     async def _tcp_bus(self, bus: TcpBus, devices: list[_Device], stop: asyncio.Event) -> None:
-        from agent.acquisition.tcp import TcpLink
-
         for dev in devices:
             key = (dev.cfg.host, dev.cfg.port)
             if key not in self._links:
