@@ -67,6 +67,46 @@ def native_memory() -> str:
     return "; ".join(parts)
 
 
+def pymalloc_stats() -> str:
+    """Python's small-object allocator: its arenas (1 MiB each, returned to the system only when empty), the
+    bytes in live blocks and in free ones. Many arenas with few live bytes is fragmentation, not a leak.
+    ``sys._debugmallocstats`` writes to the C stderr: it is caught in a temporary file for that moment (a log
+    line another thread writes then is lost; this is a debugging aid)."""
+    import sys
+    import tempfile
+
+    wanted = (
+        "# arenas allocated current",
+        "# arenas highwater mark",
+        "# bytes in allocated blocks",
+        "# bytes in available blocks",
+        "# unused pools",
+    )
+    found: dict[str, int] = {}
+    with contextlib.suppress(OSError, AttributeError, ValueError), tempfile.TemporaryFile("w+b") as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        for line in tmp.read().decode("ascii", "replace").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() in wanted:
+                found[name.strip()] = int(value.strip().replace(",", ""))
+    if "# arenas allocated current" not in found:
+        return "pymalloc: not available"
+    return (
+        f"pymalloc arenas {found['# arenas allocated current']} (high {found.get('# arenas highwater mark', 0)}), "
+        f"live blocks {found.get('# bytes in allocated blocks', 0) / 1e6:.1f} MB, "
+        f"free blocks {found.get('# bytes in available blocks', 0) / 1e6:.1f} MB, "
+        f"unused pools {found.get('# unused pools', 0)}"
+    )
+
+
 def type_counts() -> Counter[str]:
     """Live objects tracked by the garbage collector, by type name."""
     return Counter(type(o).__name__ for o in gc.get_objects())
@@ -133,6 +173,7 @@ class MemTrace:
             big = big_containers()
             lines = [f"=== {time.monotonic() - start:.0f} s: {sum(types.values())} objects tracked by gc"]
             lines.append(f"  native: {native_memory()}")
+            lines.append(f"  {pymalloc_stats()}")
             snap = tracemalloc.take_snapshot() if base is not None else None
             for stat in snap.compare_to(base, "traceback")[:TOP] if snap and base else []:
                 if stat.size_diff <= 0:
