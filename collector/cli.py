@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from collector.inbox import InboxInUse
 
     memtrim.limit_arenas()  # before any thread starts (collector/memtrim.py)
+    memtrim.fix_mmap_threshold()  # large answers in their own mappings, not holes in the heap
     from collector.service import CollectorService  # the engines and their drivers only when running
 
     try:
