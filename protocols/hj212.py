@@ -32,10 +32,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from protocols.errors import FrameError
 from protocols.flags import Flag
+from protocols.zones import zone as zone_named
 
 CrcVariant = Literal["hj212", "modbus"]
 LengthUnit = Literal["bytes", "chars"]
@@ -137,7 +137,7 @@ def flag_value(*, version: int = VERSION_2017, split: bool = False, reply: bool 
 def _local(at: datetime, zone: str) -> datetime:
     if at.tzinfo is None:
         raise ValueError("time must be timezone-aware (pass UTC or local time with its zone)")
-    return at.astimezone(ZoneInfo(zone))
+    return at.astimezone(zone_named(zone))
 
 
 def format_qn(at: datetime, zone: str = DEFAULT_ZONE) -> str:
@@ -157,7 +157,7 @@ def parse_time(text: str, zone: str = DEFAULT_ZONE) -> datetime:
         raise ValueError(f"time {text!r} is not YYYYMMDDhhmmss[zzz]")
     moment = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
     millis = int(text[14:]) if len(text) == 17 else 0
-    return moment.replace(microsecond=millis * 1000, tzinfo=ZoneInfo(zone))
+    return moment.replace(microsecond=millis * 1000, tzinfo=zone_named(zone))
 
 
 # --- the typed model ----------------------------------------------------------------------------------

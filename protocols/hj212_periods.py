@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from protocols.flags import Flag, is_valid, worst
 from protocols.hj212 import CN_DAILY, CN_HOURLY, CN_MINUTE, DEFAULT_ZONE
+from protocols.zones import zone as zone_named
 
 PeriodCn = Literal["2051", "2061", "2031"]
 AVG_DECIMALS = 4  # an average is written rounded to this many decimals (Min/Max are readings, as read)
@@ -34,7 +34,7 @@ class PeriodRow:
 
 def period_start(cn: str, at: datetime, *, minutes: int = 10, zone: str = DEFAULT_ZONE) -> datetime:
     """The start of the period of ``cn`` that holds ``at`` (aware), in ``zone``."""
-    local = at.astimezone(ZoneInfo(zone))
+    local = at.astimezone(zone_named(zone))
     if cn == CN_HOURLY:
         return local.replace(minute=0, second=0, microsecond=0)
     if cn == CN_DAILY:
@@ -49,7 +49,7 @@ def period_end(cn: str, start: datetime, *, minutes: int = 10, zone: str = DEFAU
     if cn == CN_HOURLY:
         return start + timedelta(hours=1)
     if cn == CN_DAILY:
-        local = start.astimezone(ZoneInfo(zone))
+        local = start.astimezone(zone_named(zone))
         return (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     if cn == CN_MINUTE:
         return start + timedelta(minutes=minutes)

@@ -7,6 +7,7 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -140,7 +141,7 @@ def test_nonstandard_variants_decode() -> None:
     # No QN and no Flag; DataTime with milliseconds.
     old = decode_frame(VECTORS[2].wire)
     assert old.qn is None and old.flag is None and old.version is None and not old.reply_wanted
-    assert old.cp.data_time == datetime(2016, 8, 24, 0, 38, 17, tzinfo=hj212.ZoneInfo("Asia/Shanghai"))
+    assert old.cp.data_time == datetime(2016, 8, 24, 0, 38, 17, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert old.cp.params["011"] == {"Rtd": "231.0", "Flag": "N"}
     assert old.cp.params["B01"] == {"Rtd": "36.91"}
     # A space before an item.

@@ -26,7 +26,7 @@ from simulators.journal import read_journal
 from tests.support.processes import qingliu
 
 SPEED = 600.0  # a 60 s interval passes in 0.1 s
-LOCAL = hj212.ZoneInfo(hj212.DEFAULT_ZONE)
+LOCAL = ZoneInfo(hj212.DEFAULT_ZONE)
 
 
 class Platform:
