@@ -32,6 +32,10 @@ from agent.outbox.seq import fsync_dir
 # truncated to JOURNAL_SIZE_LIMIT when it restarts: on a small disk the WAL must not outgrow the data.
 WAL_AUTOCHECKPOINT_PAGES = 256
 JOURNAL_SIZE_LIMIT = 1 << 20
+# SQLite's page cache per connection, in KiB (its default is 2,000): the outbox is written at the end and read
+# in order, the system's file cache sits behind it, and a week's backlog (or the quick_check at open, which
+# reads every page) would otherwise hold ~2 MiB of a station's 30 (issue 17).
+CACHE_KIB = 512
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -128,6 +132,7 @@ def open_db(path: Path, migrate_v1: Callable[[sqlite3.Connection], None]) -> sql
         # stored would be lost. FULL fsyncs the WAL on every commit; a poll's readings share one commit
         # (benchmarks/bench_outbox_inserts.py measures a commit against a bare SQLite one).
         db.execute("PRAGMA synchronous=FULL")
+        db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         db.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         result = db.execute("PRAGMA quick_check").fetchone()[0]
