@@ -40,6 +40,7 @@ from agent.outbox import Outbox
 from agent.outbox import feed as feedrows
 from benchmarks.bench_rs485_poll import RSS_TARGET_MIB, vm_rss_mib  # the station budget (issue 17)
 from benchmarks.rounds import Check, conclude
+from benchmarks.station_install import agent_env, agent_python
 from protocols import hj212
 from protocols.hj212_periods import aggregate, period_end, period_start
 from protocols.messages import Reading
@@ -239,7 +240,13 @@ def agent_toml(workdir: Path, broker_url: str, sim_port: int, ports: list[int]) 
 
 
 def measure_rss(
-    workdir: Path, seconds: float, delay_ms: float, days: float, poll_min: float, targets: int = 2
+    workdir: Path,
+    seconds: float,
+    delay_ms: float,
+    days: float,
+    poll_min: float,
+    python: str,
+    targets: int = 2,
 ) -> tuple[float, float]:
     for suffix in ("", "-wal", "-shm", ".seq", ".acquisition-state.json"):
         Path(f"{workdir / 'rss-outbox.db'}{suffix}").unlink(missing_ok=True)
@@ -274,9 +281,10 @@ def measure_rss(
         cfg.write_text(agent_toml(workdir, broker.url, sim_port, ports))
         alog = open(workdir / "agent.log", "wb")  # noqa: SIM115 - the child owns it
         agent = subprocess.Popen(
-            [sys.executable, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
+            [python, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
             stdout=alog,
             stderr=subprocess.STDOUT,
+            env=agent_env(),
         )
         procs.append(agent)
         samples: list[float] = []
@@ -305,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rss-seconds", type=float, default=15.0)
     parser.add_argument("--no-rss", action="store_true")
+    parser.add_argument(
+        "--dev-agent", action="store_true", help="measure the development venv's agent, not a station install"
+    )
     args = parser.parse_args(argv)
     now = datetime.now(UTC)
     checks: list[Check] = []
@@ -354,11 +365,12 @@ def main(argv: list[str] | None = None) -> int:
             Check("frames sent", f"{sent} of {len(wire)}", "all", sent == len(wire)),
         ]
         if not args.no_rss:
+            python = agent_python(dev=args.dev_agent)
             bare_last, _ = measure_rss(
-                workdir, args.rss_seconds, args.reply_delay_ms, args.days, args.poll_min, 0
+                workdir, args.rss_seconds, args.reply_delay_ms, args.days, args.poll_min, python, 0
             )
             last, peak = measure_rss(
-                workdir, args.rss_seconds, args.reply_delay_ms, args.days, args.poll_min, 2
+                workdir, args.rss_seconds, args.reply_delay_ms, args.days, args.poll_min, python, 2
             )
             added = last - bare_last
             print(

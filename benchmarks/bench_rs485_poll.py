@@ -45,6 +45,7 @@ from agent.acquisition.serialline import SerialLine
 from agent.config import AgentConfig, parse_config
 from agent.sink import MemorySink
 from benchmarks.rounds import Check, conclude
+from benchmarks.station_install import agent_env, agent_python
 from protocols.messages import DeviceStatus
 from protocols.planning import ReadRequest, plan_profile
 from protocols.profiles import load_profile
@@ -206,7 +207,9 @@ def vm_rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS line")
 
 
-def measure_rss(workdir: Path, pty: str, gap_ms: float, seconds: float) -> tuple[float, float, int]:
+def measure_rss(
+    workdir: Path, pty: str, gap_ms: float, seconds: float, python: str
+) -> tuple[float, float, int]:
     broker = Mosquitto(workdir / "broker").start()
     try:
         extra = "\n".join(
@@ -221,9 +224,10 @@ def measure_rss(workdir: Path, pty: str, gap_ms: float, seconds: float) -> tuple
         cfg.write_text(agent_config(pty, gap_ms=gap_ms, interval_s=1.0, extra=extra))
         log = open(workdir / "agent.log", "wb")  # noqa: SIM115 - the child owns it
         agent = subprocess.Popen(
-            [sys.executable, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
+            [python, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=agent_env(),
         )
         try:
             samples: list[float] = []
@@ -252,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap-ms", type=float, default=None, help="bus gap_ms (default: the config default)")
     parser.add_argument("--rss-seconds", type=float, default=15.0)
     parser.add_argument("--no-rss", action="store_true")
+    parser.add_argument(
+        "--dev-agent", action="store_true", help="measure the development venv's agent, not a station install"
+    )
     args = parser.parse_args(argv)
 
     from agent.config import RtuBus
@@ -311,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                 Check("failed answers", f"{failures}", "= 0", failures == 0),
             ]
             if not args.no_rss:
-                last, peak, rows = measure_rss(workdir, agent_end, gap_ms, args.rss_seconds)
+                last, peak, rows = measure_rss(
+                    workdir, agent_end, gap_ms, args.rss_seconds, agent_python(dev=args.dev_agent)
+                )
                 rss_ok = peak <= RSS_TARGET_MIB
                 print(
                     f"agent process VmRSS after {args.rss_seconds:g} s: {last:.1f} MiB (peak seen {peak:.1f} MiB), "

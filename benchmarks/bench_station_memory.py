@@ -49,7 +49,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -64,6 +63,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks.rounds import Check, conclude
+from benchmarks.station_install import agent_env, agent_python
 from protocols.planning import plan_profile
 from protocols.profiles import Profile, load_profile
 from simulators.fleet import DEVICE_LAYOUT
@@ -297,40 +297,16 @@ def agent_toml(workdir: Path, broker_url: str, sim_port: int) -> str:
     )
 
 
-STATION_VENV = Path.home() / ".cache" / "qingliu-bench" / "station-venv"
-REPO = Path(__file__).resolve().parents[1]
-
-
-def install_station(venv: Path) -> Path:
-    """The python of a venv holding this checkout installed as a station installs it (``.[agent]``)."""
-    python = venv / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
-    with tempfile.TemporaryDirectory(prefix="qingliu-station-src-") as tmp:
-        # Built from a copy: setuptools writes build/ beside the sources, and the checkout stays as it is.
-        source = Path(tmp) / "qingliu"
-        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info"))
-        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        steps.append([*pip, f"{source}[agent]"])  # the station's dependencies
-        steps.append([*pip, "--force-reinstall", "--no-deps", str(source)])  # and this checkout's code
-        for cmd in steps:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=venv.parent)
-            if done.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd[:5])} exited {done.returncode}: {done.stderr[-800:]}")
-    return python
-
-
 def start_agent(workdir: Path, broker_url: str, sim_port: int, python: str) -> subprocess.Popen[bytes]:
     cfg = workdir / "agent.toml"
     cfg.write_text(agent_toml(workdir, broker_url, sim_port))
     log = open(workdir / "agent.log", "wb")  # noqa: SIM115 - the child owns it
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the station install's code, not ours
     return subprocess.Popen(
         [python, "-m", "qingliu_cli", "agent", "run", "--config", str(cfg)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=workdir,
-        env=env,
+        env=agent_env(),  # the station install's code, not ours
     )
 
 
@@ -530,13 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    if args.dev_agent:
-        agent_python = sys.executable
-        print("agent: the development venv's (--dev-agent)", flush=True)
-    else:
-        STATION_VENV.parent.mkdir(parents=True, exist_ok=True)
-        agent_python = str(install_station(STATION_VENV))
-        print(f"agent: installed as a station installs it ('.[agent]') in {STATION_VENV}", flush=True)
+    python = agent_python(dev=args.dev_agent)
 
     skip: str | None = "--no-gateway" if args.no_gateway else None
     if skip is None:
@@ -554,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             sim, sim_port = start_sim(workdir)
             procs.append(sim)
             listener = Listener(broker.port, profile)
-            agent = start_agent(workdir, broker.url, sim_port, agent_python)
+            agent = start_agent(workdir, broker.url, sim_port, python)
             procs.append(agent)
             gateway: subprocess.Popen[bytes] | None = None
             if skip is None:
