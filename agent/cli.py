@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from agent.config import AgentConfig, load_config
 from agent.outbox import Outbox
@@ -98,6 +99,20 @@ def _check_devices(config: AgentConfig) -> None:
     Acquisition(config, MemorySink())
 
 
+def import_runtime(config: AgentConfig) -> Callable[..., Coroutine[Any, Any, None]]:
+    """``agent.runtime.run_agent``, imported (with asyncio and paho) only when running, and without OpenSSL
+    unless the broker link uses TLS: ~4 MiB of a station's 30 (agent/notls.py)."""
+    from agent import notls
+
+    without_tls = not config.mqtt.tls and notls.keep_openssl_out()
+    try:
+        from agent.runtime import run_agent
+    finally:
+        if without_tls:
+            notls.let_openssl_in()
+    return run_agent
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config_file = Path(args.config)
@@ -123,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         config.log,
         config_file.parent,
     )
-    from agent.runtime import run_agent  # paho and asyncio only when running
+    run_agent = import_runtime(config)
+
+    import asyncio
 
     try:
         asyncio.run(run_agent(config, base_dir=config_file.parent))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,10 @@ from protocols.lazymodule import lazy
 lazy("urllib.request")  # paho's proxy lookup only (protocols/lazymodule.py): memory on small station PCs
 
 import paho.mqtt.client as mqtt  # noqa: E402
+
+from agent import notls  # noqa: E402
+
+mqtt.ssl = notls.ssl_for_paho(mqtt.ssl)  # type: ignore[assignment]  # OpenSSL kept out (agent/notls.py)
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from paho.mqtt.reasoncodes import ReasonCode  # noqa: E402
 
@@ -75,6 +78,8 @@ class MqttUplink:
         if config.username:
             client.username_pw_set(config.username, config.password or None)
         if self._tls:
+            import ssl  # only here: a station without TLS does not load OpenSSL (agent/notls.py)
+
             client.tls_set(
                 ca_certs=config.ca_file or None,
                 certfile=config.client_cert or None,

@@ -108,3 +108,50 @@ def test_loading_the_config_and_every_profile_imports_no_pydantic() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert _found(set(json.loads(done.stdout)), NEVER) == []
+
+
+OPENSSL = ("ssl", "_ssl", "_hashlib")
+
+
+def runtime_imported_for(url: str) -> dict[str, object]:
+    """In a fresh interpreter, as `qingliu agent run` does: the config read, then agent.cli.import_runtime."""
+    code = f"""
+import json, sys
+from agent.cli import import_runtime
+from agent.config import parse_config
+config = parse_config('[station]\\nid = "hexicun"\\n[mqtt]\\nurl = "{url}"\\n')
+import_runtime(config)
+import agent.acquisition
+import agent.hj212up.service  # as a station with HJ 212 targets imports it, after the runtime
+loaded = sorted(m for m in {OPENSSL!r} if sys.modules.get(m) is not None)
+import hashlib, hmac
+digest = hashlib.sha256(b"qingliu").hexdigest()
+same = hmac.compare_digest(hmac.new(b"k", b"m", "sha256").hexdigest(), hmac.new(b"k", b"m", "sha256").hexdigest())
+import paho.mqtt.client as mqtt
+paho_ssl = getattr(mqtt.ssl, "__name__", type(mqtt.ssl).__name__)
+import ssl  # the block is lifted once the runtime is imported
+print(json.dumps({{"loaded": loaded, "digest": digest, "hmac": same, "paho_ssl": paho_ssl,
+                   "ssl_later": ssl.OPENSSL_VERSION.startswith("OpenSSL")}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_a_station_without_tls_does_not_load_openssl() -> None:
+    found = runtime_imported_for("mqtt://127.0.0.1:1883")
+    assert found["loaded"] == []
+    # CPython's own SHA-256 answers as OpenSSL's does
+    assert found["digest"] == "f3f590df65dee61cf12bed26dbaa590559725fc79459101d1e8426ece936b843"
+    assert found["hmac"] is True
+    assert found["paho_ssl"] == "SimpleNamespace"  # paho's except clauses name notls.NO_TLS's exceptions
+    assert found["ssl_later"] is True
+
+
+def test_a_station_with_tls_loads_it_before_the_runtime() -> None:
+    found = runtime_imported_for("mqtts://127.0.0.1:8883")
+    assert found["loaded"] == ["_hashlib", "_ssl", "ssl"]
+    assert found["paho_ssl"] == "ssl"

@@ -281,3 +281,31 @@ def test_wrong_password_is_refused_and_nothing_is_sent(tmp_path: Path) -> None:
         asyncio.run(asyncio.wait_for(main(), 20))
     finally:
         broker.stop()
+
+
+def test_paho_without_openssl_still_reports_a_dropped_connection() -> None:
+    """agent/notls.py: with OpenSSL kept out, paho's except clauses name NO_TLS's exceptions, so a socket
+    error reaches paho's reconnect logic as itself (with ssl None it would be an AttributeError)."""
+    import paho.mqtt.client as mqtt
+
+    from agent import notls
+
+    class Dropped:
+        def recv(self, _n: int) -> bytes:
+            raise ConnectionResetError("peer went away")
+
+        def send(self, _b: bytes) -> int:
+            raise BrokenPipeError("peer went away")
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    saved = mqtt.ssl
+    mqtt.ssl = notls.NO_TLS  # type: ignore[assignment]
+    try:
+        client._sock = Dropped()  # type: ignore[assignment]
+        with pytest.raises(ConnectionResetError):
+            client._sock_recv(16)
+        with pytest.raises(BrokenPipeError):
+            client._sock_send(b"x")
+    finally:
+        mqtt.ssl = saved
+        client._sock = None
