@@ -33,6 +33,7 @@ from protocols.flags import FLAG_NAMES, VALID_FLAGS, Flag
 from protocols.messages import Reading, Severity
 
 MAX_HISTORY = 2000  # valid values a sudden-rise parameter keeps
+MAX_CLASSES = 4096  # classified values an exceedance step remembers
 
 
 def _default_calibration() -> dict[str, float]:
@@ -253,6 +254,9 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
     mine = tuple((r, alert_key(station, r.id, param)) for r in rules if r.params is None or param in r.params)
     low, high = _target_band(param, site)  # within it: the target class or better
     target, water_type, good, bad = site.target_class, site.water_type, v.good, v.bad
+    # The class of each value outside the band, as ``classify`` said (pure, and values reported to a few
+    # decimals repeat): a value beyond the target is judged on every reading while it persists.
+    classes: dict[float, WaterClass] = {}
 
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
@@ -265,8 +269,16 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
                 continue
             t = reading.t
             if mine:
-                water_class = target if low <= value <= high else classify(param, value, water_type)
-                assert water_class is not None  # judged: the parameter has class limits
+                if low <= value <= high:
+                    water_class = target
+                elif (known := classes.get(value)) is not None:
+                    water_class = known
+                else:
+                    judged = classify(param, value, water_type)
+                    assert judged is not None  # judged: the parameter has class limits
+                    if len(classes) >= MAX_CLASSES:
+                        classes.clear()
+                    water_class = classes[value] = judged
                 for rule, key in mine:
                     if water_class <= target:
                         good(rule, station, param, key, t, i)
