@@ -176,6 +176,7 @@ def fault_step(v: Verdicts, rules: list[FaultFlagRule], station: str, param: str
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             flag = reading.flag
@@ -183,7 +184,7 @@ def fault_step(v: Verdicts, rules: list[FaultFlagRule], station: str, param: str
             for rule, key in mine:
                 if flag in rule.flags:
                     bad(rule, key, reading.t, None, partial(_fault_check, v, rule, station, reading), i)
-                elif valid:
+                elif valid and (key in active or key in counters):
                     good(rule, station, param, key, reading.t, i)
 
     return judge
@@ -262,6 +263,7 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
         last = memo.last_exceedance_t
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             value = reading.value
@@ -281,7 +283,8 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
                     water_class = classes[value] = judged
                 for rule, key in mine:
                     if water_class <= target:
-                        good(rule, station, param, key, t, i)
+                        if key in active or key in counters:
+                            good(rule, station, param, key, t, i)
                     else:
                         build = partial(
                             _exceedance_check, v, rule, station, reading, value, water_class, site
@@ -346,6 +349,7 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
         history = memo.history  # changed in place
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             value = reading.value
@@ -368,7 +372,8 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
                     continue
                 rate = (value - reference[1]) / (span / 3600.0)
                 if rate <= limit:
-                    good(rule, station, param, key, t, i)
+                    if key in active or key in counters:
+                        good(rule, station, param, key, t, i)
                     continue
                 bad(
                     rule,
