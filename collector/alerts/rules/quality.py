@@ -33,7 +33,7 @@ from protocols.flags import FLAG_NAMES, VALID_FLAGS, Flag
 from protocols.messages import Reading, Severity
 
 MAX_HISTORY = 2000  # valid values a sudden-rise parameter keeps
-MAX_CLASSES = 4096  # classified values an exceedance step remembers
+MAX_CLASSES = 4096  # classified values (and their texts) an exceedance step remembers
 
 
 def _default_calibration() -> dict[str, float]:
@@ -205,16 +205,10 @@ def _target_band(param: str, site: Site) -> tuple[float, float]:
     return (-math.inf, bound) if item.direction == "max" else (bound, math.inf)
 
 
-def _exceedance_check(
-    ctx: Context,
-    rule: ExceedanceRule,
-    station: str,
-    reading: Reading,
-    value: float,
-    water_class: WaterClass,
-    site: Site,
-) -> Check:
-    param = reading.param
+def _exceedance_texts(
+    ctx: Context, station: str, param: str, value: float, water_class: WaterClass, site: Site
+) -> tuple[texts.Texts, float | None]:
+    """What an exceedance says of ``value`` (of class ``water_class``) at ``station``, and its multiple."""
     multiple = exceedance_multiple(param, value, site.water_type, against=site.target_class)
     times_zh, times_en = (
         texts.phrase("exceedance.times", multiple=multiple) if multiple is not None else ("", "")
@@ -231,6 +225,27 @@ def _exceedance_check(
         times_zh=times_zh,
         times_en=times_en,
     )
+    return said, multiple
+
+
+def _exceedance_check(
+    ctx: Context,
+    rule: ExceedanceRule,
+    station: str,
+    reading: Reading,
+    value: float,
+    water_class: WaterClass,
+    site: Site,
+    said_of: dict[float, tuple[texts.Texts, float | None]],
+) -> Check:
+    """The bad check of ``reading``; its texts from ``said_of`` (the step's, by value) when made before."""
+    param = reading.param
+    known = said_of.get(value)
+    if known is None:
+        if len(said_of) >= MAX_CLASSES:
+            said_of.clear()
+        known = said_of[value] = _exceedance_texts(ctx, station, param, value, water_class, site)
+    said, multiple = known
     beyond_v = water_class is WaterClass.WORSE_THAN_V
     return Check(
         rule,
@@ -258,6 +273,7 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
     # The class of each value outside the band, as ``classify`` said (pure, and values reported to a few
     # decimals repeat): a value beyond the target is judged on every reading while it persists.
     classes: dict[float, WaterClass] = {}
+    said_of: dict[float, tuple[texts.Texts, float | None]] = {}  # the texts of a value, made when needed
 
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
@@ -287,7 +303,7 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
                             good(rule, station, param, key, t, i)
                     else:
                         build = partial(
-                            _exceedance_check, v, rule, station, reading, value, water_class, site
+                            _exceedance_check, v, rule, station, reading, value, water_class, site, said_of
                         )
                         severity = Severity.CRITICAL if water_class is WaterClass.WORSE_THAN_V else None
                         bad(rule, key, t, severity, build, i)
