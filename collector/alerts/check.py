@@ -62,7 +62,9 @@ class Verdicts(Context, Protocol):
     batch, so a batch gives the same transitions in the same order as its readings one by one."""
 
     def good(self, rule: RuleBase, station: str, param: str, key: str, at: datetime, i: int) -> None:
-        """A good verdict on ``key`` (an alert key); costs nothing unless an alert or a count is held."""
+        """A good verdict on ``key`` (an alert key). It does nothing unless ``key`` holds an active alert
+        (``state.active``) or a count (``state.counters``): a step may test that itself and skip the call
+        (it would run per reading)."""
         ...
 
     def bad(

@@ -140,6 +140,7 @@ class AlertEngine:
                 groups[reading.param] = [i]
             else:
                 group.append(i)
+        self._hooks()  # once per call: the plans below are current for this config and registry
         tagged = self._tagged = []
         try:
             for param, indices in groups.items():
@@ -154,8 +155,10 @@ class AlertEngine:
         return self.on_readings(station, (reading,))
 
     def _on_param(self, station: str, param: str, batch: Sequence[Reading], indices: list[int]) -> None:
-        """Readings ``batch[i] for i in indices`` (all of ``param``, in order) through the plan's steps."""
-        memo_key, steps = self._plan(station, param)
+        """Readings ``batch[i] for i in indices`` (all of ``param``, in order) through the plan's steps
+        (``_hooks`` called first)."""
+        plan = self._plans.get((station, param))
+        memo_key, steps = plan if plan is not None else self._plan(station, param)
         memo = self.state.params.get(memo_key)
         if memo is None:
             memo = self.state.params[memo_key] = ParamMemo()
@@ -177,7 +180,8 @@ class AlertEngine:
             for step in steps:
                 step(memo, batch, indices, newer)
         finally:
-            self._flush()
+            if self._pending:
+                self._flush()
 
     def on_status(self, status: Status) -> list[Transition]:
         hooks = self._hooks()

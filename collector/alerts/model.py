@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -70,7 +71,10 @@ class Transition(BaseModel):
     alert: Alert  # a snapshot after the transition
 
 
-class Counter(BaseModel):
+# The two memories written per reading are plain dataclasses (validated and serialised as part of
+# ``EngineState`` all the same): a pydantic model's attribute write costs a Python call, this runs per reading.
+@dataclass(slots=True)
+class Counter:
     """Debounce / hysteresis memory of one key."""
 
     bad: int = 0
@@ -87,12 +91,13 @@ class StationMemo(BaseModel):
     no_water: bool = False  # the controller last said: no sample water (ice or a dry river)
 
 
-class ParamMemo(BaseModel):
+@dataclass(slots=True)
+class ParamMemo:
     first_seen: UtcDatetime | None = None
     last_t: UtcDatetime | None = None  # newest sample time seen, any flag
     last_calibration: UtcDatetime | None = None  # newest C-flagged sample time
     last_exceedance_t: UtcDatetime | None = None  # newest valid value judged for exceedance
-    history: list[tuple[datetime, float]] = Field(default_factory=list)  # valid values for the rise rule
+    history: list[tuple[datetime, float]] = field(default_factory=list)  # valid values for the rise rule
 
 
 class IncidentMemo(BaseModel):

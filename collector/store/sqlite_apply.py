@@ -23,6 +23,7 @@ from protocols.messages import Reading, ReadingBatch
 _FLAG_TEXT = {flag: flag.value for flag in Flag}  # Enum.value is a slow property; this runs per reading
 
 Newest = dict[tuple[str, str], tuple[Reading, int]]  # (station, param) → newest reading of the call, received
+MESSAGES_PER_INSERT = 500  # rows of one multi-row insert (6 parameters each, well under SQLite's 32766)
 
 
 def apply(
@@ -30,15 +31,29 @@ def apply(
 ) -> tuple[ApplyResult, Newest]:
     """Write ``items``; the counts, and the newest reading per (station, param) for the in-memory latest."""
     result = ApplyResult()
+    batches: list[tuple[Any, ...]] = []  # the message record of every readings batch: one insert per call
     rows: list[tuple[Any, ...]] = []  # every reading of every batch: one executemany per call
     suspects: list[tuple[Any, ...]] = []  # readings outside the time window
     newest: Newest = {}
+    newest_t: dict[tuple[str, str], int] = {}  # the sample time of each of ``newest``, in µs
     for item in items:
         message, received = item.message, to_us(item.received_at)
         if isinstance(message, ReadingBatch):
-            _apply_batch(db, message, received, result, rows, newest, item.suspect, suspects)
+            batches.append(
+                (
+                    message.station,
+                    message.seq,
+                    message.lane.value,
+                    to_us(message.sent_at),
+                    received,
+                    len(message.readings),
+                )
+            )
+            _queue_readings(message, received, rows, newest, newest_t, item.suspect, suspects)
         else:
             records.apply_message(db, SQLITE, read_back, message, received, result)
+    if batches:
+        _insert_messages(db, batches, result)
     if rows:
         _insert_readings(db, rows, newest, result)
     if suspects:
@@ -55,6 +70,21 @@ def _insert(db: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
     before = db.total_changes
     db.execute(sql, args)
     return 1 if db.total_changes > before else 0
+
+
+def _insert_messages(db: sqlite3.Connection, batches: list[tuple[Any, ...]], result: ApplyResult) -> None:
+    """The message records, a few hundred per statement; ``RETURNING`` names those that went in (a
+    (station, seq) already held, or twice in the call, is a duplicate: the first stays)."""
+    for start in range(0, len(batches), MESSAGES_PER_INSERT):
+        chunk = batches[start : start + MESSAGES_PER_INSERT]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+        new = db.execute(
+            f"INSERT OR IGNORE INTO messages VALUES {values} RETURNING station, seq",
+            [arg for row in chunk for arg in row],
+        ).fetchall()
+        result.messages_inserted += len(new)
+        result.messages_duplicate += len(chunk) - len(new)
+        result.new_batches.update((station, seq) for station, seq in new)
 
 
 def _insert_readings(
@@ -97,28 +127,18 @@ def _keep_revisions(db: sqlite3.Connection, rows: list[tuple[Any, ...]], result:
             result.revisions[row[0]] = result.revisions.get(row[0], 0) + 1
 
 
-def _apply_batch(
-    db: sqlite3.Connection,
+def _queue_readings(
     batch: ReadingBatch,
     received: int,
-    result: ApplyResult,
     rows: list[tuple[Any, ...]],
     newest: Newest,
+    newest_t: dict[tuple[str, str], int],
     suspect: Mapping[int, str],
     suspects: list[tuple[Any, ...]],
 ) -> None:
-    """Store the message record now; queue its readings in ``rows`` and its newest values in ``newest``;
-    readings outside the time window (``suspect``) in ``suspects``, never in ``newest``."""
+    """Queue the batch's readings in ``rows`` and its newest values in ``newest``; readings outside the time
+    window (``suspect``) in ``suspects``, never in ``newest``."""
     station, seq = batch.station, batch.seq
-    if _insert(
-        db,
-        "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?)",
-        (station, seq, batch.lane.value, to_us(batch.sent_at), received, len(batch.readings)),
-    ):
-        result.messages_inserted += 1
-        result.new_batches.add((station, seq))
-    else:
-        result.messages_duplicate += 1
     flag_text = _FLAG_TEXT
     if suspect:
         for i, r in enumerate(batch.readings):
@@ -140,9 +160,12 @@ def _apply_batch(
         readings = [r for i, r in enumerate(batch.readings) if i not in suspect]
     else:
         readings = batch.readings
+    add = rows.append
     for r in readings:
-        rows.append((station, r.param, to_us(r.t), r.value, flag_text[r.flag], r.device, seq, received))
-        key = (station, r.param)
-        held = newest.get(key)
-        if held is None or r.t > held[0].t:  # the first of equal times wins, as in the table
+        param, t = r.param, to_us(r.t)
+        add((station, param, t, r.value, flag_text[r.flag], r.device, seq, received))
+        key = (station, param)
+        held = newest_t.get(key)
+        if held is None or t > held:  # the first of equal times wins, as in the table
+            newest_t[key] = t
             newest[key] = (r, received)

@@ -106,6 +106,7 @@ def outfall_step(v: Verdicts, rules: list[OutfallLimitRule], station: str, param
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             value = reading.value
@@ -121,7 +122,7 @@ def outfall_step(v: Verdicts, rules: list[OutfallLimitRule], station: str, param
                         partial(_check, v, rule, station, reading, value, bounds),
                         i,
                     )
-                else:
+                elif key in active or key in counters:
                     good(rule, station, param, key, reading.t, i)
 
     return judge

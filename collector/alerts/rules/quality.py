@@ -33,6 +33,7 @@ from protocols.flags import FLAG_NAMES, VALID_FLAGS, Flag
 from protocols.messages import Reading, Severity
 
 MAX_HISTORY = 2000  # valid values a sudden-rise parameter keeps
+MAX_CLASSES = 4096  # classified values (and their texts) an exceedance step remembers
 
 
 def _default_calibration() -> dict[str, float]:
@@ -175,6 +176,7 @@ def fault_step(v: Verdicts, rules: list[FaultFlagRule], station: str, param: str
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             flag = reading.flag
@@ -182,7 +184,7 @@ def fault_step(v: Verdicts, rules: list[FaultFlagRule], station: str, param: str
             for rule, key in mine:
                 if flag in rule.flags:
                     bad(rule, key, reading.t, None, partial(_fault_check, v, rule, station, reading), i)
-                elif valid:
+                elif valid and (key in active or key in counters):
                     good(rule, station, param, key, reading.t, i)
 
     return judge
@@ -203,16 +205,10 @@ def _target_band(param: str, site: Site) -> tuple[float, float]:
     return (-math.inf, bound) if item.direction == "max" else (bound, math.inf)
 
 
-def _exceedance_check(
-    ctx: Context,
-    rule: ExceedanceRule,
-    station: str,
-    reading: Reading,
-    value: float,
-    water_class: WaterClass,
-    site: Site,
-) -> Check:
-    param = reading.param
+def _exceedance_texts(
+    ctx: Context, station: str, param: str, value: float, water_class: WaterClass, site: Site
+) -> tuple[texts.Texts, float | None]:
+    """What an exceedance says of ``value`` (of class ``water_class``) at ``station``, and its multiple."""
     multiple = exceedance_multiple(param, value, site.water_type, against=site.target_class)
     times_zh, times_en = (
         texts.phrase("exceedance.times", multiple=multiple) if multiple is not None else ("", "")
@@ -229,6 +225,27 @@ def _exceedance_check(
         times_zh=times_zh,
         times_en=times_en,
     )
+    return said, multiple
+
+
+def _exceedance_check(
+    ctx: Context,
+    rule: ExceedanceRule,
+    station: str,
+    reading: Reading,
+    value: float,
+    water_class: WaterClass,
+    site: Site,
+    said_of: dict[float, tuple[texts.Texts, float | None]],
+) -> Check:
+    """The bad check of ``reading``; its texts from ``said_of`` (the step's, by value) when made before."""
+    param = reading.param
+    known = said_of.get(value)
+    if known is None:
+        if len(said_of) >= MAX_CLASSES:
+            said_of.clear()
+        known = said_of[value] = _exceedance_texts(ctx, station, param, value, water_class, site)
+    said, multiple = known
     beyond_v = water_class is WaterClass.WORSE_THAN_V
     return Check(
         rule,
@@ -253,11 +270,16 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
     mine = tuple((r, alert_key(station, r.id, param)) for r in rules if r.params is None or param in r.params)
     low, high = _target_band(param, site)  # within it: the target class or better
     target, water_type, good, bad = site.target_class, site.water_type, v.good, v.bad
+    # The class of each value outside the band, as ``classify`` said (pure, and values reported to a few
+    # decimals repeat): a value beyond the target is judged on every reading while it persists.
+    classes: dict[float, WaterClass] = {}
+    said_of: dict[float, tuple[texts.Texts, float | None]] = {}  # the texts of a value, made when needed
 
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
         last = memo.last_exceedance_t
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             value = reading.value
@@ -265,14 +287,23 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
                 continue
             t = reading.t
             if mine:
-                water_class = target if low <= value <= high else classify(param, value, water_type)
-                assert water_class is not None  # judged: the parameter has class limits
+                if low <= value <= high:
+                    water_class = target
+                elif (known := classes.get(value)) is not None:
+                    water_class = known
+                else:
+                    judged = classify(param, value, water_type)
+                    assert judged is not None  # judged: the parameter has class limits
+                    if len(classes) >= MAX_CLASSES:
+                        classes.clear()
+                    water_class = classes[value] = judged
                 for rule, key in mine:
                     if water_class <= target:
-                        good(rule, station, param, key, t, i)
+                        if key in active or key in counters:
+                            good(rule, station, param, key, t, i)
                     else:
                         build = partial(
-                            _exceedance_check, v, rule, station, reading, value, water_class, site
+                            _exceedance_check, v, rule, station, reading, value, water_class, site, said_of
                         )
                         severity = Severity.CRITICAL if water_class is WaterClass.WORSE_THAN_V else None
                         bad(rule, key, t, severity, build, i)
@@ -334,6 +365,7 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
         history = memo.history  # changed in place
+        active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
             value = reading.value
@@ -356,7 +388,8 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
                     continue
                 rate = (value - reference[1]) / (span / 3600.0)
                 if rate <= limit:
-                    good(rule, station, param, key, t, i)
+                    if key in active or key in counters:
+                        good(rule, station, param, key, t, i)
                     continue
                 bad(
                     rule,

@@ -119,6 +119,20 @@ def test_exceedance_escalates_to_critical_beyond_class_v() -> None:
     assert len(e.active()) == 1 and e.active()[0].severity is Severity.CRITICAL
 
 
+def test_an_open_exceedance_takes_the_value_and_texts_of_its_newest_reading_when_values_repeat() -> None:
+    # The exceedance step remembers classes and texts by value: a value seen before must still be the one
+    # the alert shows, whichever came last, across batches and within one.
+    e = engine(ExceedanceRule(id="exc", open_after=1))
+    assert kinds(e.on_readings(ST, [reading("w21003", 0, 1.2), reading("w21003", 10, 1.4)])) == ["opened"]
+    for minutes, values in ((20, (1.2,)), (30, (1.4, 1.2)), (50, (1.2, 1.4))):
+        e.on_readings(ST, [reading("w21003", minutes + 10 * k, v) for k, v in enumerate(values)])
+        alert = e.active()[0]
+        newest = values[-1]
+        assert alert.value == newest and alert.detail["class"] == "IV"
+        assert f"{newest:.2f}" in alert.message_zh and f"{newest:.2f}" in alert.message_en
+        assert alert.last_bad_at == at(minutes + 10 * (len(values) - 1))
+
+
 def test_exceedance_respects_site_target_and_water_type() -> None:
     rules = [ExceedanceRule(id="exc", open_after=1)]
     e = AlertEngine(AlertsConfig(rules=rules, sites={ST: Site(water_type="lake", target_class="II")}))
