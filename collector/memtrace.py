@@ -107,6 +107,11 @@ def pymalloc_stats() -> str:
     )
 
 
+def short_path(filename: str) -> str:
+    """A source file as its directory and name (``collector/service.py``); ``<frozen abc>`` as it is."""
+    return "/".join(filename.split("/")[-2:])
+
+
 def type_counts() -> Counter[str]:
     """Live objects tracked by the garbage collector, by type name."""
     return Counter(type(o).__name__ for o in gc.get_objects())
@@ -156,8 +161,10 @@ class MemTrace:
         self._thread = threading.Thread(target=self._run, name="memtrace", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)  # a dump under way finishes first
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -178,10 +185,7 @@ class MemTrace:
             for stat in snap.compare_to(base, "traceback")[:TOP] if snap and base else []:
                 if stat.size_diff <= 0:
                     continue
-                frames = " <- ".join(
-                    f"{f.filename.rsplit('/', 2)[-2] + '/' + f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
-                    for f in stat.traceback[:6]
-                )
+                frames = " <- ".join(f"{short_path(f.filename)}:{f.lineno}" for f in stat.traceback[:6])
                 lines.append(f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d} blocks  {frames}")
             lines.append("  types grown: " + ", ".join(f"{n} {d:+d}" for n, d in growth(base_types, types)))
             lines += [f"  container {text}" for text in grown_containers(base_big, big)]

@@ -92,3 +92,30 @@ def test_pymalloc_stats_see_python_objects_come_and_go() -> None:
     assert during > before + 5
     del held
     assert live_mb() < during - 5
+
+
+def test_allocation_sites_name_file_and_directory_and_keep_frozen_modules() -> None:
+    from collector.memtrace import short_path
+
+    assert short_path("/srv/qingliu/collector/service.py") == "collector/service.py"
+    assert short_path("<frozen importlib._bootstrap>") == "<frozen importlib._bootstrap>"
+    assert short_path("<unknown>") == "<unknown>"
+
+
+def test_a_trace_with_allocation_sites_writes_them(tmp_path: Path) -> None:
+    out = tmp_path / "trace.txt"
+    kept: list[bytes] = []
+    trace = MemTrace(out, every_s=0.2, frames=3)
+    trace.start()
+    try:
+        time.sleep(0.5)
+        kept.extend(bytes(2000) for _ in range(2000))  # 4 MB from this file
+        deadline = time.monotonic() + 20
+        while "test_memtrace.py:" not in written(out) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        trace.stop()
+        import tracemalloc
+
+        tracemalloc.stop()
+    assert "collector/test_memtrace.py:" in written(out)
