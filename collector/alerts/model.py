@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collector.alerts.rise_history import History, RiseHistory
 from collector.wire_types import UtcDatetime
 from protocols.messages import Severity
 
@@ -97,7 +97,7 @@ class ParamMemo:
     last_t: UtcDatetime | None = None  # newest sample time seen, any flag
     last_calibration: UtcDatetime | None = None  # newest C-flagged sample time
     last_exceedance_t: UtcDatetime | None = None  # newest valid value judged for exceedance
-    history: list[tuple[datetime, float]] = field(default_factory=list)  # valid values for the rise rule
+    history: History = field(default_factory=RiseHistory)  # valid values for the rise rule (compact)
 
 
 class IncidentMemo(BaseModel):

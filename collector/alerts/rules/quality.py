@@ -9,12 +9,10 @@ needs them.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from operator import itemgetter
 from typing import Literal
 
 from pydantic import Field, PositiveFloat, model_validator
@@ -24,6 +22,7 @@ from collector.alerts.check import Check, Context, ReadingStep, Verdicts
 from collector.alerts.config import Site
 from collector.alerts.model import ParamMemo, alert_key
 from collector.alerts.registry import register
+from collector.alerts.rise_history import micros
 from collector.alerts.rule import NUTRIENTS, ParamCode, RuleBase
 from collector.assessment.classes import WaterClass
 from collector.assessment.classify import classify, exceedance_multiple
@@ -315,7 +314,6 @@ def exceedance_step(v: Verdicts, rules: list[ExceedanceRule], station: str, para
 
 
 # ----- sudden rise ---------------------------------------------------------------------------------------
-_time = itemgetter(0)  # the sample time of a history entry (datetime, value)
 
 
 def _rise_check(
@@ -358,13 +356,17 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
     )
     if not mine:
         return None
-    keep = timedelta(seconds=max(r.max_gap_s for r, *_ in mine))  # how far back the rules look
+    keep_us = round(max(r.max_gap_s for r, *_ in mine) * 1e6)  # how far back the rules look
+    spans = tuple(
+        (r, key, round(min_span.total_seconds() * 1e6), gap, limit) for r, key, min_span, gap, limit in mine
+    )
     good, bad = v.good, v.bad
 
     def judge(
         memo: ParamMemo, batch: Sequence[Reading], indices: Sequence[int], newer: Sequence[int]
     ) -> None:
-        history = memo.history  # changed in place
+        history = memo.history  # changed in place (collector/alerts/rise_history.py)
+        times, values = history.times, history.values
         active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
         for i in newer:
             reading = batch[i]
@@ -372,25 +374,22 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
             if value is None or reading.flag not in VALID_FLAGS:
                 continue
             t = reading.t
-            cut = t - keep
-            if history and history[0][0] < cut:
-                del history[: bisect.bisect_left(history, cut, key=_time)]
-            for rule, key, min_span, max_gap_s, limit in mine:
+            t_us = micros(t)
+            history.drop_before(t_us - keep_us)
+            for rule, key, min_span_us, max_gap_s, limit in spans:
                 # The newest value at least min_span_s old (strictly older than t), if not beyond max_gap_s.
-                j = bisect.bisect_right(history, t - min_span, key=_time) - 1
-                while j >= 0 and history[j][0] >= t:
-                    j -= 1
+                j = history.newest_at_or_before(t_us - min_span_us, t_us)
                 if j < 0:
                     continue
-                reference = history[j]
-                span = (t - reference[0]).total_seconds()
+                span = (t_us - times[j]) / 10**6
                 if span > max_gap_s:
                     continue
-                rate = (value - reference[1]) / (span / 3600.0)
+                rate = (value - values[j]) / (span / 3600.0)
                 if rate <= limit:
                     if key in active or key in counters:
                         good(rule, station, param, key, t, i)
                     continue
+                reference = history[j]
                 bad(
                     rule,
                     key,
@@ -399,9 +398,8 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
                     partial(_rise_check, v, rule, station, param, t, value, reference, rate, limit),
                     i,
                 )
-            history.append((t, value))
-            if len(history) > MAX_HISTORY:
-                del history[:-MAX_HISTORY]
+            history.append(t_us, value)
+            history.keep_last(MAX_HISTORY)
 
     return judge
 
