@@ -22,6 +22,8 @@ import tracemalloc
 from collections import Counter, deque
 from pathlib import Path
 
+from collector import memtrim
+
 TOP = 25
 
 
@@ -56,10 +58,11 @@ def native_memory() -> str:
         sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
         sqlite.sqlite3_memory_used.restype = ctypes.c_int64
         parts.append(f"sqlite {sqlite.sqlite3_memory_used() / 1e6:.1f} MB")
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallinfo2.restype = _MallInfo2
-        info = libc.mallinfo2()
+    libc = memtrim.glibc()
+    mallinfo2 = getattr(libc, "mallinfo2", None)  # glibc 2.33 and later
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
+        info = mallinfo2()
         parts.append(
             f"malloc in use {info.uordblks / 1e6:.1f} MB, free {info.fordblks / 1e6:.1f} MB, "
             f"mmapped {info.hblkhd / 1e6:.1f} MB ({info.hblks} blocks), heap {info.arena / 1e6:.1f} MB"

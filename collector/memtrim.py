@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 
 M_ARENA_MAX = -8  # mallopt's parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -25,7 +26,9 @@ ARENAS = 2
 MMAP_THRESHOLD = 256 * 1024  # bytes: a block this large or larger gets its own mapping
 
 
-def _libc() -> ctypes.CDLL | None:
+@functools.cache
+def glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (it has ``mallopt`` and ``malloc_trim``), else None."""
     with contextlib.suppress(OSError, TypeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
@@ -35,18 +38,18 @@ def _libc() -> ctypes.CDLL | None:
 
 def limit_arenas(arenas: int = ARENAS) -> bool:
     """At most ``arenas`` malloc arenas from now on; True when the allocator took it."""
-    libc = _libc()
+    libc = glibc()
     return bool(libc is not None and libc.mallopt(M_ARENA_MAX, arenas) == 1)
 
 
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     """Blocks of ``threshold`` bytes or more mapped on their own from now on, whatever was freed before;
     True when the allocator took it."""
-    libc = _libc()
+    libc = glibc()
     return bool(libc is not None and libc.mallopt(M_MMAP_THRESHOLD, threshold) == 1)
 
 
 def trim() -> bool:
     """Give free heap memory back to the system; True when some was."""
-    libc = _libc()
+    libc = glibc()
     return bool(libc is not None and libc.malloc_trim(0) == 1)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_glibc_takes_the_arena_cap_and_the_trim() -> None:
-    assert memtrim._libc() is not None  # Debian's glibc, here and in CI
+    assert memtrim.glibc() is not None  # Debian's glibc, here and in CI
     assert memtrim.limit_arenas(memtrim.ARENAS) is True
     big = [bytearray(1 << 16) for _ in range(2_000)]  # 128 MB, then freed: pages to give back
     del big
@@ -28,7 +28,7 @@ from collector import memtrim
 from collector.memtrace import _MallInfo2
 if {fix!r}:
     assert memtrim.fix_mmap_threshold()
-libc = memtrim._libc()
+libc = memtrim.glibc()
 libc.mallinfo2.restype = _MallInfo2
 big = ctypes.create_string_buffer(8 << 20)
 del big
