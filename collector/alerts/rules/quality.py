@@ -22,7 +22,7 @@ from collector.alerts.check import Check, Context, ReadingStep, Verdicts
 from collector.alerts.config import Site
 from collector.alerts.model import ParamMemo, alert_key
 from collector.alerts.registry import register
-from collector.alerts.rise_history import micros
+from collector.alerts.rise_history import ONE_US, micros
 from collector.alerts.rule import NUTRIENTS, ParamCode, RuleBase
 from collector.assessment.classes import WaterClass
 from collector.assessment.classify import classify, exceedance_multiple
@@ -347,7 +347,7 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
         (
             r,
             alert_key(station, r.id, param),
-            timedelta(seconds=r.min_span_s),
+            timedelta(seconds=r.min_span_s) // ONE_US,  # as the history keeps times: whole µs
             r.max_gap_s,
             r.rates_per_hour[param],
         )
@@ -356,10 +356,7 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
     )
     if not mine:
         return None
-    keep_us = round(max(r.max_gap_s for r, *_ in mine) * 1e6)  # how far back the rules look
-    spans = tuple(
-        (r, key, round(min_span.total_seconds() * 1e6), gap, limit) for r, key, min_span, gap, limit in mine
-    )
+    keep_us = timedelta(seconds=max(r.max_gap_s for r, *_ in mine)) // ONE_US  # how far back the rules look
     good, bad = v.good, v.bad
 
     def judge(
@@ -376,7 +373,7 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
             t = reading.t
             t_us = micros(t)
             history.drop_before(t_us - keep_us)
-            for rule, key, min_span_us, max_gap_s, limit in spans:
+            for rule, key, min_span_us, max_gap_s, limit in mine:
                 # The newest value at least min_span_s old (strictly older than t), if not beyond max_gap_s.
                 j = history.newest_at_or_before(t_us - min_span_us, t_us)
                 if j < 0:
