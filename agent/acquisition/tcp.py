@@ -35,6 +35,9 @@ class TcpLink:
         self._lock = asyncio.Lock()
         self._tid = 0
         self._silent_in_a_row = 0
+        self._mid_frame = (
+            False  # a reply's header read and its PDU not yet: the stream is cut there on a timeout
+        )
 
     @property
     def where(self) -> str:
@@ -68,15 +71,14 @@ class TcpLink:
             reader, writer = await self._connect()
             self._tid = (self._tid + 1) & 0xFFFF
             tid = self._tid
-            mid_frame = [False]
             try:
                 writer.write(modbus.encode_mbap(tid, unit, request_pdu))
                 async with asyncio.timeout(self.timeout_s):
                     await writer.drain()
-                    pdu = await self._reply(reader, tid, unit, mid_frame)
+                    pdu = await self._reply(reader, tid, unit)
             except TimeoutError:
                 self._silent_in_a_row += 1
-                stale = mid_frame[0] or self._silent_in_a_row >= STALE_AFTER
+                stale = self._mid_frame or self._silent_in_a_row >= STALE_AFTER
                 raise self._fail("timeout", f"{self.where} unit {unit}: no answer", drop=stale) from None
             except (OSError, asyncio.IncompleteReadError) as exc:
                 reason = str(exc) or type(exc).__name__
@@ -87,13 +89,13 @@ class TcpLink:
                 raise self._fail("garbage", f"{self.where} unit {unit}: {exc}", drop=True) from None
         return parse_read_reply(pdu, unit, function, count)
 
-    async def _reply(self, reader: asyncio.StreamReader, tid: int, unit: int, mid_frame: list[bool]) -> bytes:
+    async def _reply(self, reader: asyncio.StreamReader, tid: int, unit: int) -> bytes:
         """The PDU answering transaction ``tid``; late replies to earlier requests are skipped."""
         while True:
             header = modbus.parse_mbap_header(await reader.readexactly(modbus.MBAP_HEADER_LEN))
-            mid_frame[0] = True
+            self._mid_frame = True
             pdu = await reader.readexactly(header.pdu_length)
-            mid_frame[0] = False
+            self._mid_frame = False
             self._silent_in_a_row = 0
             if header.transaction_id != tid:
                 continue  # the answer to a request that already timed out
@@ -105,6 +107,7 @@ class TcpLink:
 
     def close(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None
+        self._mid_frame = False
         if writer is not None:
             with contextlib.suppress(Exception):
                 writer.close()
