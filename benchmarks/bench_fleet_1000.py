@@ -31,7 +31,8 @@ from pathlib import Path
 
 from benchmarks.fleet_load import NUTRIENTS, PROBE, FleetStats, run_fleet, station_ids
 from benchmarks.rounds import Check, conclude
-from collector.store.sqlite import SqliteStore, to_us
+from collector.store.sqlite import SqliteStore
+from collector.timestamps import to_us
 from tests.support.broker import Mosquitto
 from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import ProcessGroup, qingliu

@@ -28,7 +28,8 @@ from collector.gaps import GapPlanner, GapSettings, agent_seqs
 from collector.health import schedules
 from collector.memories import GAPS_STATE_KEY, restore
 from collector.stations import StationRecord
-from collector.store.base import Store, to_us
+from collector.store.base import Store
+from collector.timestamps import to_us
 from protocols.errors import CommandError
 from protocols.messages import Command, CommandKind, CommandReply
 

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from collector.health.schedule import Schedule
-from collector.store.base import Transition, from_us, to_us
+from collector.store.base import Transition
+from collector.timestamps import from_us, to_us
 from protocols.messages import StationState, Status
 
 Span = tuple[int, int]  # closed seq range, or [a, b) in microseconds since the epoch for time windows

@@ -34,7 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from collector.gap_windows import Span, merge_closed, split_span, subtract
-from collector.store.base import SeqSummary, from_us
+from collector.store.base import SeqSummary
+from collector.timestamps import from_us
 from protocols.seqspace import AGENT_SEQ_LIMIT
 
 log = logging.getLogger("qingliu.collector.gaps")

@@ -37,17 +37,9 @@ from typing import Any, Literal
 
 from collector.inbox import Inbox, Row
 from collector.metrics import IngestCounters
-from collector.store.base import (
-    NO_SUSPECTS,
-    ApplyResult,
-    DeadLetter,
-    Received,
-    Storable,
-    Store,
-    clean_text,
-    from_us,
-)
+from collector.store.base import NO_SUSPECTS, ApplyResult, DeadLetter, Received, Storable, Store, clean_text
 from collector.store.failures import store_failure
+from collector.timestamps import from_us
 from protocols import messages, topics
 from protocols.backoff import grow
 from protocols.errors import PayloadError

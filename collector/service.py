@@ -49,8 +49,9 @@ from collector.reports.scheduler import ReportScheduler
 from collector.retention import RetentionJob
 from collector.sourcing import SourceFinder
 from collector.stations import StationTracker, Thresholds
-from collector.store.base import ApplyResult, DeadLetter, Received, Store, to_us
+from collector.store.base import ApplyResult, DeadLetter, Received, Store
 from collector.supervising import Supervisor
+from collector.timestamps import to_us
 from protocols.flags import VALID_FLAGS
 from protocols.messages import Command, CommandKind, CommandReply, Event, ReadingBatch, Status
 

@@ -15,24 +15,13 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer, PlainValidator, TypeAdapter
 
+from collector.timestamps import from_us, to_us
 from collector.wire_types import UtcDatetime
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_US = timedelta(microseconds=1)
-
-
-def micros(t: datetime) -> int:
-    """``t`` (aware) as whole microseconds since the epoch, exactly."""
-    return (t - EPOCH) // ONE_US
-
-
-def at(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
 
 
 class RiseHistory:
@@ -44,16 +33,16 @@ class RiseHistory:
         self.times = array("q")
         self.values = array("d")
         for t, value in entries:
-            self.append(micros(t), value)
+            self.append(to_us(t), value)
 
     def __len__(self) -> int:
         return len(self.times)
 
     def __getitem__(self, i: int) -> tuple[datetime, float]:
-        return at(self.times[i]), self.values[i]
+        return from_us(self.times[i]), self.values[i]
 
     def entries(self) -> list[tuple[datetime, float]]:
-        return [(at(us), value) for us, value in zip(self.times, self.values, strict=True)]
+        return [(from_us(us), value) for us, value in zip(self.times, self.values, strict=True)]
 
     def append(self, us: int, value: float) -> None:
         self.times.append(us)

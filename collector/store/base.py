@@ -12,7 +12,7 @@ import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
@@ -405,23 +405,6 @@ def supersedes(new: Status, old: Status | None) -> bool:
     if new.state is StationState.OFFLINE:
         return old.started_at is None or new.at >= old.started_at
     return False
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-
-
-def to_us(value: datetime) -> int:
-    """Integer microseconds since the epoch, UTC — how the stores, the inbox and the gap planner keep time.
-    Aware datetimes subtract across zones exactly; a naive one is taken to be UTC (as ``utc`` does)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _ONE_US
-
-
-def from_us(value: int) -> datetime:
-    """The inverse of ``to_us``, exact to the microsecond (no float on the way)."""
-    return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
 
 
 def utc(value: datetime) -> datetime:

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import msgspec
 from pydantic import BaseModel
 
-from collector.store.base import from_us, to_us, utc
+from collector.store.base import utc
+from collector.timestamps import from_us, to_us
 
 # pydantic models (alerts) or msgspec structs (the wire messages, protocols/messages.py)
 M = TypeVar("M", bound=BaseModel | msgspec.Struct)

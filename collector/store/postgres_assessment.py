@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from collector.store.base import to_us, utc
+from collector.store.base import utc
 from collector.store.manual_rows import ManualKey, ManualRow, StoredManualResult, plan_manual
 from collector.store.stats import VALID, DailyMean, ItemStats, item_stats
+from collector.timestamps import to_us
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manual_results (

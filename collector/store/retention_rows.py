@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from collector.store.base import to_us
 from collector.store.dialect import Dialect
 from collector.store.stats import VALID, DailyMean, ItemStats, item_stats
+from collector.timestamps import to_us
 
 HOUR_US = 3_600_000_000
 

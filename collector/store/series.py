@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.store.base import from_us
 from collector.store.dialect import Dialect, Query
+from collector.timestamps import from_us
 from protocols.flags import VALID_FLAGS
 
 # Widths a chart may be drawn at, narrowest first: the first that gives no more buckets than asked is used.

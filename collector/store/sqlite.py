@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from collector.store import records, sqlite_apply, sqlite_assessment, sqlite_quarantine, sqlite_schema
-from collector.store.base import ApplyResult, Received, StoredReading, Transition, from_us, to_us
+from collector.store.base import ApplyResult, Received, StoredReading, Transition
 from collector.store.dialect import SQLITE
 from collector.store.engine import EngineStore
 from collector.store.readback import ReadBack
+from collector.timestamps import from_us
 
-__all__ = ["SqliteStore", "from_us", "to_us"]  # to_us: benchmarks import it from here
+__all__ = ["SqliteStore"]
 
 
 class SqliteStore(EngineStore):

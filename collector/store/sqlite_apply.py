@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from collector.store import records
-from collector.store.base import ApplyResult, Received, to_us, value_key
+from collector.store.base import ApplyResult, Received, value_key
 from collector.store.dialect import SQLITE
 from collector.store.readback import ReadBack
+from collector.timestamps import to_us
 from protocols.flags import Flag
 from protocols.messages import Reading, ReadingBatch
 

@@ -9,9 +9,9 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from collector.store.base import from_us, to_us
 from collector.store.manual_rows import ManualKey, ManualRow, StoredManualResult, plan_manual
 from collector.store.stats import VALID, DailyMean, ItemStats, fixed_offset_us, item_stats
+from collector.timestamps import from_us, to_us
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manual_results (

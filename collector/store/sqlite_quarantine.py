@@ -10,7 +10,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from collector.store.base import DeadLetter, to_us
+from collector.store.base import DeadLetter
+from collector.timestamps import to_us
 
 
 def add_dead_letters(db: sqlite3.Connection, letters: Sequence[DeadLetter]) -> int:

@@ -9,7 +9,7 @@ import pytest
 from collector.gap_windows import merge, merge_closed, missing_windows, producing_windows, split_recovered
 from collector.gaps import Ask, GapPlanner, GapSettings
 from collector.health import Schedule
-from collector.store.base import to_us
+from collector.timestamps import to_us
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 S = "hexicun"

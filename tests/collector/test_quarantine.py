@@ -19,8 +19,9 @@ import pytest
 from collector.inbox import Inbox
 from collector.ingest import Applier, classify
 from collector.metrics import IngestCounters
-from collector.store.base import ApplyResult, Received, Storable, Store, to_us
+from collector.store.base import ApplyResult, Received, Storable, Store
 from collector.store.sqlite import SqliteStore
+from collector.timestamps import to_us
 from protocols.messages import ReadingBatch, Status, encode
 from tests.collector.factories import T0, batch, event, payload, status, unchecked
 

@@ -22,12 +22,12 @@ from collector.alerts.check import Check, Context, ReadingStep, Verdicts
 from collector.alerts.config import Site
 from collector.alerts.model import ParamMemo, alert_key
 from collector.alerts.registry import register
-from collector.alerts.rise_history import ONE_US, micros
 from collector.alerts.rule import NUTRIENTS, ParamCode, RuleBase
 from collector.assessment.classes import WaterClass
 from collector.assessment.classify import classify, exceedance_multiple
 from collector.assessment.limits import item_limits
 from collector.assessment.section import is_evaluated
+from collector.timestamps import ONE_US, to_us
 from protocols.flags import FLAG_NAMES, VALID_FLAGS, Flag
 from protocols.messages import Reading, Severity
 
@@ -371,7 +371,7 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
             if value is None or reading.flag not in VALID_FLAGS:
                 continue
             t = reading.t
-            t_us = micros(t)
+            t_us = to_us(t)
             history.drop_before(t_us - keep_us)
             for rule, key, min_span_us, max_gap_s, limit in mine:
                 # The newest value at least min_span_s old (strictly older than t), if not beyond max_gap_s.

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from collector.alerts.model import EngineState, ParamMemo
-from collector.alerts.rise_history import RiseHistory, micros
+from collector.alerts.rise_history import RiseHistory
+from collector.timestamps import to_us
 from tests.fuzz_settings import Budget, budgets, check
 
 T0 = datetime(2026, 7, 15, 0, 0, 0, 123457, tzinfo=UTC)
@@ -26,7 +27,7 @@ def test_times_are_exact_to_the_microsecond_and_persist_as_pairs() -> None:
 
 def test_old_entries_go_and_the_length_is_capped() -> None:
     history = RiseHistory((T0 + timedelta(minutes=m), float(m)) for m in range(10))
-    history.drop_before(micros(T0 + timedelta(minutes=3)))
+    history.drop_before(to_us(T0 + timedelta(minutes=3)))
     assert [v for _, v in history.entries()] == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
     history.keep_last(2)
     assert history.entries() == [(T0 + timedelta(minutes=8), 8.0), (T0 + timedelta(minutes=9), 9.0)]
@@ -40,7 +41,7 @@ def lookup_matches_a_search_of_the_pairs(minutes: list[int], probe: int, span: i
         if when <= t - timedelta(minutes=span) and when < t:
             expected = j
     history = RiseHistory(pairs)
-    assert history.newest_at_or_before(micros(t - timedelta(minutes=span)), micros(t)) == expected
+    assert history.newest_at_or_before(to_us(t - timedelta(minutes=span)), to_us(t)) == expected
 
 
 @budgets(300)

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from collector.store.base import Store, to_us
+from collector.store.base import Store
 from collector.store.manual_rows import ManualRow
 from collector.store.sqlite import SqliteStore
 from collector.store.stats import fixed_offset_us
+from collector.timestamps import to_us
 from protocols.flags import Flag
 from protocols.messages import Reading, ReadingBatch
 from tests.collector.factories import T0, received
