@@ -36,6 +36,7 @@ class Dialect:
     insert_new: str  # an insert that skips a row whose identity is held: {table}, {marks}
     for_update: str  # what locks a row read before it is written ("": SQLite's write lock covers it)
     bucket: str = ""  # the bucket index of a reading's t for a width of {width} µs (series.py)
+    hour_start: str = ""  # the time at which UTC hour {hour} (whole hours since the epoch) begins
 
     def marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
@@ -68,7 +69,14 @@ def _from_us(value: Any) -> datetime:
 # INSERT OR IGNORE, not ON CONFLICT DO NOTHING: it is what SQLite has always run here (it also skips a row
 # that breaks NOT NULL, which a validated message never does).
 SQLITE = Dialect(
-    "?", to_us, _from_us, True, "INSERT OR IGNORE INTO {table} VALUES ({marks})", "", "(t / {width})"
+    "?",
+    to_us,
+    _from_us,
+    True,
+    "INSERT OR IGNORE INTO {table} VALUES ({marks})",
+    "",
+    "(t / {width})",
+    "({hour}) * 3600000000",
 )
 POSTGRES = Dialect(
     "%s",
@@ -78,4 +86,5 @@ POSTGRES = Dialect(
     "INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING",
     " FOR UPDATE",
     "floor(extract(epoch from t) * 1000000 / {width})::bigint",
+    "to_timestamp(({hour}) * 3600)",
 )

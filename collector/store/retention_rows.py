@@ -68,16 +68,19 @@ def hour_of(dialect: Dialect) -> str:
 
 
 def retire_sql(dialect: Dialect) -> tuple[str, str]:
-    """(the aggregate insert, the delete) of one station's raw readings in [start, end): each takes
-    station, start, end (the insert takes them twice)."""
+    """(the aggregate insert, the delete) of one station's raw readings in [start, end) (whole hours): each
+    takes station, start, end."""
     m = dialect.mark
     hour = hour_of(dialect)
     where = f"r.station = {m} AND r.t >= {m} AND r.t < {m}"
     insert = (
         f"INSERT INTO readings_hourly (station, param, hour, n_all, n_valid, s, mn, mx, max_t)"
         f" SELECT a.station, a.param, a.hour, a.n_all, a.n_valid, a.s, a.mn, a.mx,"
-        f" (SELECT MIN(r.t) FROM readings r WHERE {where} AND r.param = a.param AND {hour} = a.hour"
-        f" AND {VALID} AND r.value = a.mx)"
+        # Bounded to the hour itself, not the batch's span: a range the key can walk (SQLite's key is
+        # (station, t, param), so the batch's span would be read once per parameter and hour).
+        f" (SELECT MIN(r.t) FROM readings r WHERE r.station = a.station AND r.param = a.param"
+        f" AND r.t >= {dialect.hour_start.format(hour='a.hour')}"
+        f" AND r.t < {dialect.hour_start.format(hour='a.hour + 1')} AND {VALID} AND r.value = a.mx)"
         f" FROM (SELECT r.station AS station, r.param AS param, {hour} AS hour, COUNT(*) AS n_all,"
         f" SUM(CASE WHEN {VALID} THEN 1 ELSE 0 END) AS n_valid,"
         f" SUM(CASE WHEN {VALID} THEN r.value END) AS s,"
@@ -95,7 +98,7 @@ def retire(db: Any, dialect: Dialect, station: str, start: datetime, end: dateti
     The caller holds the transaction: the aggregates and the delete commit together."""
     insert, delete = retire_sql(dialect)
     args = (station, dialect.time(start), dialect.time(end))
-    db.execute(insert, (*args, *args))
+    db.execute(insert, args)
     cursor = db.execute(delete, args)
     return int(cursor.rowcount)
 

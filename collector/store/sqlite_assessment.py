@@ -33,9 +33,10 @@ def period_stats_sql(*, table: str, key: str, pairs: str, max_time: bool = True)
     """The aggregate over ``table`` (readings or manual_results, whose identity column is ``key``) for the
     (key, param) pairs that ``pairs`` selects; then two placeholders each for start (inclusive) and end, twice.
 
-    Each pair is one range walk of the primary key (key, param, t), and one more only to find when the maximum
-    occurred. ``CROSS JOIN`` keeps the pairs as SQLite's outer loop: without ANALYZE statistics it would walk the
-    (station, t) index instead, look every row up and sort (5× slower on a month, 40× on a year)."""
+    Each pair is one range walk of the primary key, and one more only to find when the maximum occurred; ``CROSS
+    JOIN`` keeps the pairs as SQLite's outer loop. For ``readings`` (key (station, t, param)) a walk reads all of
+    the station's parameters in the range and keeps one: a year of 21 sections takes ~0.4 s, against ~0.15 s when
+    the key was (station, param, t), which cost every commit many more pages (sqlite_schema.py)."""
     in_range = "r.t >= ? AND r.t < ?"
     return (
         f"WITH k (key, param) AS ({pairs}),"
@@ -106,7 +107,7 @@ def period_stats(
     db: sqlite3.Connection, stations: Sequence[str], start: datetime, end: datetime, *, max_time: bool = True
 ) -> dict[tuple[str, str], ItemStats]:
     """Per (station, param) of the readings in [start, end). The pairs come from ``latest`` (one row per pair
-    ever stored), so the join walks the primary key (station, param, t) by range for each pair."""
+    ever stored), so the join walks the primary key (station, t, param) by range for each pair."""
     marks = ", ".join("?" * len(stations))
     pairs = f"SELECT station, param FROM latest WHERE station IN ({marks})"
     sql = period_stats_sql(table="readings", key="station", pairs=pairs, max_time=max_time)

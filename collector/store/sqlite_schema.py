@@ -2,6 +2,13 @@
 
 WAL and synchronous=FULL: a commit is on disk before the applier deletes its messages from the inbox, which is
 then the only other copy. The assessment's tables come from sqlite_assessment.py.
+
+``readings`` is clustered by (station, t, param), its only B-tree: a commit of many stations' poll cycles
+writes one run of rows per station, where (station, param, t) wrote one per parameter and a (station, t) index
+one more per station (issue 17: 1,146 → 402 KiB of WAL per commit of 50 messages, apply 1.7× faster). A chart
+of one parameter reads its station's rows of the range and keeps one in ten; the period queries and records
+read all parameters of a time range, which this order serves directly. Stores made by schema version 1 are
+rebuilt in this order when they open (``migrate``).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from pathlib import Path
 
 from collector.store import auth_rows, retention_rows, sqlite_assessment
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 WAL_SIZE_LIMIT = 4 << 20  # bytes
 
@@ -20,9 +27,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS readings (
     station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
     value REAL, flag TEXT NOT NULL, device TEXT, seq INTEGER, received_at INTEGER NOT NULL,
-    PRIMARY KEY (station, param, t)
+    PRIMARY KEY (station, t, param)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_by_time ON readings (station, t);
 CREATE TABLE IF NOT EXISTS latest (
     station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,
     value REAL, flag TEXT NOT NULL, device TEXT, received_at INTEGER NOT NULL,
@@ -100,9 +106,42 @@ def connect(path: str | Path) -> sqlite3.Connection:
     # After each checkpoint that empties it, the WAL file is cut back to this size: a burst (a history
     # import, a backlog) leaves no WAL as large as itself behind (SqliteStore.checkpoint truncates it).
     db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+    migrate(db)
     db.executescript(SCHEMA)
     db.executescript(sqlite_assessment.SCHEMA)
     db.executescript(retention_rows.SQLITE_SCHEMA)  # hourly aggregates of retired readings
     db.executescript(auth_rows.SQLITE_SCHEMA)  # people, sessions, tokens, the audit log
-    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return db
+
+
+READINGS_V1_KEY = ("station", "param", "t")
+
+
+def readings_key(db: sqlite3.Connection) -> tuple[str, ...]:
+    """The columns of ``readings``' primary key in key order; () when the table does not exist."""
+    columns = db.execute("PRAGMA table_info(readings)").fetchall()  # (cid, name, type, notnull, default, pk)
+    return tuple(name for _, name, *_, pk in sorted(columns, key=lambda c: c[5]) if pk)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """A store of schema version 1 (``readings`` keyed (station, param, t) with a (station, t) index) rebuilt
+    with ``readings`` keyed (station, t, param), in one transaction: copied in the new key's order, the old
+    table and its index dropped. Once, at the first open by this version; a crash midway leaves version 1."""
+    if readings_key(db) != READINGS_V1_KEY:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "CREATE TABLE readings_v2 (station TEXT NOT NULL, param TEXT NOT NULL, t INTEGER NOT NULL,"
+            " value REAL, flag TEXT NOT NULL, device TEXT, seq INTEGER, received_at INTEGER NOT NULL,"
+            " PRIMARY KEY (station, t, param)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO readings_v2 SELECT * FROM readings ORDER BY station, t, param")
+        db.execute("DROP TABLE readings")  # and readings_by_time with it
+        db.execute("ALTER TABLE readings_v2 RENAME TO readings")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
