@@ -134,23 +134,27 @@ def agent_side(outbox: Path, before_ms: int) -> tuple[float, float, int] | None:
 
 def baseline_payloads(station: str, count: int, per_batch: int, first_seq: int = 0) -> list[bytes]:
     """The same message shape the agent sends: a backfill ReadingBatch of ``per_batch`` readings; seqs from
-    ``first_seq`` on, readings at times no other round uses (so the collector stores every one). Values as
-    ``fill_backlog``'s, by minute: each parameter stays on its side of its class limits, so the collector's
-    alerts open once, as for the agent's backlog (values that crossed a limit inside every batch opened and
-    resolved alerts all through a stream, and the collector took over 600 s to store one)."""
+    ``first_seq`` on, readings at times no other stream uses (so the collector stores every one): the twelve
+    parameters each minute from 2020 on, as ``fill_backlog`` polls them (a minute per reading reached the
+    present after 3.5 million readings, and the collector rightly kept later ones apart as ahead of its clock:
+    the stream then waited out its timeout). Values as ``fill_backlog``'s, by minute: each parameter stays on
+    its side of its class limits, so the collector's alerts open once (values that crossed a limit inside every
+    batch opened and resolved alerts all through a stream)."""
     t0 = datetime(2020, 1, 1, tzinfo=UTC)
     payloads = []
     for i in range(first_seq, first_seq + count):
-        readings = [
-            Reading(
-                param=PARAMS[k % len(PARAMS)],
-                t=t0 + timedelta(minutes=i * per_batch + k),
-                value=1.0 + (i * per_batch + k) % 100 / 100,
-                flag=Flag.NORMAL,
-                device="probe",
+        readings = []
+        for g in range(i * per_batch, (i + 1) * per_batch):
+            minute, k = divmod(g, len(PARAMS))
+            readings.append(
+                Reading(
+                    param=PARAMS[k],
+                    t=t0 + timedelta(minutes=minute),
+                    value=1.0 + minute % 100 / 100,
+                    flag=Flag.NORMAL,
+                    device="probe",
+                )
             )
-            for k in range(per_batch)
-        ]
         message = ReadingBatch(
             station=station, seq=i, lane=Lane.BACKFILL, sent_at=datetime.now(UTC), readings=readings
         )
@@ -214,6 +218,9 @@ class Baseline:
             and time.monotonic() - settle < self.timeout
         ):
             time.sleep(0.2)
+        held = collector_count(self.db, BASELINE_STATION)
+        if held < self.stored:
+            print(f"  {label}: TIMEOUT, the collector holds {held} of {self.stored}", flush=True)
         print(
             f"  {label}: {count} batches of {self.per_batch} readings ({size:.1f} KiB each), window "
             f"{self.inflight}: {msg_rate:.0f} messages/s = {msg_rate * self.per_batch:.0f} readings/s; the "
