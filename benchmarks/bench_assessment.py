@@ -39,7 +39,8 @@ from collector.config import CollectorConfig
 from collector.sections import load_sections
 from collector.store.base import Received, Store
 from collector.store.manual_rows import ManualRow
-from protocols.messages import MAX_READINGS_PER_BATCH, Reading, ReadingBatch
+from protocols.flags import Flag
+from protocols.messages import MAX_READINGS_PER_BATCH, Lane, Reading, ReadingBatch
 
 YEAR = 2025
 START = datetime(YEAR - 1, 12, 31, 16, tzinfo=UTC)  # 1 January 00:00 in Asia/Shanghai
@@ -63,9 +64,11 @@ def readings(station: str, rng: random.Random) -> Iterator[Reading]:
         t += timedelta(hours=1)
 
 
-def _flag(rng: random.Random) -> str:
+def _flag(rng: random.Random) -> Flag:
     x = rng.random()
-    return "N" if x < 0.97 else ("C" if x < 0.99 else "D")  # a few calibrations and faults: not valid
+    return (
+        Flag.NORMAL if x < 0.97 else (Flag.CALIBRATION if x < 0.99 else Flag.FAULT)
+    )  # a few calibrations and faults: not valid
 
 
 def fill(store: Store) -> int:
@@ -101,7 +104,7 @@ def fill(store: Store) -> int:
 
 
 def _apply(store: Store, station: str, seq: int, chunk: list[Reading]) -> int:
-    message = ReadingBatch(station=station, seq=seq, lane="backfill", sent_at=END, readings=chunk)
+    message = ReadingBatch(station=station, seq=seq, lane=Lane.BACKFILL, sent_at=END, readings=chunk)
     return store.apply([Received(message, END)]).readings_inserted
 
 

@@ -43,6 +43,7 @@ from collector.alerts import AlertEngine
 from collector.store.base import Received
 from collector.store.sqlite import SqliteStore
 from protocols import messages
+from protocols.flags import Flag
 from protocols.messages import Reading, ReadingBatch
 
 TARGET = 0.5  # issue 17: applied readings/s ≥ 0.5 × the naive pipeline
@@ -85,7 +86,7 @@ def _reading(rng: random.Random, param: str, t: datetime, base: float, flag: str
     if flag is None:
         flag = "D" if rng.random() < 0.002 else ("T" if rng.random() < 0.01 else "N")
     value = None if flag == "D" else round(base * rng.uniform(0.97, 1.03), 3)
-    return Reading(param=param, t=t, value=value, flag=flag)
+    return Reading(param=param, t=t, value=value, flag=Flag(flag))
 
 
 def _groups(payloads: Sequence[bytes], per_commit: int) -> list[Sequence[bytes]]:
