@@ -243,8 +243,16 @@ def _check_thirty_days(tab: Tab, demo: Demo) -> None:
     tab.testid("param-select").select_option(param)
     tab.page.wait_for_selector('[data-testid="trend-chart"]')
     before = _when(demo.get(f"/api/stations/{DRIFTING}")["latest"][param]["t"])
+    # Once the demo has run for a while the 24-hour chart is bucketed too: wait for the 30-day one, whose
+    # buckets are wider (waiting only for "bucketed" could read the 24-hour chart, made before ``before``).
+    shown = tab.testid("trend-chart").get_attribute("data-bucket-s") or ""
     tab.testid("range-30d").click()
-    tab.page.wait_for_selector('[data-testid="trend-chart"]:not([data-bucket-s=""])', timeout=30_000)
+    tab.page.wait_for_function(
+        "shown => { const c = document.querySelector('[data-testid=\"trend-chart\"]');"
+        " return c !== null && c.dataset.bucketS !== '' && c.dataset.bucketS !== shown; }",
+        arg=shown,
+        timeout=30_000,
+    )
     chart = tab.testid("trend-chart")
     last = _when(chart.get_attribute("data-last-t"))
     after = _when(demo.get(f"/api/stations/{DRIFTING}")["latest"][param]["t"])
