@@ -17,7 +17,7 @@ from collector.store import records
 from collector.store.base import ApplyResult, Received, value_key
 from collector.store.dialect import SQLITE
 from collector.store.readback import ReadBack
-from collector.timestamps import EPOCH, ONE_US, to_us
+from collector.timestamps import to_us
 from protocols.flags import Flag
 from protocols.messages import Reading, ReadingBatch
 
@@ -162,19 +162,11 @@ def _queue_readings(
     else:
         readings = batch.readings
     add = rows.append
-    best_t: dict[str, int] = {}  # the batch's newest time per parameter, then merged into ``newest_t``
-    best: dict[str, Reading] = {}
     for r in readings:
-        param = r.param
-        t = (r.t - EPOCH) // ONE_US  # to_us, spelled out for the hot loop: a Reading's t is always aware UTC
+        param, t = r.param, to_us(r.t)
         add((station, param, t, r.value, flag_text[r.flag], r.device, seq, received))
-        held = best_t.get(param)
-        if held is None or t > held:  # the first of equal times wins, as in the table
-            best_t[param] = t
-            best[param] = r
-    for param, t in best_t.items():
         key = (station, param)
         held = newest_t.get(key)
-        if held is None or t > held:
+        if held is None or t > held:  # the first of equal times wins, as in the table
             newest_t[key] = t
-            newest[key] = (best[param], received)
+            newest[key] = (r, received)

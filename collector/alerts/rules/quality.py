@@ -10,7 +10,6 @@ needs them.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -28,7 +27,7 @@ from collector.assessment.classes import WaterClass
 from collector.assessment.classify import classify, exceedance_multiple
 from collector.assessment.limits import item_limits
 from collector.assessment.section import is_evaluated
-from collector.timestamps import EPOCH, ONE_US
+from collector.timestamps import ONE_US, to_us
 from protocols.flags import FLAG_NAMES, VALID_FLAGS, Flag
 from protocols.messages import Reading, Severity
 
@@ -366,20 +365,14 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
         history = memo.history  # changed in place (collector/alerts/rise_history.py)
         times, values = history.times, history.values
         active, counters = v.state.active, v.state.counters  # a good verdict on a key in neither: a no-op
-        # Forgetting and appending are spelled out here (this loop runs for every valid value the collector
-        # takes, and they run on nearly each); RiseHistory's methods say the same for everyone else.
         for i in newer:
             reading = batch[i]
             value = reading.value
             if value is None or reading.flag not in VALID_FLAGS:
                 continue
             t = reading.t
-            t_us = (t - EPOCH) // ONE_US  # to_us: a Reading's t is always aware UTC
-            oldest = t_us - keep_us  # older entries are forgotten (RiseHistory.drop_before)
-            if times and times[0] < oldest:
-                k = bisect_left(times, oldest)
-                del times[:k]
-                del values[:k]
+            t_us = to_us(t)
+            history.drop_before(t_us - keep_us)
             for rule, key, min_span_us, max_gap_s, limit in mine:
                 # The newest value at least min_span_s old (strictly older than t), if not beyond max_gap_s.
                 j = history.newest_at_or_before(t_us - min_span_us, t_us)
@@ -402,10 +395,8 @@ def rise_step(v: Verdicts, rules: list[SuddenRiseRule], station: str, param: str
                     partial(_rise_check, v, rule, station, param, t, value, reference, rate, limit),
                     i,
                 )
-            times.append(t_us)
-            values.append(value)
-            if len(times) > MAX_HISTORY:
-                history.keep_last(MAX_HISTORY)
+            history.append(t_us, value)
+            history.keep_last(MAX_HISTORY)
 
     return judge
 
