@@ -66,9 +66,8 @@ def readings(station: str, rng: random.Random) -> Iterator[Reading]:
 
 def _flag(rng: random.Random) -> Flag:
     x = rng.random()
-    return (
-        Flag.NORMAL if x < 0.97 else (Flag.CALIBRATION if x < 0.99 else Flag.FAULT)
-    )  # a few calibrations and faults: not valid
+    # A few calibrations and faults: not valid.
+    return Flag.NORMAL if x < 0.97 else (Flag.CALIBRATION if x < 0.99 else Flag.FAULT)
 
 
 def fill(store: Store) -> int:

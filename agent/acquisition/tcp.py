@@ -35,9 +35,8 @@ class TcpLink:
         self._lock = asyncio.Lock()
         self._tid = 0
         self._silent_in_a_row = 0
-        self._mid_frame = (
-            False  # a reply's header read and its PDU not yet: the stream is cut there on a timeout
-        )
+        # A reply's header read and its PDU not yet: on a timeout the stream is cut there.
+        self._mid_frame = False
 
     @property
     def where(self) -> str:
