@@ -66,6 +66,7 @@ MAX_MN_LENGTH = 24
 MAX_PW_LENGTH = 24
 MAX_PACKETS = 9999
 TIME_KEYS = ("DataTime", "BeginTime", "EndTime", "SystemTime")  # CP values that must be valid times
+_TIME_KEY_SET = frozenset(TIME_KEYS)
 
 _FRAME_OVERHEAD = 2 + 4 + 4 + 2  # "##", length, CRC, "\r\n"
 _HEADER_KEYS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
@@ -76,6 +77,9 @@ _CP_KEY_RE = re.compile(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)?$")  # DataTime, PolI
 # Characters the grammar reserves, which no value may hold; other control characters are refused too.
 _FORBIDDEN = (";", ",", "=", "&", "\r", "\n")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_FORBIDDEN_OR_CONTROL_RE = re.compile(r"[;,=&\x00-\x1f\x7f]")  # one search for both (CR, LF are controls)
+_KNOWN_CP_KEYS: set[str] = set()  # CP keys that passed _CP_KEY_RE: a frame repeats the same few dozen
+_KNOWN_CP_KEYS_MAX = 4096  # forgotten all at once beyond this: garbage keys cannot grow it
 
 
 # --- CRC (Appendix A) ---------------------------------------------------------------------------------
@@ -386,14 +390,22 @@ def check_frame(frame: Frame) -> None:
         raise _field_error("PNUM and PNO come together")
     if frame.pnum is not None and frame.pno is not None and frame.pno > frame.pnum:
         raise _field_error(f"PNO={frame.pno} is beyond PNUM={frame.pnum}")
+    # Per CP pair, the path every good frame takes is a set lookup and one regex search (issue 14: tens of
+    # pairs a frame); the messages are built only for a refusal.
+    known_keys, time_keys = _KNOWN_CP_KEYS, _TIME_KEY_SET
     for group in frame.cp.groups:
         if not group:
             raise FrameError("CP has an empty item", reason="syntax")
         for key, value in group:
-            if not (key.isascii() and _CP_KEY_RE.fullmatch(key)):
-                raise _field_error(f"CP key {key!r} is not letters, digits and '_' with at most one '-'")
-            _check_value(f"CP value of {key}", value)
-            if key in TIME_KEYS:
+            if key not in known_keys:
+                if not (key.isascii() and _CP_KEY_RE.fullmatch(key)):
+                    raise _field_error(f"CP key {key!r} is not letters, digits and '_' with at most one '-'")
+                if len(known_keys) >= _KNOWN_CP_KEYS_MAX:
+                    known_keys.clear()
+                known_keys.add(key)
+            if _FORBIDDEN_OR_CONTROL_RE.search(value) is not None:
+                _check_value(f"CP value of {key}", value)  # raises, naming the character
+            if key in time_keys:
                 try:
                     parse_time(value)
                 except ValueError as exc:
