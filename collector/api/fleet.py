@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 
 from collector import summaries
-from collector.api.health_window import clipped_health
+from collector.api.health_window import clipped_headline
 
 if TYPE_CHECKING:
     from collector.service import CollectorService
@@ -33,17 +33,7 @@ def fleet_router(service: CollectorService) -> APIRouter:
             site = service.site(station_id)
             if site is None:
                 continue
-            body = clipped_health(service, site, start, end)
-            stations.append(
-                {
-                    "id": station_id,
-                    "from": body["from"],
-                    "first_heard": body["first_heard"],
-                    "uptime_pct": body["uptime_pct"],
-                    "capture_rate": body["capture_rate"],
-                    "valid_rate": body["valid_rate"],
-                }
-            )
+            stations.append({"id": station_id, **clipped_headline(service, site, start, end)})
         return {"from": summaries.iso(start), "to": summaries.iso(end), "hours": 24, "stations": stations}
 
     @router.get("/api/fleet/health")

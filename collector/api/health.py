@@ -10,8 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.config import ScheduleConfig, StationConfig
-from collector.health import CaptureFigures, capture_by_day, combine, schedules, uptime
-from collector.health.station import station_figures
+from collector.health import CaptureFigures, combine, schedules, uptime
+from collector.health.capture import Mark, capture_by_day_from_marks, marks_of
+from collector.health.station import StationFigures, station_figures_from_marks
 from collector.store.base import StoredReading, Transition
 
 
@@ -33,6 +34,15 @@ def _days(start: datetime, end: datetime, tz: str) -> tuple[date, date]:
     return start.astimezone(zone).date(), last.astimezone(zone).date()
 
 
+def headline(figures: StationFigures) -> dict[str, float | None]:
+    """A station's uptime, capture and valid-data rates as its health body and the fleet view give them."""
+    return {
+        "uptime_pct": _pct(figures.uptime.uptime_pct),
+        "capture_rate": _rate(figures.total.capture_rate),
+        "valid_rate": _rate(figures.total.valid_rate),
+    }
+
+
 def station_health(
     site: StationConfig,
     config: ScheduleConfig,
@@ -44,29 +54,50 @@ def station_health(
     excluded: Sequence[tuple[datetime, datetime, str]] = (),
 ) -> dict[str, Any]:
     """``excluded``: ice / no-water periods (from, to, reason "ice" | "no_water"); their slots are neither
-    expected nor missing."""
+    expected nor missing. ``readings``: per parameter, oldest first."""
     plan = schedules(site, config)
-    stream = {code: [(r.t, r.flag) for r in readings.get(code, ())] for code in plan}
+    marks = {code: marks_of((r.t, r.flag) for r in readings.get(code, ())) for code in plan}
+    owners: dict[str, str] = {}
+    for code in plan:
+        devices = Counter(r.device for r in readings.get(code, ()) if r.device)
+        if devices:  # ties: the device heard first (a Counter keeps first-seen order)
+            owners[code] = devices.most_common(1)[0][0]
+    return station_health_from_marks(site, config, start, end, marks, owners, initial, transitions, excluded)
+
+
+def station_health_from_marks(
+    site: StationConfig,
+    config: ScheduleConfig,
+    start: datetime,
+    end: datetime,
+    marks: Mapping[str, Sequence[Mark]],
+    owners: Mapping[str, str],
+    initial: Transition | None,
+    transitions: Sequence[Transition],
+    excluded: Sequence[tuple[datetime, datetime, str]] = (),
+) -> dict[str, Any]:
+    """``station_health`` of readings given as the store's marks (collector/health/capture.py) and each
+    parameter's device (the one that reported most of its readings): no object per reading, which made a
+    week of one-minute data take about a second (benchmarks/bench_fleet_health.py)."""
+    plan = schedules(site, config)
+    stream = {code: sorted(marks.get(code, ())) for code in plan}
     windows = [(a, b) for a, b, _ in excluded]
     changes = [(t.at, t.new) for t in transitions]
     state0 = initial.new if initial is not None else None
-    overall = station_figures(plan, start, end, stream, changes, state0, windows)
-    per_param, total, up = overall.params, overall.total, overall.uptime
+    overall = station_figures_from_marks(plan, start, end, stream, changes, state0, windows)
+    per_param = overall.params
 
     # A parameter belongs to the device that reported most of its readings.
-    owner: dict[str, str] = {}
-    for code in plan:
-        devices = Counter(r.device for r in readings.get(code, ()) if r.device)
-        if devices:
-            owner[code] = devices.most_common(1)[0][0]
     by_device: dict[str, list[CaptureFigures]] = {}
-    for code, device in owner.items():
-        by_device.setdefault(device, []).append(per_param[code])
+    for code in plan:
+        device = owners.get(code)
+        if device is not None:
+            by_device.setdefault(device, []).append(per_param[code])
 
     first_day, last_day = _days(start, end, config.timezone)
     daily: dict[date, list[CaptureFigures]] = {}
     for code, schedule in plan.items():
-        for day, figures in capture_by_day(
+        for day, figures in capture_by_day_from_marks(
             schedule, first_day, last_day, stream[code], windows, tz=config.timezone
         ).items():
             daily.setdefault(day, []).append(figures)
@@ -97,9 +128,7 @@ def station_health(
         "station": site.id,
         "from": start,
         "to": end,
-        "uptime_pct": _pct(up.uptime_pct),
-        "capture_rate": _rate(total.capture_rate),
-        "valid_rate": _rate(total.valid_rate),
+        **headline(overall),
         "params": [
             {
                 "param": code,

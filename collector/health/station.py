@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.health.capture import CaptureFigures, capture_rates, combine
+from collector.health.capture import CaptureFigures, Mark, capture_from_marks, combine, marks_of
 from collector.health.schedule import Schedule
 from collector.health.uptime import UptimeFigures, uptime
 from protocols.flags import Flag
@@ -34,9 +34,23 @@ def station_figures(
     """``plan``: the schedule of each parameter expected (collector/health/schedule.schedules); ``readings``:
     (sample time, flag) per parameter; ``changes``: (time, new state) of the transitions in the range and
     ``initial`` the state at ``start``; ``excluded``: ice / no-water windows, neither expected nor missing."""
+    marks = {code: marks_of(readings.get(code, ())) for code in plan}
+    return station_figures_from_marks(plan, start, end, marks, changes, initial, excluded)
+
+
+def station_figures_from_marks(
+    plan: Mapping[str, Schedule],
+    start: datetime,
+    end: datetime,
+    marks: Mapping[str, Sequence[Mark]],
+    changes: Iterable[tuple[datetime, StationState | str]],
+    initial: StationState | str | None = None,
+    excluded: Iterable[tuple[datetime, datetime]] = (),
+) -> StationFigures:
+    """``station_figures`` of readings given as marks (collector/health/capture.py)."""
     windows = list(excluded)
     params = {
-        code: capture_rates(schedule, start, end, readings.get(code, ()), windows)
+        code: capture_from_marks(schedule, start, end, marks.get(code, ()), windows)
         for code, schedule in plan.items()
     }
     return StationFigures(params, combine(params.values()), uptime(changes, start, end, initial))

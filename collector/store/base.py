@@ -221,6 +221,16 @@ class Store(Protocol):
         """Readings of ``station`` with ``start <= t < end``, oldest first, at most ``limit``: the first
         ``limit`` of the range, or with ``newest`` the last ``limit``."""
 
+    def reading_marks(
+        self, station: str, start: datetime, end: datetime
+    ) -> dict[str, list[tuple[int, bool]]]:
+        """Each parameter's readings of ``[start, end)`` as (sample time in µs, flag N or T), in no order: what
+        capture rates count (collector/health/capture.py), without an object per reading."""
+
+    def device_owners(self, station: str, start: datetime, end: datetime) -> dict[str, str]:
+        """Each parameter's device over ``[start, end)``: the one that reported most of its readings (of
+        equals, the one heard first)."""
+
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int
     ) -> tuple[int | None, list[StoredReading] | list[ReadingBucket]]:

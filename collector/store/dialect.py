@@ -37,6 +37,7 @@ class Dialect:
     for_update: str  # what locks a row read before it is written ("": SQLite's write lock covers it)
     bucket: str = ""  # the bucket index of a reading's t for a width of {width} µs (series.py)
     hour_start: str = ""  # the time at which UTC hour {hour} (whole hours since the epoch) begins
+    us: str = ""  # a reading's t as integer µs since the epoch
 
     def marks(self, n: int) -> str:
         return ", ".join([self.mark] * n)
@@ -77,6 +78,7 @@ SQLITE = Dialect(
     "",
     "(t / {width})",
     "({hour}) * 3600000000",
+    "t",
 )
 POSTGRES = Dialect(
     "%s",
@@ -87,4 +89,5 @@ POSTGRES = Dialect(
     " FOR UPDATE",
     "floor(extract(epoch from t) * 1000000 / {width})::bigint",
     "to_timestamp(({hour}) * 3600)",
+    "(extract(epoch from t) * 1000000)::bigint",
 )

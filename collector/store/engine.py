@@ -149,6 +149,14 @@ class EngineStore:
             self._rows, self._dialect, station, param=param, start=start, end=end, limit=limit, newest=newest
         )
 
+    def reading_marks(
+        self, station: str, start: datetime, end: datetime
+    ) -> dict[str, list[tuple[int, bool]]]:
+        return records.reading_marks(self._rows, self._dialect, station, start, end)
+
+    def device_owners(self, station: str, start: datetime, end: datetime) -> dict[str, str]:
+        return records.device_owners(self._rows, self._dialect, station, start, end)
+
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int
     ) -> tuple[int | None, list[StoredReading] | list[ReadingBucket]]:

@@ -28,6 +28,7 @@ from collector.store.base import (
 )
 from collector.store.dialect import Dialect, Query
 from collector.store.readback import ReadBack, checked_body
+from protocols.flags import VALID_FLAGS
 from protocols.messages import Command, CommandReply, Event, StationState, Status, encode
 
 READING_COLUMNS = "station, param, t, value, flag, device, received_at"
@@ -72,6 +73,43 @@ def readings(
     )
     found = [reading(d, row) for row in query(sql, [station, *args, limit])]
     return found[::-1] if newest else found
+
+
+_VALID_FLAG_TEXTS = frozenset(flag.value for flag in VALID_FLAGS)
+
+
+def reading_marks(
+    query: Query, d: Dialect, station: str, start: datetime, end: datetime
+) -> dict[str, list[tuple[int, bool]]]:
+    """Each parameter's readings of ``[start, end)`` as (t in µs, valid flag), in no particular order."""
+    rows = query(
+        f"SELECT param, {d.us}, flag FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}",
+        (station, d.time(start), d.time(end)),
+    )
+    marks: dict[str, list[tuple[int, bool]]] = {}
+    valid = _VALID_FLAG_TEXTS
+    for param, t, flag in rows:
+        found = marks.get(param)
+        if found is None:
+            found = marks[param] = []
+        found.append((t, flag in valid))
+    return marks
+
+
+def device_owners(query: Query, d: Dialect, station: str, start: datetime, end: datetime) -> dict[str, str]:
+    """Each parameter's device over ``[start, end)``: the one that reported most of its readings, and of
+    equals the one heard first (readings without a device do not count)."""
+    rows = query(
+        f"SELECT param, device, COUNT(*), MIN(t) FROM readings WHERE station = {d.mark} AND t >= {d.mark}"
+        f" AND t < {d.mark} AND device IS NOT NULL AND device <> '' GROUP BY param, device",
+        (station, d.time(start), d.time(end)),
+    )
+    best: dict[str, tuple[int, Any, str]] = {}
+    for param, device, n, first in rows:
+        held = best.get(param)
+        if held is None or n > held[0] or (n == held[0] and first < held[1]):
+            best[param] = (n, first, device)
+    return {param: device for param, (_, _, device) in best.items()}
 
 
 def last_reading_at(query: Query, d: Dialect, station: str) -> datetime | None:

@@ -9,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector.api import create_app
+from collector.api.health import station_health
+from collector.health import schedules
 from collector.service import CollectorService
 from protocols import messages
+from protocols.flags import Flag
 from protocols.messages import Command, CommandReply, Lane, Reading, ReadingBatch, StationState
 from tests.collector.api.helpers import AUTH, FakeMqtt, feed
 from tests.collector.factories import T0, batch, config, event, payload, reply, status
@@ -442,6 +445,92 @@ def test_default_health_window_starts_when_a_new_station_was_first_heard(tmp_pat
         never = [s for s in fleet["stations"] if s["id"] != "hexicun"]
         assert never and all(s["first_heard"] is None for s in never)  # never heard: taken as asked
         assert all(s["from"] == fleet["from"] for s in never)
+    finally:
+        svc.stop()
+
+
+def test_fleet_health_figures_equal_each_stations_health(tmp_path: Path) -> None:
+    """The fleet view counts from the store's marks, not from reading objects (issue 17, at 1,000 stations):
+    its figures must be the station health's over the same window, gaps, invalid flags, a value stamped a
+    little early and a station first heard inside the window included."""
+    now = [T0 + timedelta(minutes=30)]
+    svc = CollectorService(config(tmp_path), clock=lambda: now[0])
+    svc.start(mqtt=False)
+    try:
+        client = TestClient(create_app(svc))
+        feed(svc, "status", status(at=now[0]))
+        svc.tick()  # hexicun heard: the others are "never heard" from now
+        now[0] = T0 + timedelta(hours=5)
+        feed(svc, "status", status("chuanhutun", at=now[0]), station="chuanhutun")
+        svc.tick()
+        now[0] = T0 + timedelta(hours=24, minutes=10)  # the fleet's 24 h start before any of it: clipped
+        hourly = [
+            Reading(
+                param="w01010",
+                t=T0 + timedelta(hours=h, minutes=-2 if h == 7 else 0),  # h7 stamped 2 min early: its slot
+                value=10.0 + h,
+                flag=Flag.FAULT if h in (4, 5) else Flag.MAINTENANCE if h == 9 else Flag.NORMAL,
+                device="spare" if h in (20, 21) else "probe",
+            )
+            for h in range(1, 25)
+            if h not in (12, 13, 14)  # a gap
+        ]
+        nutrients = [
+            Reading(
+                param="w21003",
+                t=T0 + timedelta(hours=h),
+                value=0.4,
+                flag=Flag.CALIBRATION if h == 8 else Flag.NORMAL,
+                device="nh3n",
+            )
+            for h in (0, 4, 8, 16, 20, 24)
+        ]
+        feed(
+            svc,
+            "readings",
+            ReadingBatch(station="hexicun", seq=1, sent_at=now[0], readings=hourly + nutrients),
+        )
+        late = [Reading(param="w01010", t=T0 + timedelta(hours=h, minutes=1), value=1.0) for h in (6, 7, 8)]
+        feed(
+            svc,
+            "readings",
+            ReadingBatch(station="chuanhutun", seq=1, sent_at=now[0], readings=late),
+            station="chuanhutun",
+        )
+        fleet = client.get("/api/fleet/health").json()
+        entries = {s["id"]: s for s in fleet["stations"]}
+        assert set(entries) == {s.id for s in svc.config.stations}
+        for station, entry in entries.items():
+            body = client.get(
+                f"/api/stations/{station}/health", params={"from": fleet["from"], "to": fleet["to"]}
+            ).json()
+            shown = {k: body[k] for k in ("from", "first_heard", "uptime_pct", "capture_rate", "valid_rate")}
+            assert {k: v for k, v in entry.items() if k != "id"} == shown, station
+            # The body itself, counted from the store's marks, equals the one made from reading objects.
+            site = svc.site(station)
+            assert site is not None
+            start, end = (datetime.fromisoformat(body[k].replace("Z", "+00:00")) for k in ("from", "to"))
+            initial, transitions = svc.store.transitions_between(station, start, end)
+            readings = {
+                code: svc.store.readings(station, param=code, start=start, end=end, limit=100_000)
+                for code in schedules(site, svc.config.schedule)
+            }
+            from_objects = station_health(
+                site, svc.config.schedule, start, end, readings, initial, transitions
+            )
+            clipping = ("from", "to", "asked_from", "first_heard")
+            assert {k: v for k, v in body.items() if k not in clipping} == {
+                k: v for k, v in from_objects.items() if k not in clipping
+            }, station
+        hexicun, chuanhutun = entries["hexicun"], entries["chuanhutun"]
+        assert hexicun["first_heard"] == "2026-07-01T00:30:00Z"
+        assert chuanhutun["first_heard"] == "2026-07-01T05:00:00Z"
+        assert entries["huayuanzi"]["first_heard"] is None  # never heard: taken as asked
+        # Not vacuous: readings missing and invalid ones are seen apart.
+        assert 0 < hexicun["valid_rate"] < hexicun["capture_rate"] < 1
+        assert 0 < chuanhutun["capture_rate"] < 1
+        devices = client.get("/api/stations/hexicun/health", params={"from": fleet["from"]}).json()["devices"]
+        assert [d["device"] for d in devices] == ["nh3n", "probe"]  # "spare" reported less of w01010
     finally:
         svc.stop()
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from collector.health import Schedule, capture_by_day, capture_rates, capture_streams, combine, uptime
-from collector.health.capture import CaptureFigures
+from collector.health.capture import CaptureFigures, capture_from_marks, default_early_s
+from collector.timestamps import ONE_US, to_us
+from tests.fuzz_settings import Budget, budgets, check
 
 CST = timezone(timedelta(hours=8))
 DAY = datetime(2026, 1, 10, tzinfo=CST)  # local midnight = 2026-01-09 16:00 UTC
@@ -116,6 +120,23 @@ def test_capture_by_day_and_combine() -> None:
     assert total == CaptureFigures(48, 36, 36, 0) and total.capture_rate == 0.75
 
 
+@pytest.mark.parametrize("schedule", [Schedule.every(3600), Schedule.every(300), Schedule.slots()])
+def test_capture_by_day_counts_each_day_as_capture_rates_does_over_all_readings(schedule: Schedule) -> None:
+    """Each day counts only a bisected stretch of the readings: the figures must be those of capture_rates
+    given every reading, at the edges of the days (early values, values just before midnight) included."""
+    readings = [
+        (DAY + timedelta(minutes=m), "D" if m % 7 == 0 else "N")
+        for m in range(-90, 7 * 24 * 60 + 90, 13)
+        if not 2 * 24 * 60 <= m < 3 * 24 * 60  # a day without data
+    ]
+    readings += [(DAY + timedelta(days=d, minutes=-1), "N") for d in range(8)]  # just before each midnight
+    days = capture_by_day(schedule, date(2026, 1, 10), date(2026, 1, 16), readings)
+    for day, figures in days.items():
+        start = datetime(day.year, day.month, day.day, tzinfo=CST)
+        assert figures == capture_rates(schedule, start, start + timedelta(days=1), readings), day
+    assert days[date(2026, 1, 12)].received <= 1 < days[date(2026, 1, 13)].received  # 23:59 counts early
+
+
 def _h(hours: float) -> datetime:
     return DAY + timedelta(hours=hours)
 
@@ -170,3 +191,65 @@ def test_capture_streams_per_key() -> None:
     assert figures[("hexicun", "w21003")] == CaptureFigures(6, 3, 3, 0)
     assert figures[("hexicun", "w01009")] == CaptureFigures(24, 0, 0, 0)
     assert combine(figures.values()).capture_rate == pytest.approx(3 / 30)
+
+
+def _per_reading_reference(
+    schedule: Schedule,
+    start: datetime,
+    end: datetime,
+    marks: list[tuple[int, bool]],
+    excluded: list[tuple[datetime, datetime]],
+) -> CaptureFigures:
+    """The counting as it was first written: each reading bisected into its slot."""
+    shift = timedelta(seconds=default_early_s(schedule)) // ONE_US
+    after = schedule.expected_times(end, end + timedelta(seconds=2 * schedule.nominal_interval_s + 1))
+    boundary = to_us(after[0] if after else end)
+    times = schedule.expected_times(start, end)
+    slots = [to_us(t) for t in times]
+    received: set[int] = set()
+    valid: set[int] = set()
+    for t, is_valid in marks:
+        if t + shift >= boundary:
+            continue
+        index = bisect.bisect_right(slots, t + shift) - 1
+        if index < 0:
+            continue
+        received.add(index)
+        if is_valid:
+            valid.add(index)
+    skipped = {i for i, t in enumerate(times) if any(a <= t < b for a, b in excluded)}
+    return CaptureFigures(
+        len(times) - len(skipped), len(received - skipped), len(valid - skipped), len(skipped)
+    )
+
+
+@budgets(ci=400)
+def test_slot_walk_counts_as_each_reading_bisected(budget: Budget) -> None:
+    """capture_from_marks walks the slots over the sorted marks: the same figures as bisecting each reading
+    into its slot, for any readings (duplicates, unsorted, on slot edges, early, outside the range)."""
+    span_us = 3 * 86400 * 10**6
+    origin = to_us(DAY)
+
+    def prop(
+        kind: int, offsets: list[int], flags: list[bool], start_h: int, hours: int, ice: tuple[int, int]
+    ) -> None:
+        schedule = [Schedule.every(3600), Schedule.every(300), Schedule.every(7.5), Schedule.slots()][kind]
+        start = DAY + timedelta(hours=start_h)
+        end = start + timedelta(hours=hours)
+        marks = [(origin + o, v) for o, v in zip(offsets, flags, strict=False)]
+        marks += [(to_us(t) - 300 * 10**6, True) for t in schedule.expected_times(start, end)[:3]]  # early
+        excluded = [(DAY + timedelta(minutes=ice[0]), DAY + timedelta(minutes=ice[0] + ice[1]))]
+        assert capture_from_marks(schedule, start, end, marks, excluded) == _per_reading_reference(
+            schedule, start, end, marks, excluded
+        )
+
+    check(
+        prop,
+        budget,
+        st.integers(0, 3),
+        st.lists(st.integers(-span_us // 3, span_us), max_size=300),
+        st.lists(st.booleans(), max_size=300),
+        st.integers(-6, 30),
+        st.integers(0, 40),
+        st.tuples(st.integers(0, 2000), st.integers(0, 600)),
+    )

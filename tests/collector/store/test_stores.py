@@ -7,7 +7,9 @@ import pytest
 
 from collector.store.base import Store, Transition, seq_ranges
 from collector.store.sqlite import SqliteStore
-from protocols.messages import Command, CommandKind, StationState
+from collector.timestamps import to_us
+from protocols.flags import Flag
+from protocols.messages import Command, CommandKind, Reading, ReadingBatch, StationState
 from tests.collector.factories import T0, batch, event, received, reply, status, unchecked
 
 
@@ -40,6 +42,66 @@ def test_readings_query_range_param_and_limit(store: Store) -> None:
     assert len(store.readings("hexicun", limit=4)) == 4
     assert len(store.readings("hexicun")) == 20
     assert store.readings("chuanhutun") == []
+
+
+def test_reading_marks_are_the_readings_times_and_validity(store: Store) -> None:
+    """What capture rates count, straight from the store: per parameter (t in µs, flag N/T), the range
+    half-open, the same readings as ``readings`` gives."""
+    flagged = ReadingBatch(
+        station="hexicun",
+        seq=3,
+        sent_at=T0 + timedelta(minutes=10),
+        readings=[
+            Reading(param="w01001", t=T0 + timedelta(minutes=1), value=7.1, flag=Flag.MAINTENANCE),
+            Reading(param="w01001", t=T0 + timedelta(minutes=2), value=7.2, flag=Flag.OVER_RANGE),
+            Reading(param="w01001", t=T0 + timedelta(minutes=3), value=None, flag=Flag.FAULT),
+            Reading(param="w01001", t=T0 + timedelta(minutes=4, microseconds=7), value=7.4),
+        ],
+    )
+    store.apply([received(batch(seq=1, n=10)), received(flagged)])
+    start, end = T0 + timedelta(minutes=2), T0 + timedelta(minutes=5)
+    marks = store.reading_marks("hexicun", start, end)
+    assert sorted(marks["w01010"]) == [(to_us(T0 + timedelta(minutes=m)), True) for m in (2, 3, 4)]
+    assert sorted(marks["w01001"]) == [
+        (to_us(T0 + timedelta(minutes=2)), True),  # T: valid
+        (to_us(T0 + timedelta(minutes=3)), False),  # D
+        (to_us(T0 + timedelta(minutes=4, microseconds=7)), True),  # exact to the µs
+    ]
+    assert {p: sorted(m) for p, m in marks.items()} == {
+        p: sorted(
+            (to_us(r.t), r.flag in ("N", "T"))
+            for r in store.readings("hexicun", param=p, start=start, end=end)
+        )
+        for p in ("w01010", "w01001")
+    }
+    assert store.reading_marks("chuanhutun", start, end) == {}
+
+
+def test_device_owners_report_most_of_a_parameter(store: Store) -> None:
+    """Each parameter's device in a range: the one with most readings; of equals, the one heard first;
+    readings without a device do not count."""
+
+    def reading(param: str, minute: int, device: str | None) -> Reading:
+        return Reading(param=param, t=T0 + timedelta(minutes=minute), value=1.0, device=device)
+
+    readings = [
+        *(reading("w01010", m, "probe") for m in range(0, 5)),
+        *(reading("w01010", m, "spare") for m in range(5, 8)),
+        reading("w01001", 1, "late"),  # a tie of one each: "early" was heard first
+        reading("w01001", 0, "early"),
+        *(reading("w01009", m, None) for m in range(0, 4)),
+        reading("w01009", 4, "do"),
+        reading("w21003", 0, "before the range"),
+        *(reading("w21003", m, "") for m in range(1, 3)),
+    ]
+    store.apply([received(ReadingBatch(station="hexicun", seq=1, sent_at=T0, readings=readings))])
+    owners = store.device_owners("hexicun", T0, T0 + timedelta(minutes=8))
+    assert owners == {"w01010": "probe", "w01001": "early", "w01009": "do", "w21003": "before the range"}
+    later = store.device_owners("hexicun", T0 + timedelta(minutes=1), T0 + timedelta(minutes=8))
+    assert later["w01010"] == "probe" and later["w01001"] == "late" and "w21003" not in later
+    assert store.device_owners("hexicun", T0 + timedelta(minutes=5), T0 + timedelta(minutes=8)) == {
+        "w01010": "spare"
+    }
 
 
 def test_latest_per_parameter_by_sample_time(store: Store) -> None:
