@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1.0)
             fleet.join()
             stored = metric(api, "qingliu_collector_readings_ingested_total")
+            # The fleet view's health columns: computed for every station on the first request, then kept for
+            # CACHE_S (collector/api/fleet.py). For information: what the first visitor waits.
+            fleet_first = timed_get(api + "/api/fleet/health")
+            fleet_cached = [timed_get(api + "/api/fleet/health") for _ in range(5)]
         finally:
             group.stop_all()
             broker.stop()
@@ -217,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         f"collector RSS: start {rss[0][1]:.0f} MB, middle {mid:.0f} MB, end {rss[-1][1]:.0f} MB; slope under the "
         f"fleet from 30 % to 60 % of the run {slope:+.2f} MB/min (target < {RSS_SLOPE_MAX_MB_PER_MIN}) "
         f"{'PASS' if ok else 'FAIL'}; from 30 % to the end (API timed too) {slope_per_min(loaded):+.2f} MB/min"
+    )
+    print(
+        f"/api/fleet/health: first request (every station's 24 h computed) {fleet_first:.0f} ms, then from its "
+        f"cache p50 {p(fleet_cached, 0.5):.1f} ms (for information)"
     )
     for path, values in timings.items():
         if not values:
