@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collector.alerts.model import Alert, Transition, TransitionKind
-from collector.alerts.supervision import Place, Sample, Settings, detail, judge, upstream
+from collector.alerts.supervision import (
+    Place,
+    Sample,
+    Settings,
+    detail,
+    judge,
+    over_since,
+    upstream,
+    validity_of_counts,
+)
 from collector.assessment.classes import WaterClass, parse_class
 from collector.assessment.periods import FloodSeason
 from collector.config import CollectorConfig
@@ -45,11 +54,12 @@ def _place(section: Section, registry: SectionRegistry, target: WaterClass | Non
     )
 
 
-def _samples(store: Store, station: str, start: datetime, end: datetime) -> dict[str, list[Sample]]:
-    by_param: dict[str, list[Sample]] = {}
-    for r in store.readings(station, start=start, end=end, limit=_MAX_ROWS, newest=True):
-        by_param.setdefault(r.param, []).append(Sample(r.t, r.value, r.flag))
-    return by_param
+def _samples(
+    store: Store, station: str, start: datetime, end: datetime, param: str
+) -> dict[str, list[Sample]]:
+    """``param``'s readings of ``[start, end)``, oldest first (the newest ``_MAX_ROWS`` at most)."""
+    found = store.readings(station, param=param, start=start, end=end, limit=_MAX_ROWS, newest=True)
+    return {param: [Sample(r.t, r.value, r.flag) for r in found]}
 
 
 class Supervisor:
@@ -92,14 +102,29 @@ class Supervisor:
         at, settings = alert.last_bad_at, self.settings
         target = parse_class(alert.detail["target"]) if "target" in alert.detail else None
         place = _place(section, self.registry, target)
-        samples = _samples(self.store, alert.station, at - settings.validity_window, at + _ONE_US)
+        # What the judgement reads, and no more: an alert flapping at a class limit is judged at every
+        # opening, on the applier's thread. The item's values of the trend window, or of the whole validity
+        # window when its run over target reaches further back; the values' counts by flag; upstream, each
+        # item's newest valid value (all ``upstream`` looks at).
+        start, end = at - settings.validity_window, at + _ONE_US
+        recent = max(start, at - settings.trend_window)
+        own = _samples(self.store, alert.station, recent, end, alert.param)
+        since, reaches_back = over_since(own[alert.param], at, place, alert.param)
+        if recent > start and (since is None or reaches_back):
+            own = _samples(self.store, alert.station, start, end, alert.param)
+        counted = validity_of_counts(
+            settings.validity_window,
+            self.store.flag_counts(alert.station, start, end, alert.param),
+            self.store.flag_counts(alert.station, start, end),
+        )
         above = next((s for s in self.registry.upstream(section.id) if s.station is not None), None)
         up_samples: Mapping[str, Sequence[Sample]] = {}
         if above is not None and above.station is not None:
-            up_samples = _samples(self.store, above.station, at - settings.upstream_window, at + _ONE_US)
+            newest = self.store.latest_valid(above.station, at - settings.upstream_window, end)
+            up_samples = {code: [Sample(r.t, r.value, r.flag)] for code, r in newest.items()}
         up_place = _place(above, self.registry) if above is not None else None
         up = upstream(up_place, up_samples, alert.param, at, settings.upstream_window)
-        degree = judge(place, alert.param, alert.value, at, alert.opened_at, samples, up, settings)
+        degree = judge(place, alert.param, alert.value, at, alert.opened_at, own, up, settings, counted)
         return detail(degree)
 
     def supervise(self, transitions: Sequence[Transition]) -> dict[str, dict[str, Any]]:

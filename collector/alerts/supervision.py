@@ -204,6 +204,19 @@ def validity(
     )
 
 
+def validity_of_counts(window: timedelta, item: Mapping[str, int], station: Mapping[str, int]) -> Validity:
+    """``validity`` from the values' counts by flag, of the item and of every item of the station, as a store
+    counts them (a stored value with a valid flag always has a number)."""
+    return Validity(
+        window,
+        sum(n for flag, n in item.items() if is_valid(flag)),
+        sum(item.values()),
+        {flag: n for flag, n in sorted(item.items()) if not is_valid(flag)},
+        sum(n for flag, n in station.items() if is_valid(flag)),
+        sum(station.values()),
+    )
+
+
 # ----- upstream ---------------------------------------------------------------------------------------------
 class UpstreamState(StrEnum):
     DATA = "data"
@@ -276,10 +289,12 @@ def judge(
     samples: Mapping[str, Sequence[Sample]],
     up: Upstream,
     settings: Settings | None = None,
+    counted: Validity | None = None,
 ) -> Degree:
     """The degree of an exceedance of ``param`` at ``place``: ``value`` sampled at ``at``, the alert open
     since ``opened_at``; ``samples`` are the station's readings by item (oldest first) over at least the
-    validity window up to ``at``."""
+    validity window up to ``at``. With ``counted`` (the validity, counted by the caller) only ``param``'s
+    samples are read, over at least the trend window and back to where its run over target began."""
     settings = settings or Settings()
     item = judge_section({param: value}, place.water_type, place.target).item(param)
     own = samples.get(param, ())
@@ -294,7 +309,7 @@ def judge(
         over_at_least=at_least,
         upstream=up,
         trend=trend(own, at, place, param, settings),
-        validity=validity(samples, param, at, settings.validity_window),
+        validity=counted or validity(samples, param, at, settings.validity_window),
         settings=settings,
     )
 

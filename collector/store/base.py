@@ -231,6 +231,14 @@ class Store(Protocol):
         """Each parameter's device over ``[start, end)``: the one that reported most of its readings (of
         equals, the one heard first)."""
 
+    def latest_valid(self, station: str, start: datetime, end: datetime) -> dict[str, StoredReading]:
+        """Each parameter's newest valid reading (flag N or T, with a value) of ``[start, end)``."""
+
+    def flag_counts(
+        self, station: str, start: datetime, end: datetime, param: str | None = None
+    ) -> dict[str, int]:
+        """How many readings of ``[start, end)`` carry each flag, of ``param`` or of every parameter."""
+
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int
     ) -> tuple[int | None, list[StoredReading] | list[ReadingBucket]]:

@@ -157,6 +157,14 @@ class EngineStore:
     def device_owners(self, station: str, start: datetime, end: datetime) -> dict[str, str]:
         return records.device_owners(self._rows, self._dialect, station, start, end)
 
+    def latest_valid(self, station: str, start: datetime, end: datetime) -> dict[str, StoredReading]:
+        return records.latest_valid(self._rows, self._dialect, station, start, end)
+
+    def flag_counts(
+        self, station: str, start: datetime, end: datetime, param: str | None = None
+    ) -> dict[str, int]:
+        return records.flag_counts(self._rows, self._dialect, station, start, end, param)
+
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int
     ) -> tuple[int | None, list[StoredReading] | list[ReadingBucket]]:

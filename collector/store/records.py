@@ -96,6 +96,34 @@ def reading_marks(
     return marks
 
 
+def flag_counts(
+    query: Query, d: Dialect, station: str, start: datetime, end: datetime, param: str | None = None
+) -> dict[str, int]:
+    """How many readings of ``[start, end)`` carry each flag (of ``param``, or of every parameter)."""
+    where, args = d.where(("param =", param))
+    rows = query(
+        f"SELECT flag, COUNT(*) FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}{where}"
+        " GROUP BY flag",
+        (station, d.time(start), d.time(end), *args),
+    )
+    return {str(flag): int(n) for flag, n in rows}
+
+
+def latest_valid(
+    query: Query, d: Dialect, station: str, start: datetime, end: datetime
+) -> dict[str, StoredReading]:
+    """Each parameter's newest valid (N/T, with a value) reading of ``[start, end)``."""
+    valid = ", ".join(f"'{text}'" for text in sorted(_VALID_FLAG_TEXTS))
+    rows = query(
+        f"SELECT r.station, r.param, r.t, r.value, r.flag, r.device, r.received_at FROM readings r JOIN"
+        f" (SELECT param, MAX(t) AS t FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}"
+        f" AND flag IN ({valid}) AND value IS NOT NULL GROUP BY param) newest"
+        f" ON r.station = {d.mark} AND r.param = newest.param AND r.t = newest.t",
+        (station, d.time(start), d.time(end), station),
+    )
+    return {str(row[1]): reading(d, row) for row in rows}
+
+
 def device_owners(query: Query, d: Dialect, station: str, start: datetime, end: datetime) -> dict[str, str]:
     """Each parameter's device over ``[start, end)``: the one that reported most of its readings, and of
     equals the one heard first (readings without a device do not count)."""

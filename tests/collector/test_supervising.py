@@ -14,11 +14,14 @@ import pytest
 from collector.alerting import AlertDesk
 from collector.alerts import Alert, AlertsConfig, Transition, TransitionKind
 from collector.alerts.config import Site
+from collector.alerts.supervision import Sample, Settings, detail, judge, upstream
+from collector.assessment.classes import parse_class
 from collector.assessment.periods import FloodSeason
 from collector.notify.payloads import webhook_payload
 from collector.sections import load_sections
 from collector.store.base import Received, Store
-from collector.supervising import Supervisor
+from collector.supervising import Supervisor, _place
+from collector.timestamps import ONE_US
 from protocols.messages import Reading, ReadingBatch, Severity
 
 TP, TEMP, NH3N = "w21011", "w01010", "w21003"
@@ -94,6 +97,65 @@ def test_an_exceedance_in_the_season_is_judged_from_the_store(store: Store) -> N
     v = said["validity"]
     assert (v["valid"], v["total"], v["flags"], v["share"]) == (4, 5, {"B": 1}, 0.8)
     assert (v["station_valid"], v["station_total"]) == (5, 6)
+
+
+def test_the_lean_reads_judge_as_every_reading_read_back(store: Store) -> None:
+    """The supervisor reads the item's values, the station's counts and upstream's newest valid values
+    (an alert flapping at a limit is judged at every opening): the judgement must be the one made from every
+    reading of both stations, window edges, flags, values without a number and newer invalid ones included."""
+    day = 24.0
+    write(
+        store,
+        "hexicun",
+        [
+            *HEXICUN_TP,
+            (-day, TEMP, 19.0, "N"),  # on the validity window's first instant: in
+            (-day - 0.0001, NH3N, 1.0, "N"),  # just before it: out
+            (-5, NH3N, 1.2, "D"),
+            (-4, NH3N, None, "B"),
+            (-0.5, TEMP, 21.0, "M"),
+        ],
+    )
+    write(
+        store,
+        "chuanhutun",
+        [
+            (-6, NH3N, 3.0, "N"),  # on the upstream window's first instant: in
+            (-2, TP, 0.32, "N"),
+            (-1, TP, 0.5, "D"),  # newer, not valid: the 0.32 is upstream's value
+            (-1, TEMP, None, "B"),
+            (0, TEMP, 22.0, "T"),
+            (0.5, TP, 0.9, "N"),  # after the alert's value
+        ],
+    )
+    lean = Supervisor(store, REGISTRY, FloodSeason(7, 9)).judge(exceedance())
+    assert lean == _judged_from_every_reading(store, exceedance())
+    assert lean["validity"]["station_total"] == 10 and lean["upstream"]["value"] == 0.32
+    assert lean["over_since"] == "2026-07-15T01:00:00Z"  # within the trend window: read no further
+
+
+def test_a_run_over_target_longer_than_the_trend_window_is_read_back_to_its_start(store: Store) -> None:
+    write(store, "hexicun", [(-h, TP, 0.3 + h / 100, "N") for h in range(0, 11)] + [(-11, TP, 0.1, "N")])
+    lean = Supervisor(store, REGISTRY, FloodSeason(7, 9)).judge(exceedance(value=0.3))
+    assert lean == _judged_from_every_reading(store, exceedance(value=0.3))
+    assert lean["over_since"] == "2026-07-14T16:00:00Z" and lean["over_for_s"] == 10 * 3600.0
+
+
+def _judged_from_every_reading(store: Store, alert: Alert) -> dict[str, Any]:
+    """The judgement of ``alert`` made from every reading of hexicun's day and chuanhutun's six hours."""
+
+    def every(station: str, hours: float) -> dict[str, list[Sample]]:
+        found: dict[str, list[Sample]] = {}
+        for r in store.readings(station, start=T - timedelta(hours=hours), end=T + ONE_US, limit=10_000):
+            found.setdefault(r.param, []).append(Sample(r.t, r.value, r.flag))
+        return found
+
+    settings = Settings()
+    section, above = REGISTRY.for_station("hexicun"), REGISTRY.for_station("chuanhutun")
+    assert section is not None and above is not None and alert.value is not None
+    up = upstream(_place(above, REGISTRY), every("chuanhutun", 6), TP, T, settings.upstream_window)
+    place = _place(section, REGISTRY, parse_class("III"))
+    return detail(judge(place, TP, alert.value, T, T, every("hexicun", 24), up, settings))
 
 
 def test_the_top_of_a_river_and_a_silent_neighbour(store: Store) -> None:
