@@ -1,7 +1,8 @@
 """The collector's side of the flood-season 24-hour supervision (collector/alerts/supervision.py): for an
 exceedance alert that opens or escalates in the flood season ([assessment] flood_first_month/last_month), read
-what the judgement needs from the store — the station's readings of the last 24 h and those of the nearest
-upstream section with a station — and attach the judgement to the alert as ``detail["supervision"]``, so the
+what the judgement needs from the store — the item's recent values (back to where its run over target began),
+the station's values of the last 24 h counted by flag, and the newest valid values of the nearest upstream
+section with a station — and attach the judgement to the alert as ``detail["supervision"]``, so the
 one message each notifier sends, the stored alert and the API all carry it. Outside the season, or for a station
 that measures no assessed section, an alert is left as it is.
 """
@@ -36,7 +37,7 @@ KEY = "supervision"  # under Alert.detail
 SUPERVISED = frozenset({TransitionKind.OPENED, TransitionKind.ESCALATED})
 EXCEEDANCE = "exceedance"  # the rule type judged (collector/alerts/rules/quality.py)
 _ONE_US = timedelta(microseconds=1)  # store ranges are half-open: include the alert's own value
-_MAX_ROWS = 200_000  # a day of one station's readings is a few thousand
+_MAX_ROWS = 200_000  # a day of one item at one value a second is 86,400
 
 
 def _place(section: Section, registry: SectionRegistry, target: WaterClass | None = None) -> Place:
