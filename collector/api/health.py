@@ -77,8 +77,8 @@ def station_health_from_marks(
     excluded: Sequence[tuple[datetime, datetime, str]] = (),
 ) -> dict[str, Any]:
     """``station_health`` of readings given as the store's marks (collector/health/capture.py) and each
-    parameter's device (the one that reported most of its readings): no object per reading, which made a
-    week of one-minute data take about a second (benchmarks/bench_fleet_health.py)."""
+    parameter's device (the one that reported most of its readings): no object per reading (a week of
+    one-minute data took 0.65 s that way, 0.13 s this way: benchmarks/bench_health.py)."""
     plan = schedules(site, config)
     stream = {code: sorted(marks.get(code, ())) for code in plan}
     windows = [(a, b) for a, b, _ in excluded]

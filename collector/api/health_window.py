@@ -69,7 +69,7 @@ def clipped_headline(
 ) -> dict[str, Any]:
     """What the fleet view shows of ``clipped_health``: from, first_heard and the three figures, equal to the
     body's, without its days and devices: every reading of every station is counted, and at 1,000 stations
-    reporting each minute that is 8.6 million a day (benchmarks/bench_fleet_health.py)."""
+    reporting each minute that is 8.6 million a day (benchmarks/bench_health.py)."""
     start, heard, initial, transitions = _clipped(service, config.id, start, end)
     plan = schedules(config, service.config.schedule)
     marks = service.store.reading_marks(config.id, start, end)
