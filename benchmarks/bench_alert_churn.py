@@ -3,8 +3,10 @@ station reporting steadily, in the same run.
 
 A real CollectorService (SQLite store, the city plan's sections and outfalls, so that flood-season
 supervision and source tracing run as in production; July, inside the season) takes 河西村's one-minute batches
-of ten parameters through its inbox, applier and alert desk. First a day of steady history (what the
-judgements read back), then ``--minutes`` more, timed until the applier is idle:
+of ten parameters through its inbox, applier and alert desk. The outfall upstream of it (金能煤业) has its
+monitor's one-minute values of six items stored for the whole time, as its data logger would have sent them.
+First a day of steady history (what the judgements read back), then ``--minutes`` more, timed until the applier
+is idle:
 
 - steady: ammonia nitrogen at 0.3 mg/L (class II) throughout;
 - flapping: ammonia nitrogen at 2.5 mg/L (worse than class V) for two minutes in every five, so an exceedance
@@ -30,6 +32,8 @@ from pathlib import Path
 from benchmarks.rounds import Check, conclude
 from collector.config import parse_config
 from collector.service import CollectorService
+from collector.store.sqlite import SqliteStore
+from collector.timestamps import to_us
 from protocols import messages
 from protocols.messages import Reading, ReadingBatch
 
@@ -47,6 +51,8 @@ PROBE = {
     "w21001": 0.8,
     "w01018": 12.0,
 }
+OUTFALL = "jinneng"  # collector/outfalls.toml: upstream of 河西村
+OUTFALL_ITEMS = {"w01018": 30.0, "w01001": 7.5, "w21003": 2.0, "w21011": 0.3, "w21001": 8.0, "w00000": 40.0}
 BACKLOG_READINGS = 30 * 1440 * 10
 DRAIN_MAX_S = 120.0
 
@@ -67,6 +73,19 @@ def payload(seq: int, minute: int, flapping: bool) -> bytes:
     return messages.encode(ReadingBatch(station=STATION, seq=seq, sent_at=t, readings=readings))
 
 
+def store_outfall(service: CollectorService, minutes: int) -> None:
+    """The upstream outfall's monitor values, written straight into the SQLite store (not timed)."""
+    store = service.store
+    assert isinstance(store, SqliteStore)
+    rows = [
+        (OUTFALL, param, to_us(T0 + timedelta(minutes=minute)), value, "N", "hj212", 1, to_us(T0))
+        for minute in range(minutes)
+        for param, value in OUTFALL_ITEMS.items()
+    ]
+    with store._transaction() as connection:
+        connection.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
 def one_round(flapping: bool, minutes: int) -> tuple[float, int]:
     """(readings/s over the timed minutes, alerts opened in them)."""
     with tempfile.TemporaryDirectory(prefix="bench-churn-") as tmp:
@@ -74,6 +93,7 @@ def one_round(flapping: bool, minutes: int) -> tuple[float, int]:
         service = CollectorService(parse_config(config_text(Path(tmp))), clock=lambda: now, tick_s=3600.0)
         service.start(mqtt=False)
         try:
+            store_outfall(service, HISTORY_MIN + minutes)
             topic = f"qingliu/v1/{STATION}/readings"
             receiver = service.receiver
             assert receiver is not None  # in-process: started with mqtt=False
@@ -86,7 +106,12 @@ def one_round(flapping: bool, minutes: int) -> tuple[float, int]:
                 receiver.handle(topic, payload(minute + 1, minute, flapping), lambda: True)
             assert service.wait_idle(600), "the timed minutes were not applied"
             seconds = time.perf_counter() - began
-            opened = len(service.store.alerts(station=STATION, limit=1_000_000)) - before
+            alerts = service.store.alerts(station=STATION, limit=1_000_000)
+            opened = len(alerts) - before
+            # Not vacuous: the exceedances opened were judged and traced to the outfall's data.
+            judged = [a for a in alerts if a.rule_type == "exceedance"]
+            if any("supervision" not in a.detail or "sources" not in a.detail for a in judged):
+                raise SystemExit("FAIL: an exceedance was not judged (supervision) or traced (sources)")
         finally:
             service.stop()
     return minutes * (len(PROBE) + 1) / seconds, opened
