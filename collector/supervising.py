@@ -113,11 +113,8 @@ class Supervisor:
         since, reaches_back = over_since(own[alert.param], at, place, alert.param)
         if recent > start and (since is None or reaches_back):
             own = _samples(self.store, alert.station, start, end, alert.param)
-        counted = validity_of_counts(
-            settings.validity_window,
-            self.store.flag_counts(alert.station, start, end, alert.param),
-            self.store.flag_counts(alert.station, start, end),
-        )
+        counts = self.store.flag_counts(alert.station, start, end)
+        counted = validity_of_counts(settings.validity_window, alert.param, counts)
         above = next((s for s in self.registry.upstream(section.id) if s.station is not None), None)
         up_samples: Mapping[str, Sequence[Sample]] = {}
         if above is not None and above.station is not None:

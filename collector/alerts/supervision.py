@@ -204,16 +204,18 @@ def validity(
     )
 
 
-def validity_of_counts(window: timedelta, item: Mapping[str, int], station: Mapping[str, int]) -> Validity:
-    """``validity`` from the values' counts by flag, of the item and of every item of the station, as a store
-    counts them (a stored value with a valid flag always has a number)."""
+def validity_of_counts(window: timedelta, param: str, counts: Mapping[str, Mapping[str, int]]) -> Validity:
+    """``validity`` from the station's values counted by item and flag over the window, as a store counts them
+    (a stored value with a valid flag always has a number)."""
+    item = counts.get(param, {})
+    every = [(flag, n) for by_flag in counts.values() for flag, n in by_flag.items()]
     return Validity(
         window,
         sum(n for flag, n in item.items() if is_valid(flag)),
         sum(item.values()),
         {flag: n for flag, n in sorted(item.items()) if not is_valid(flag)},
-        sum(n for flag, n in station.items() if is_valid(flag)),
-        sum(station.values()),
+        sum(n for flag, n in every if is_valid(flag)),
+        sum(n for _, n in every),
     )
 
 
@@ -309,7 +311,7 @@ def judge(
         over_at_least=at_least,
         upstream=up,
         trend=trend(own, at, place, param, settings),
-        validity=counted or validity(samples, param, at, settings.validity_window),
+        validity=counted if counted is not None else validity(samples, param, at, settings.validity_window),
         settings=settings,
     )
 

@@ -234,10 +234,8 @@ class Store(Protocol):
     def latest_valid(self, station: str, start: datetime, end: datetime) -> dict[str, StoredReading]:
         """Each parameter's newest valid reading (flag N or T, with a value) of ``[start, end)``."""
 
-    def flag_counts(
-        self, station: str, start: datetime, end: datetime, param: str | None = None
-    ) -> dict[str, int]:
-        """How many readings of ``[start, end)`` carry each flag, of ``param`` or of every parameter."""
+    def flag_counts(self, station: str, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+        """Per parameter, how many readings of ``[start, end)`` carry each flag."""
 
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int

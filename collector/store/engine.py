@@ -160,10 +160,8 @@ class EngineStore:
     def latest_valid(self, station: str, start: datetime, end: datetime) -> dict[str, StoredReading]:
         return records.latest_valid(self._rows, self._dialect, station, start, end)
 
-    def flag_counts(
-        self, station: str, start: datetime, end: datetime, param: str | None = None
-    ) -> dict[str, int]:
-        return records.flag_counts(self._rows, self._dialect, station, start, end, param)
+    def flag_counts(self, station: str, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+        return records.flag_counts(self._rows, self._dialect, station, start, end)
 
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int

@@ -75,9 +75,6 @@ def readings(
     return found[::-1] if newest else found
 
 
-_VALID_FLAG_TEXTS = frozenset(flag.value for flag in VALID_FLAGS)
-
-
 def reading_marks(
     query: Query, d: Dialect, station: str, start: datetime, end: datetime
 ) -> dict[str, list[tuple[int, bool]]]:
@@ -87,7 +84,7 @@ def reading_marks(
         (station, d.time(start), d.time(end)),
     )
     marks: dict[str, list[tuple[int, bool]]] = {}
-    valid = _VALID_FLAG_TEXTS
+    valid = VALID_FLAGS  # str-valued enum members: a stored flag's text is found in it
     for param, t, flag in rows:
         found = marks.get(param)
         if found is None:
@@ -97,23 +94,25 @@ def reading_marks(
 
 
 def flag_counts(
-    query: Query, d: Dialect, station: str, start: datetime, end: datetime, param: str | None = None
-) -> dict[str, int]:
-    """How many readings of ``[start, end)`` carry each flag (of ``param``, or of every parameter)."""
-    where, args = d.where(("param =", param))
+    query: Query, d: Dialect, station: str, start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    """Per parameter, how many readings of ``[start, end)`` carry each flag (one pass over the range)."""
     rows = query(
-        f"SELECT flag, COUNT(*) FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}{where}"
-        " GROUP BY flag",
-        (station, d.time(start), d.time(end), *args),
+        f"SELECT param, flag, COUNT(*) FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}"
+        " GROUP BY param, flag",
+        (station, d.time(start), d.time(end)),
     )
-    return {str(flag): int(n) for flag, n in rows}
+    counts: dict[str, dict[str, int]] = {}
+    for param, flag, n in rows:
+        counts.setdefault(str(param), {})[str(flag)] = int(n)
+    return counts
 
 
 def latest_valid(
     query: Query, d: Dialect, station: str, start: datetime, end: datetime
 ) -> dict[str, StoredReading]:
     """Each parameter's newest valid (N/T, with a value) reading of ``[start, end)``."""
-    valid = ", ".join(f"'{text}'" for text in sorted(_VALID_FLAG_TEXTS))
+    valid = ", ".join(f"'{flag.value}'" for flag in sorted(VALID_FLAGS))
     rows = query(
         f"SELECT r.station, r.param, r.t, r.value, r.flag, r.device, r.received_at FROM readings r JOIN"
         f" (SELECT param, MAX(t) AS t FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}"

@@ -55,9 +55,6 @@ from collector.store.base import StoredReading
 from protocols import catalogue
 from protocols.flags import VALID_FLAGS
 
-_VALID = frozenset(str(f) for f in VALID_FLAGS)
-
-
 # -- hours over target -----------------------------------------------------------------------------------------
 
 
@@ -67,7 +64,7 @@ def hours_over(
     """(hours over target, hours with a valid value) of ``param`` among ``readings``. Pure."""
     sums: dict[datetime, list[float]] = defaultdict(list)
     for r in readings:
-        if r.param == param and r.flag in _VALID and r.value is not None:
+        if r.param == param and r.flag in VALID_FLAGS and r.value is not None:
             sums[r.t.replace(minute=0, second=0, microsecond=0)].append(r.value)
     over = 0
     for values in sums.values():
