@@ -13,8 +13,7 @@ stored: e.g. a history imported in bulk) has no uptime figure rather than 0 %.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,14 +21,12 @@ from decimal import Decimal
 from collector.assessing import Assessor
 from collector.assessment.rounding import ratio
 from collector.config import ScheduleConfig, StationConfig
-from collector.health.capture import marks_of
 from collector.health.schedule import schedules
 from collector.health.station import StationFigures, station_figures_from_marks
 from collector.reports.document import Cell, Column, ColumnKind, Emphasis, Table, Text
-from collector.store.base import Store, StoredReading
+from collector.store.base import Store
 
 RATE_PLACES = 3  # a fraction: 0.968 is 96.8 %
-MAX_READINGS = 5_000_000  # one station's readings of a period are read in one query
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +82,10 @@ def read_operation(
     schedule: ScheduleConfig,
     start: datetime,
     end: datetime,
-    readings: Sequence[StoredReading] | None = None,
 ) -> StationFigures:
-    """The figures of ``site`` over [start, end); ``readings`` (all its readings of the range, from one
-    ``store.readings`` call) may be passed by a caller that needs them for something else too. Without them
-    the store's marks are counted: a month of one-minute data is 432,000 readings a station."""
-    if readings is None:
-        marks = store.reading_marks(site.id, start, end)
-    else:
-        stream: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-        for r in readings:
-            stream[r.param].append((r.t, r.flag))
-        marks = {param: marks_of(pairs) for param, pairs in stream.items()}
+    """The figures of ``site`` over [start, end), counted from the store's marks, not an object per reading: a
+    month of one-minute data is 432,000 readings a station."""
+    marks = store.reading_marks(site.id, start, end)
     initial, transitions = store.transitions_between(site.id, start, end)
     windows = [(e.start, e.end) for e in assessor.exclusions(site.id, start, end)]
     return station_figures_from_marks(
@@ -117,15 +106,12 @@ def station_operations(
     start: datetime,
     end: datetime,
     threshold: float,
-    readings: Mapping[str, Sequence[StoredReading]] | None = None,
 ) -> list[StationOperation]:
     """A row per configured station (in the order given), named after the section it measures."""
     out = []
     for site in stations:
         section = assessor.registry.for_station(site.id)
-        figures = read_operation(
-            store, assessor, site, assessor.schedule, start, end, (readings or {}).get(site.id)
-        )
+        figures = read_operation(store, assessor, site, assessor.schedule, start, end)
         out.append(
             operation_row(
                 site,

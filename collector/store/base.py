@@ -352,6 +352,12 @@ class Store(Protocol):
     ) -> list[DailyMean]:
         """Mean of the valid values per local calendar day of ``tz`` (days without readings absent)."""
 
+    def hourly_sums(
+        self, station: str, start: datetime, end: datetime
+    ) -> dict[str, dict[int, tuple[int, float]]]:
+        """Per parameter and UTC hour (whole hours since the epoch), (count, sum) of the valid values of
+        [start, end), retired hours included (collector/store/retention_rows.py); hours without one absent."""
+
     # -- people, sessions, API tokens and the audit log (collector/auth/) --------------------------------------
 
     def auth(self) -> AuthRows:

@@ -304,6 +304,10 @@ class EngineStore:
             retired = retention_rows.hourly_days(self._db, self._dialect, station, param, start, end, shift)
         return retention_rows.merge_days(raw, retired) if retired else raw
 
+    def hourly_sums(self, station: str, start: datetime, end: datetime) -> retention_rows.HourSums:
+        with self._lock:
+            return retention_rows.hourly_sums(self._db, self._dialect, station, start, end)
+
     # -- retention: old raw readings moved into hourly aggregates (retention_rows.py, collector/retention.py) --
 
     def retention_stations(self) -> list[str]:

@@ -8,7 +8,7 @@ hold the same numbers again.
 
 ``retire`` moves the raw readings of one station in [start, end) into the hourly table and deletes them, in one
 transaction: a reading is always either raw or in an aggregate, never both, so a period's figures are those of
-the raw rows plus those of the aggregates (``hourly_stats``, ``hourly_days``), whatever retention has done.
+the raw rows plus those of the aggregates (``hourly_stats``, ``hourly_days``, ``hourly_sums``), whatever retention has done.
 A reading that comes late into an hour already retired is raw again until the next pass adds it to the hour.
 
 Written once for both engines through their ``Dialect`` (dialect.py): the hour is an integer in both; the time
@@ -145,6 +145,31 @@ def hourly_stats(
         (str(st), str(p)): item_stats(n, nv, s, mn, mx, dialect.when(mt) if mt is not None else None)
         for st, p, n, nv, s, mn, mx, mt in rows
     }
+
+
+HourSums = dict[str, dict[int, tuple[int, float]]]  # param → UTC hour → (valid values, their sum)
+
+
+def hourly_sums(db: Any, dialect: Dialect, station: str, start: datetime, end: datetime) -> HourSums:
+    """Per parameter and UTC hour (whole hours since the epoch), the count and sum of ``station``'s valid
+    values in [start, end): raw readings and retired hours together, in one query. Hours without a valid
+    value are absent. A retired hour counts when its start lies in the range (``hour_range``)."""
+    m = dialect.mark
+    hour = hour_of(dialect)
+    first, last = hour_range(start, end)
+    rows = db.execute(
+        "SELECT param, hour, SUM(n), SUM(s) FROM ("
+        f"SELECT r.param AS param, {hour} AS hour, COUNT(*) AS n, SUM(r.value) AS s FROM readings r"
+        f" WHERE r.station = {m} AND r.t >= {m} AND r.t < {m} AND {VALID} GROUP BY r.param, {hour}"
+        " UNION ALL SELECT h.param, h.hour, h.n_valid, h.s FROM readings_hourly h"
+        f" WHERE h.station = {m} AND h.hour >= {m} AND h.hour <= {m} AND h.n_valid > 0"
+        ") both_sides GROUP BY param, hour",
+        (station, dialect.time(start), dialect.time(end), station, first, last),
+    ).fetchall()
+    out: HourSums = {}
+    for param, h, n, s in rows:
+        out.setdefault(str(param), {})[int(h)] = (int(n), float(s))
+    return out
 
 
 def hourly_days(

@@ -10,15 +10,14 @@ An **hour over target** is a clock hour (local; Asia/Shanghai is a whole number 
 of the item's valid (N/T) readings, rounded to the item's decimals (GB/T 8170), is in a class worse than the
 section's target, as the judgement would class it (so DO below its minimum and pH outside 6–9 count too).
 "Hours with data" are the clock hours with at least one valid value: the 4-hourly nutrient analysers give about
-42 a week, the hourly probes 168. Each station's readings of the week are read in one query and serve both
-these hours and the station operation.
+42 a week, the hourly probes 168. The hours' counts and sums come from the store (``Store.hourly_sums``, retired
+hours included), never an object per reading: a week of one-minute data is 100,800 readings a station.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +26,7 @@ from collector.assessing import SectionAssessment
 from collector.assessment import WaterClass, classify, is_evaluated, previous, round_param, same_last_year
 from collector.assessment.headroom import Outcome
 from collector.assessment.limits import item_limits
-from collector.assessment.periods import ZONE
+from collector.assessment.periods import ZONE, Period
 from collector.assessment.rounding import ratio
 from collector.assessment.section import COMPLETENESS_PLACES
 from collector.reports import texts
@@ -45,34 +44,29 @@ from collector.reports.document import (
     Text,
 )
 from collector.reports.nodata import no_data_reason
-from collector.reports.operation import MAX_READINGS, StationOperation, operation_table, station_operations
+from collector.reports.operation import StationOperation, operation_table, station_operations
 from collector.reports.risk import RiskView, day_period, risks
 from collector.reports.sectioncols import SECTION_COLUMNS, local_time, section_cells
 from collector.reports.sectionmap import section_map
 from collector.reports.synthetic import synthetic_note
 from collector.sections import Section
-from collector.store.base import StoredReading
 from protocols import catalogue
-from protocols.flags import VALID_FLAGS
 
 # -- hours over target -----------------------------------------------------------------------------------------
 
 
 def hours_over(
-    readings: Sequence[StoredReading], param: str, kind: str, target: WaterClass
+    hours: Mapping[int, tuple[int, float]], param: str, kind: str, target: WaterClass
 ) -> tuple[int, int]:
-    """(hours over target, hours with a valid value) of ``param`` among ``readings``. Pure."""
-    sums: dict[datetime, list[float]] = defaultdict(list)
-    for r in readings:
-        if r.param == param and r.flag in VALID_FLAGS and r.value is not None:
-            sums[r.t.replace(minute=0, second=0, microsecond=0)].append(r.value)
+    """(hours over target, hours with a valid value) of ``param`` from its hours' (count, sum) of valid values
+    (``Store.hourly_sums``). Pure."""
     over = 0
-    for values in sums.values():
-        mean = round_param(param, sum(values) / len(values))
+    for n, total in hours.values():
+        mean = round_param(param, total / n)
         cls = classify(param, float(mean), kind)
         if cls is not None and cls > target:
             over += 1
-    return over, len(sums)
+    return over, len(hours)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -199,21 +193,18 @@ def _pollutants_table(ctx: ReportContext, week: Sequence[SectionAssessment]) -> 
     )
 
 
-def _hours_table(
-    ctx: ReportContext, sections: Sequence[Section], readings: Mapping[str, Sequence[StoredReading]]
-) -> Table:
+def _hours_table(ctx: ReportContext, sections: Sequence[Section], period: Period) -> Table:
     rows: list[tuple[Cell, ...]] = []
     marks: list[Emphasis | None] = []
     for section in sections:
         if section.station is None:
             continue
-        mine = readings.get(section.station, ())
+        sums = ctx.store.hourly_sums(section.station, period.start, period.end)
         target = WaterClass(section.target_class)
-        params = sorted({r.param for r in mine if catalogue.is_known(r.param)})
-        for param in params:
+        for param in sorted(p for p in sums if catalogue.is_known(p)):
             if not is_evaluated(param, section.water_type):
                 continue
-            over, hours = hours_over(mine, param, section.water_type, target)
+            over, hours = hours_over(sums[param], param, section.water_type, target)
             if not hours:
                 continue
             entry = catalogue.get(param)
@@ -429,19 +420,8 @@ def make(ctx: ReportContext, ref: str) -> Report:
     last_year = {a.section.id: a for a in assessor.sections(last_year_period)}
 
     stations = list(ctx.stations)
-    readings = {
-        s.id: ctx.store.readings(s.id, start=period.start, end=period.end, limit=MAX_READINGS)
-        for s in stations
-    }
-    for section in assessor.registry.sections:  # a section's station not configured: still read its hours
-        if section.station and section.station not in readings:
-            readings[section.station] = ctx.store.readings(
-                section.station, start=period.start, end=period.end, limit=MAX_READINGS
-            )
     threshold = ctx.settings.low_capture
-    operations = station_operations(
-        ctx.store, assessor, stations, period.start, period.end, threshold, readings
-    )
+    operations = station_operations(ctx.store, assessor, stations, period.start, period.end, threshold)
     stored_alerts = all_alerts(ctx.store)
     alerts = alert_figures(stored_alerts, period.start, period.end)
     reasons = {
@@ -489,7 +469,7 @@ def make(ctx: ReportContext, ref: str) -> Report:
             "超目标小时数",
             "Hours over target",
             (),
-            (_hours_table(ctx, assessor.registry.sections, readings),),
+            (_hours_table(ctx, assessor.registry.sections, period),),
         ),
         Part("alerts", "告警", "Alerts", (_alert_counts(alerts),), (_alerts_table(ctx, alerts),)),
         Part(

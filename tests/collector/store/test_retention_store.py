@@ -50,7 +50,9 @@ def raw_count(store: Store, station: str) -> int:
     return len(store.readings(station, param="w21003", limit=100_000))
 
 
-Figures = tuple[dict[tuple[str, str], ItemStats], dict[tuple[str, str], ItemStats], list[DailyMean]]
+Hours = dict[str, dict[int, tuple[int, float]]]
+Figures = tuple[dict[tuple[str, str], ItemStats], dict[tuple[str, str], ItemStats], list[DailyMean], Hours]
+T0_HOUR = int(T0.timestamp()) // 3600  # T0 is a whole UTC hour
 
 
 def figures(store: Store) -> Figures:
@@ -58,7 +60,18 @@ def figures(store: Store) -> Figures:
     whole = store.period_stats(stations, T0 - timedelta(days=1), T0 + timedelta(days=4))
     part = store.period_stats(stations, T0 + timedelta(hours=20), T0 + timedelta(hours=52), max_time=False)
     days = store.daily_means("hexicun", "w21003", T0 - timedelta(hours=8), T0 + timedelta(days=3, hours=16))
-    return whole, part, days
+    hours = store.hourly_sums("hexicun", T0 + timedelta(hours=20), T0 + timedelta(hours=52))
+    return whole, part, days, hours
+
+
+def hand_hours(first: int, end: int) -> dict[int, tuple[int, float]]:
+    """ROWS' valid values grouped by hour, for hours ``first`` ≤ h < ``end`` after T0."""
+    out: dict[int, tuple[int, float]] = {}
+    for h, value, flag in ROWS:
+        if first <= h < end and value is not None and flag in (N, T):
+            n, s = out.get(T0_HOUR + int(h), (0, 0.0))
+            out[T0_HOUR + int(h)] = (n + 1, s + value)
+    return out
 
 
 def same(a: dict[tuple[str, str], ItemStats], b: dict[tuple[str, str], ItemStats]) -> None:
@@ -82,6 +95,11 @@ def same_figures(after: Figures, before: Figures) -> None:
     assert [(d.day, d.n_all, d.n_valid) for d in after[2]] == [(d.day, d.n_all, d.n_valid) for d in before[2]]
     for x, y in zip(after[2], before[2], strict=True):
         assert x.mean == pytest.approx(y.mean, rel=1e-12)
+    assert after[3].keys() == before[3].keys() == {"w21003"}
+    got, held = after[3]["w21003"], before[3]["w21003"]
+    assert sorted(got) == sorted(held)
+    for hour, (n, total) in got.items():
+        assert n == held[hour][0] and total == pytest.approx(held[hour][1], rel=1e-12)
 
 
 def test_retired_readings_leave_the_raw_table_and_the_period_figures_stay(store: Store) -> None:
@@ -91,6 +109,11 @@ def test_retired_readings_leave_the_raw_table_and_the_period_figures_stay(store:
     whole = before[0][("hexicun", "w21003")]
     assert (whole.n_all, whole.n_valid, whole.max_valid) == (221, 219, 2.0)
     assert whole.max_t == T0 + timedelta(hours=30.51)
+    hours = before[3]["w21003"]  # hours 20–51: three values each, the 2.0 at 30.51 and the T at 40.75 too
+    assert len(hours) == 32 and hours[T0_HOUR + 30][0] == 4 and hours[T0_HOUR + 40][0] == 4
+    hand = hand_hours(20, 52)
+    assert {h: n for h, (n, _) in hours.items()} == {h: n for h, (n, _) in hand.items()}
+    assert [s for _, s in hours.values()] == pytest.approx([hand[h][1] for h in hours], rel=1e-12)
     # Retire the first two days of hexicun in two batches, and the first day and a half of huayuanzi.
     moved = store.retire_raw("hexicun", T0, T0 + timedelta(hours=24))
     moved += store.retire_raw("hexicun", T0 + timedelta(hours=24), T0 + timedelta(hours=48))

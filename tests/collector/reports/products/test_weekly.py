@@ -14,7 +14,7 @@ from collector.assessment import WaterClass
 from collector.reports.document import Emphasis, Report
 from collector.reports.products import make, weekly
 from collector.reports.products.weekly import hours_over
-from collector.store.base import Received, Store, StoredReading
+from collector.store.base import Received, Store
 from protocols.messages import Reading, ReadingBatch
 from tests.collector.reports.products import fixture_reports as fx
 
@@ -182,19 +182,15 @@ def test_a_week_not_started_or_a_bad_ref_is_refused(store: Store, tmp_path: Path
         weekly.make(ctx, "2026-46")
 
 
-def reading(minute: int, value: float, flag: str = "N", hour: int = 2) -> StoredReading:
-    t = datetime(2026, 11, 9, hour, minute, tzinfo=UTC)
-    return StoredReading("s", fx.NH3N, t, value, flag, None, t)
-
-
 def test_hours_over_is_the_hourly_mean_rounded_as_the_judgement_rounds() -> None:
-    # 1.0004 and 1.0006: mean 1.0005 → tie, 0 even → 1.000: within class III; a D value is not valid.
-    hour = [reading(0, 1.0004), reading(30, 1.0006), reading(40, 9.0, "D")]
-    assert hours_over(hour, fx.NH3N, "river", WaterClass.III) == (0, 1)
+    # 1.0004 and 1.0006: mean 1.0005 → tie, 0 even → 1.000: within class III.
+    assert hours_over({10: (2, 1.0004 + 1.0006)}, fx.NH3N, "river", WaterClass.III) == (0, 1)
     # 1.0006 and 1.0008: mean 1.0007 → 1.001 → IV: one hour over; the next hour 0.5: not over.
-    two = [reading(0, 1.0006), reading(30, 1.0008), reading(0, 0.5, hour=3)]
+    two = {10: (2, 1.0006 + 1.0008), 11: (1, 0.5)}
     assert hours_over(two, fx.NH3N, "river", WaterClass.III) == (1, 2)
     assert hours_over(two, fx.NH3N, "river", WaterClass.IV) == (0, 2)
+    # pH is judged both ways: an hour's mean of 5.9 is below 6, over target.
+    assert hours_over({10: (2, 5.8 + 6.0), 11: (1, 7.0)}, "w01001", "river", WaterClass.III) == (1, 2)
 
 
 def test_a_running_week_is_partial_and_judges_the_month_to_yesterday(store: Store, tmp_path: Path) -> None:
