@@ -1,0 +1,85 @@
+"""The naive pipeline of issue 17, as a process of its own: a paho subscriber (MQTT v5, QoS 1) that ``json.loads``
+each message and ``executemany``s its rows into a plain SQLite table, without validation, without a key, without
+any other table.
+
+Same durability as the collector: WAL with synchronous=FULL, and each message committed before its
+acknowledgement goes out (paho sends the PUBACK when ``on_message`` returns), so the broker forgets a message only
+once its rows are on disk. Without a commit per message a naive subscriber would acknowledge readings that a
+power cut can still take.
+
+Run by benchmarks/bench_collector_ingest.py beside the collector, on the same broker; it prints ``ready`` once
+subscribed. The benchmark counts the table's rows to see when every reading is stored.
+
+    python -m benchmarks.naive_pipeline --port PORT --topic TOPIC --db PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sqlite3
+import sys
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+TABLE = "CREATE TABLE IF NOT EXISTS readings (station TEXT, seq INTEGER, param TEXT, t TEXT, value REAL, flag TEXT, device TEXT)"
+INSERT = "INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def open_table(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")  # as the collector's store and inbox
+    db.execute(TABLE)
+    return db
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--db", required=True)
+    args = parser.parse_args(argv)
+    db = open_table(args.db)
+    subscribed = threading.Event()
+
+    def on_message(_client: Any, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        message = json.loads(msg.payload)
+        station, seq = message["station"], message["seq"]
+        rows = [
+            (station, seq, r["param"], r["t"], r.get("value"), r.get("flag"), r.get("device"))
+            for r in message["readings"]
+        ]
+        db.execute("BEGIN")
+        db.executemany(INSERT, rows)
+        db.execute("COMMIT")
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-naive-pipeline", protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    client.on_subscribe = lambda *_a: subscribed.set()
+    client.connect(args.host, args.port)
+    client.subscribe(args.topic, qos=1)
+    client.loop_start()
+    if not subscribed.wait(10):
+        print("not subscribed within 10 s", file=sys.stderr)
+        return 1
+    print("ready", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_a: stop.set())
+    signal.signal(signal.SIGINT, lambda *_a: stop.set())
+    stop.wait()
+    client.loop_stop()
+    client.disconnect()
+    db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
