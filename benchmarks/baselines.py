@@ -38,38 +38,3 @@ def paho_qos1_publish_rate(
     finally:
         client.loop_stop()
         client.disconnect()
-
-
-def paho_subscriber_receive_rate(host: str, port: int, topic: str, payloads: Sequence[bytes]) -> float:
-    """Messages/s that a bare paho subscriber (QoS 1, doing nothing with them) receives from a paho publisher."""
-    received = 0
-    all_in = threading.Event()
-    first: list[float] = []
-
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        nonlocal received
-        if not first:
-            first.append(time.perf_counter())
-        received += 1
-        if received >= len(payloads):
-            all_in.set()
-
-    sub = _client("bench-baseline-sub")
-    sub.on_message = on_message
-    sub.connect(host, port)
-    sub.subscribe(topic, qos=1)
-    sub.loop_start()
-    time.sleep(0.5)
-    pub = _client("bench-baseline-feed")
-    pub.max_inflight_messages_set(100)
-    pub.connect(host, port)
-    pub.loop_start()
-    start = time.perf_counter()
-    for payload in payloads:
-        pub.publish(topic, payload, qos=1)
-    all_in.wait(timeout=120)
-    elapsed = time.perf_counter() - start
-    for client in (pub, sub):
-        client.loop_stop()
-        client.disconnect()
-    return received / elapsed

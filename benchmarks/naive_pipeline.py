@@ -10,7 +10,12 @@ power cut can still take.
 Run by benchmarks/bench_collector_ingest.py beside the collector, on the same broker; it prints ``ready`` once
 subscribed. The benchmark counts the table's rows to see when every reading is stored.
 
-    python -m benchmarks.naive_pipeline --port PORT --topic TOPIC --db PATH
+Without ``--db`` it is the bare subscriber, the baseline of what the collector commits: it does nothing with a
+message but count it, and at the ``--expect``-th prints ``done`` and the wall-clock time, then exits. Both
+baselines run in processes of their own, as the collector's receiver does, so neither shares an interpreter
+with the benchmark's publisher.
+
+    python -m benchmarks.naive_pipeline --port PORT --topic TOPIC (--db PATH | --expect N)
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -45,12 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--topic", required=True)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", help="store the readings here (the naive pipeline)")
+    parser.add_argument("--expect", type=int, default=0, help="without --db: messages to count, then exit")
     args = parser.parse_args(argv)
-    db = open_table(args.db)
+    db = open_table(args.db) if args.db else None
     subscribed = threading.Event()
+    stop = threading.Event()
+    received = 0
 
-    def on_message(_client: Any, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def count(_client: Any, _userdata: Any, _msg: mqtt.MQTTMessage) -> None:
+        nonlocal received
+        received += 1
+        if received == args.expect:
+            print(f"done {time.time():.6f}", flush=True)
+            stop.set()
+
+    def store(_client: Any, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        assert db is not None
         message = json.loads(msg.payload)
         station, seq = message["station"], message["seq"]
         rows = [
@@ -61,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         db.executemany(INSERT, rows)
         db.execute("COMMIT")
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-naive-pipeline", protocol=mqtt.MQTTv5)
-    client.on_message = on_message
+    client_id = "bench-naive-pipeline" if db is not None else "bench-bare-subscriber"
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_message = store if db is not None else count
     client.on_subscribe = lambda *_a: subscribed.set()
     client.connect(args.host, args.port)
     client.subscribe(args.topic, qos=1)
@@ -71,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         print("not subscribed within 10 s", file=sys.stderr)
         return 1
     print("ready", flush=True)
-    stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
     signal.signal(signal.SIGINT, lambda *_a: stop.set())
     stop.wait()
     client.loop_stop()
     client.disconnect()
-    db.close()
+    if db is not None:
+        db.close()
     return 0
 
 
