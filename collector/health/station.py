@@ -8,10 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.health.capture import CaptureFigures, Mark, capture_from_marks, combine, marks_of
+from collector.health.capture import CaptureFigures, Mark, capture_from_marks, combine
 from collector.health.schedule import Schedule
 from collector.health.uptime import UptimeFigures, uptime
-from protocols.flags import Flag
 from protocols.messages import StationState
 
 
@@ -20,22 +19,6 @@ class StationFigures:
     params: dict[str, CaptureFigures]  # per scheduled parameter
     total: CaptureFigures  # the parameters rolled up
     uptime: UptimeFigures
-
-
-def station_figures(
-    plan: Mapping[str, Schedule],
-    start: datetime,
-    end: datetime,
-    readings: Mapping[str, Sequence[tuple[datetime, Flag | str]]],
-    changes: Iterable[tuple[datetime, StationState | str]],
-    initial: StationState | str | None = None,
-    excluded: Iterable[tuple[datetime, datetime]] = (),
-) -> StationFigures:
-    """``plan``: the schedule of each parameter expected (collector/health/schedule.schedules); ``readings``:
-    (sample time, flag) per parameter; ``changes``: (time, new state) of the transitions in the range and
-    ``initial`` the state at ``start``; ``excluded``: ice / no-water windows, neither expected nor missing."""
-    marks = {code: marks_of(readings.get(code, ())) for code in plan}
-    return station_figures_from_marks(plan, start, end, marks, changes, initial, excluded)
 
 
 def station_figures_from_marks(
@@ -47,7 +30,10 @@ def station_figures_from_marks(
     initial: StationState | str | None = None,
     excluded: Iterable[tuple[datetime, datetime]] = (),
 ) -> StationFigures:
-    """``station_figures`` of readings given as marks (collector/health/capture.py)."""
+    """``plan``: the schedule of each parameter expected (collector/health/schedule.schedules); ``marks``: each
+    parameter's readings as (sample time in µs, valid) marks (collector/health/capture.py), in any order;
+    ``changes``: (time, new state) of the transitions in the range and ``initial`` the state at ``start``;
+    ``excluded``: ice / no-water windows, neither expected nor missing."""
     windows = list(excluded)
     params = {
         code: capture_from_marks(schedule, start, end, marks.get(code, ()), windows)

@@ -28,6 +28,7 @@ from collector.store.base import (
 )
 from collector.store.dialect import Dialect, Query
 from collector.store.readback import ReadBack, checked_body
+from collector.store.stats import VALID
 from protocols.flags import VALID_FLAGS
 from protocols.messages import Command, CommandReply, Event, StationState, Status, encode
 
@@ -112,12 +113,11 @@ def latest_valid(
     query: Query, d: Dialect, station: str, start: datetime, end: datetime
 ) -> dict[str, StoredReading]:
     """Each parameter's newest valid (N/T, with a value) reading of ``[start, end)``."""
-    valid = ", ".join(f"'{flag.value}'" for flag in sorted(VALID_FLAGS))
     rows = query(
-        f"SELECT r.station, r.param, r.t, r.value, r.flag, r.device, r.received_at FROM readings r JOIN"
-        f" (SELECT param, MAX(t) AS t FROM readings WHERE station = {d.mark} AND t >= {d.mark} AND t < {d.mark}"
-        f" AND flag IN ({valid}) AND value IS NOT NULL GROUP BY param) newest"
-        f" ON r.station = {d.mark} AND r.param = newest.param AND r.t = newest.t",
+        f"SELECT o.station, o.param, o.t, o.value, o.flag, o.device, o.received_at FROM readings o JOIN"
+        f" (SELECT r.param AS param, MAX(r.t) AS t FROM readings r WHERE r.station = {d.mark} AND r.t >= {d.mark}"
+        f" AND r.t < {d.mark} AND {VALID} GROUP BY r.param) newest"
+        f" ON o.station = {d.mark} AND o.param = newest.param AND o.t = newest.t",
         (station, d.time(start), d.time(end), station),
     )
     return {str(row[1]): reading(d, row) for row in rows}
