@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +44,7 @@ from pathlib import Path
 
 from benchmarks import rounds
 from benchmarks.bench_collector_ingest import make_batches
+from benchmarks.naive_pipeline import INSERT, open_table, rows_of
 from collector.alerts import AlertEngine
 from collector.store.base import Received
 from collector.store.sqlite import SqliteStore
@@ -127,29 +127,17 @@ def ours_pass(payloads: Sequence[bytes], per_commit: int, path: Path) -> tuple[i
     return n, seconds
 
 
-NAIVE_TABLE = "CREATE TABLE readings (station TEXT, seq INTEGER, param TEXT, t TEXT, value REAL, flag TEXT, device TEXT)"
-NAIVE_INSERT = "INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)"
-
-
 def naive_pass(payloads: Sequence[bytes], per_commit: int, path: Path) -> tuple[int, float]:
     """One pass of the naive pipeline into a fresh table at ``path``: (readings, seconds), setup not timed."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")  # as collector/store/sqlite_schema.py
-    db.execute(NAIVE_TABLE)
+    db = open_table(path)  # WAL, synchronous=FULL: the store's durability
     groups = _groups(payloads, per_commit)
     n = 0
     start = time.perf_counter()
     for group in groups:
         db.execute("BEGIN")
         for payload in group:
-            message = json.loads(payload)
-            station, seq = message["station"], message["seq"]
-            rows = [
-                (station, seq, r["param"], r["t"], r.get("value"), r.get("flag"), r.get("device"))
-                for r in message["readings"]
-            ]
-            db.executemany(NAIVE_INSERT, rows)
+            rows = rows_of(payload)
+            db.executemany(INSERT, rows)
             n += len(rows)
         db.execute("COMMIT")
     seconds = time.perf_counter() - start

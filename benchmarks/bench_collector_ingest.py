@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +126,16 @@ class Figures:
     stored: int  # readings in the store at the end
 
 
+def seconds_until(done: Callable[[], bool], start: float, deadline: float, every: float) -> float:
+    """Seconds from ``start`` (perf_counter) until ``done()`` holds, checked every ``every`` s; NaN when it
+    still does not at ``deadline``."""
+    while time.perf_counter() < deadline:
+        if done():
+            return time.perf_counter() - start
+        time.sleep(every)
+    return float("nan")
+
+
 def publish_all(port: int, topic: str, payloads: list[bytes], inflight: int = 100) -> None:
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ingest-pub", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(inflight)
@@ -181,20 +192,14 @@ class Collector:
         start = time.perf_counter()
         feeder.start()
         deadline = start + 300
-        committed_s = applied_s = float("nan")
-        while time.perf_counter() < deadline:  # fine-grained: a smoke run's stream lasts well under a second
-            if self.counter("accepted") - accepted0 >= len(payloads):
-                committed_s = time.perf_counter() - start
-                break
-            time.sleep(0.002)
+        # Fine-grained: a smoke run's stream lasts well under a second.
+        committed_s = seconds_until(
+            lambda: self.counter("accepted") - accepted0 >= len(payloads), start, deadline, 0.002
+        )
         # Every message is in the inbox; the applier deletes a batch's rows once the store has committed it, so
         # an empty inbox means every reading is in the store. Polled on the small inbox table: counting the
         # store's growing readings table every 10 ms cost this process a core, taken from the collector's.
-        while time.perf_counter() < deadline:
-            if self.pending() == 0:
-                applied_s = time.perf_counter() - start
-                break
-            time.sleep(0.01)
+        applied_s = seconds_until(lambda: self.pending() == 0, start, deadline, 0.01)
         feeder.join(60)
         time.sleep(0.2)  # acknowledgement counts are persisted just after they go out
         acked = self.counter("acks") - acked0
@@ -235,16 +240,8 @@ def bare_receive_rate(root: Path, broker: Mosquitto, payloads: list[bytes]) -> f
     """Messages/s a bare paho subscriber (benchmarks/naive_pipeline.py without a table, a process of its own)
     receives of ``payloads``, from the first publish to the last message."""
     group = ProcessGroup(root)
-    args = [
-        sys.executable,
-        "-m",
-        "benchmarks.naive_pipeline",
-        "--port",
-        str(broker.port),
-        "--topic",
-        BARE_TOPIC,
-    ]
-    proc = group.start(f"bare{next(_BARE_RUNS)}", [*args, "--expect", str(len(payloads))])  # a log of its own
+    name = f"bare{next(_BARE_RUNS)}"  # a log of its own
+    proc = start_pipeline(group, name, broker, BARE_TOPIC, "--expect", str(len(payloads)))
     try:
         _wait_for(proc, "ready", 30)
         start = time.time()  # wall clock: the subscriber's "done" time is another process's
@@ -257,14 +254,22 @@ def bare_receive_rate(root: Path, broker: Mosquitto, payloads: list[bytes]) -> f
         group.stop_all()
 
 
+def start_pipeline(group: ProcessGroup, name: str, broker: Mosquitto, topic: str, *args: str) -> Proc:
+    """benchmarks/naive_pipeline.py subscribed to ``topic`` on ``broker``: with ``--db`` the naive pipeline,
+    with ``--expect`` the bare subscriber."""
+    module = [sys.executable, "-m", "benchmarks.naive_pipeline"]
+    return group.start(name, [*module, "--port", str(broker.port), "--topic", topic, *args])
+
+
 def _wait_for(proc: Proc, word: str, timeout: float) -> str:
     """The first line of ``proc``'s output that starts with ``word``, polled every 2 ms."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        alive = proc.alive()  # before the log: a process that printed the line and ended is still found
         for line in proc.log().splitlines():
             if line.startswith(word):
                 return line
-        if not proc.alive() and word != "done ":
+        if not alive:
             break
         time.sleep(0.002)
     raise RuntimeError(f"{proc.name}: no {word.strip()!r} within {timeout:.0f} s:\n{proc.log()[-2000:]}")
@@ -278,18 +283,14 @@ class NaivePipeline:
         self.db = root / "naive.db"
         self.broker = broker
         self.group = ProcessGroup(root)
-        args = [sys.executable, "-m", "benchmarks.naive_pipeline", "--port", str(broker.port)]
-        self.proc = self.group.start("naive", [*args, "--topic", NAIVE_TOPIC, "--db", str(self.db)])
+        self.proc = start_pipeline(self.group, "naive", broker, NAIVE_TOPIC, "--db", str(self.db))
         _wait_for(self.proc, "ready", 30)
+        self.conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)  # the table exists by now
 
     def stored(self) -> int:
         """Rows in the table: its rowids are 1, 2, … (rows are only appended), so the largest is the count, found
         without reading the table (as cheap a poll as the collector's inbox count)."""
-        try:
-            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as conn:
-                return int(conn.execute("SELECT max(rowid) FROM readings").fetchone()[0] or 0)
-        except sqlite3.OperationalError:
-            return 0
+        return int(self.conn.execute("SELECT max(rowid) FROM readings").fetchone()[0] or 0)
 
     def stream(self, payloads: list[bytes], size: int) -> float:
         """Publish ``payloads``; seconds from the first publish until the table holds every reading."""
@@ -297,19 +298,14 @@ class NaivePipeline:
         feeder = threading.Thread(target=publish_all, args=(self.broker.port, NAIVE_TOPIC, payloads))
         start = time.perf_counter()
         feeder.start()
-        deadline = start + 300
-        seconds = float("nan")
-        while time.perf_counter() < deadline:
-            if self.stored() >= want:
-                seconds = time.perf_counter() - start
-                break
-            time.sleep(0.01)
+        seconds = seconds_until(lambda: self.stored() >= want, start, start + 300, 0.01)
         feeder.join(60)
         if seconds != seconds:
             print(f"the naive pipeline stored only {self.stored()} of {want} readings", file=sys.stderr)
         return seconds
 
     def stop(self) -> None:
+        self.conn.close()
         self.group.stop_all()
 
 

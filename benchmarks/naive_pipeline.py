@@ -7,7 +7,8 @@ acknowledgement goes out (paho sends the PUBACK when ``on_message`` returns), so
 once its rows are on disk. Without a commit per message a naive subscriber would acknowledge readings that a
 power cut can still take.
 
-Run by benchmarks/bench_collector_ingest.py beside the collector, on the same broker; it prints ``ready`` once
+Its table, rows and insert are also the naive side of benchmarks/bench_collector_apply.py. Run by
+benchmarks/bench_collector_ingest.py beside the collector, on the same broker; it prints ``ready`` once
 subscribed. The benchmark counts the table's rows to see when every reading is stored.
 
 Without ``--db`` it is the bare subscriber, the baseline of what the collector commits: it does nothing with a
@@ -27,16 +28,30 @@ import sqlite3
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-TABLE = "CREATE TABLE IF NOT EXISTS readings (station TEXT, seq INTEGER, param TEXT, t TEXT, value REAL, flag TEXT, device TEXT)"
+TABLE = (
+    "CREATE TABLE IF NOT EXISTS readings"
+    " (station TEXT, seq INTEGER, param TEXT, t TEXT, value REAL, flag TEXT, device TEXT)"
+)
 INSERT = "INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
-def open_table(path: str) -> sqlite3.Connection:
+def rows_of(payload: bytes | bytearray) -> list[tuple[Any, ...]]:
+    """A message's readings as the table's rows: the fields as they came, nothing checked."""
+    message = json.loads(payload)
+    station, seq = message["station"], message["seq"]
+    return [
+        (station, seq, r["param"], r["t"], r.get("value"), r.get("flag"), r.get("device"))
+        for r in message["readings"]
+    ]
+
+
+def open_table(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")  # as the collector's store and inbox
@@ -68,14 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def store(_client: Any, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         assert db is not None
-        message = json.loads(msg.payload)
-        station, seq = message["station"], message["seq"]
-        rows = [
-            (station, seq, r["param"], r["t"], r.get("value"), r.get("flag"), r.get("device"))
-            for r in message["readings"]
-        ]
         db.execute("BEGIN")
-        db.executemany(INSERT, rows)
+        db.executemany(INSERT, rows_of(msg.payload))
         db.execute("COMMIT")
 
     client_id = "bench-naive-pipeline" if db is not None else "bench-bare-subscriber"

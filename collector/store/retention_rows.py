@@ -8,8 +8,9 @@ hold the same numbers again.
 
 ``retire`` moves the raw readings of one station in [start, end) into the hourly table and deletes them, in one
 transaction: a reading is always either raw or in an aggregate, never both, so a period's figures are those of
-the raw rows plus those of the aggregates (``hourly_stats``, ``hourly_days``, ``hourly_sums``), whatever retention has done.
-A reading that comes late into an hour already retired is raw again until the next pass adds it to the hour.
+the raw rows plus those of the aggregates (``hourly_stats``, ``hourly_days``, ``hourly_sums``), whatever
+retention has done. A reading that comes late into an hour already retired is raw again until the next pass adds
+it to the hour.
 
 Written once for both engines through their ``Dialect`` (dialect.py): the hour is an integer in both; the time
 of the maximum is kept as each engine keeps times.
