@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import parse_config
-from collector.inbox import Inbox, InboxInUse, rejected_counts
+from collector.inbox import ROWS_PER_INSERT, Inbox, InboxInUse, rejected_counts
 from tests.support.processes import qingliu
 
 
@@ -25,6 +25,26 @@ def test_rows_come_back_in_arrival_order_until_deleted(tmp_path: Path) -> None:
     assert [r.payload for r in inbox.take(10)] == [b"3"]
     assert inbox.counters() == {"accepted": 3, "commits": 2, "rejected:bad_topic": 1}
     assert rejected_counts(inbox.counters()) == {"bad_topic": 1}
+    inbox.close()
+
+
+def test_a_commit_larger_than_one_insert_statement_keeps_every_row_in_order(tmp_path: Path) -> None:
+    # rows go in as multi-row statements of ROWS_PER_INSERT: two full ones and a remainder
+    count = 2 * ROWS_PER_INSERT + 7
+    rows = [(f"t/{i % 3}", i.to_bytes(4, "big"), 1000 + i) for i in range(count)]
+    inbox = Inbox(tmp_path / "i.db")
+    inbox.append(rows, {"accepted": count, "commits": 1})
+    assert [(r.topic, r.payload, r.received_at) for r in inbox.take(count + 1)] == rows
+    assert inbox.counters() == {"accepted": count, "commits": 1}
+    inbox.close()
+
+
+def test_a_failure_in_a_later_insert_statement_rolls_back_the_earlier_ones(tmp_path: Path) -> None:
+    rows = [("t", b"x", i) for i in range(ROWS_PER_INSERT + 5)] + [("t", None, 0)]
+    inbox = Inbox(tmp_path / "i.db")
+    with pytest.raises(sqlite3.Error):
+        inbox.append(rows, {"accepted": len(rows)})  # type: ignore[arg-type]
+    assert inbox.depth() == 0 and inbox.counters() == {}
     inbox.close()
 
 
