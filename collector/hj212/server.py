@@ -91,6 +91,8 @@ class Hj212Server:
         self._ready = threading.Event()
         self._stopped: asyncio.Event | None = None
         self._last_qn: str | None = None
+        self._done: list[Callable[[], None]] = []  # committed, not yet answered (see _after_commit)
+        self._done_lock = threading.Lock()
         self._problems = RateLimitedLog(log, 10.0, level=logging.WARNING)
         self.start_error: BaseException | None = None
 
@@ -266,14 +268,30 @@ class Hj212Server:
                 conn.resume.set()
 
         def committed() -> bool:  # the writer thread, after the commit
-            with contextlib.suppress(RuntimeError):  # the loop is closed (shutting down): nobody to answer
-                loop.call_soon_threadsafe(done)
+            self._after_commit(loop, done)
             return True
 
         for topic, payload in items[:-1]:
             self.writer.handle(topic, payload, _no_ack)
         topic, payload = items[-1]
         self.writer.handle(topic, payload, committed)
+
+    def _after_commit(self, loop: asyncio.AbstractEventLoop, done: Callable[[], None]) -> None:
+        """From the writer thread: run ``done`` on the loop. One wake-up of the loop carries every ``done`` of
+        a commit (a wake-up is a write to the loop's socket pair, and with a frame per item it cost more than
+        the frame's commit)."""
+        with self._done_lock:
+            self._done.append(done)
+            if len(self._done) > 1:
+                return  # a wake-up is already on its way and will take this one too
+        with contextlib.suppress(RuntimeError):  # the loop is closed (shutting down): nobody to answer
+            loop.call_soon_threadsafe(self._run_done)
+
+    def _run_done(self) -> None:
+        with self._done_lock:
+            ready, self._done = self._done, []
+        for done in ready:
+            done()
 
     def _log_problem(self, conn: _Conn, reason: str, raw: bytes) -> None:
         shown = raw[:LOG_RAW_BYTES]
