@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.ports import free_port, wait_for_port
+from tests.support.processes import exit_on_sigterm
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -59,6 +60,7 @@ class Mosquitto:
         return conf
 
     def start(self) -> Mosquitto:
+        exit_on_sigterm()  # a terminated test run stops its brokers too
         conf = self._write_config()
         self.proc = subprocess.Popen(
             [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

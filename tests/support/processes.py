@@ -6,13 +6,34 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
+
+
+def exit_on_sigterm() -> None:
+    """Make a SIGTERM end this process as Ctrl-C does (KeyboardInterrupt) instead of at once, so that the
+    finally blocks and fixtures that stop its children still run (pytest stops the session and tears down on
+    KeyboardInterrupt; a SystemExit inside a test would only fail that test). Without it a benchmark or test run stopped by ``timeout`` or a
+    cancelled CI job left its collectors, pipelines and brokers running (each child has a session of its own,
+    so nothing else reaches them), and they skewed every measurement after. Only from the main thread and only
+    where nobody installed a handler of their own."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 class Proc:
     """A child process with its output in a log file; ``kill9`` simulates a power cut of that process."""
 
     def __init__(self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None) -> None:
+        exit_on_sigterm()
         self.name = name
         self.args = args
         self.log_path = log_dir / f"{name}.log"
