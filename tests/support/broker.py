@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,26 +61,11 @@ class Mosquitto:
         return conf
 
     def start(self) -> Mosquitto:
-        exit_on_sigterm()  # a terminated test run stops its brokers too
-        conf = self._write_config()
-        self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for_port(self.port, timeout=10)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"mosquitto did not start; log:\n{self.log()}") from None
+        self.proc = start_mosquitto(self._write_config(), [self.port], self.workdir)
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_mosquitto(self.proc)
         self.proc = None
 
     def kill9(self) -> None:
@@ -95,5 +81,36 @@ class Mosquitto:
         self.start()
 
     def log(self) -> str:
-        path = self.workdir / "mosquitto.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return mosquitto_log(self.workdir)
+
+
+def start_mosquitto(conf: Path, ports: Sequence[int], workdir: Path) -> subprocess.Popen[bytes]:
+    """Mosquitto on ``conf``, returned once each of ``ports`` takes connections; RuntimeError with its log
+    (``workdir``/mosquitto.log) when it does not start."""
+    exit_on_sigterm()  # a terminated test run stops its brokers too
+    proc = subprocess.Popen(
+        [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for port in ports:
+            wait_for_port(port, timeout=10)
+    except TimeoutError:
+        stop_mosquitto(proc)
+        raise RuntimeError(f"mosquitto did not start; log:\n{mosquitto_log(workdir)}") from None
+    return proc
+
+
+def stop_mosquitto(proc: subprocess.Popen[bytes] | None) -> None:
+    """Terminate, and kill when it does not end within 10 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def mosquitto_log(workdir: Path) -> str:
+    path = workdir / "mosquitto.log"
+    return path.read_text(errors="replace") if path.exists() else ""

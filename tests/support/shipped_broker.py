@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.broker import MOSQUITTO
-from tests.support.ports import free_port, wait_for_port
+from tests.support.broker import mosquitto_log, start_mosquitto, stop_mosquitto
+from tests.support.ports import free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 ETC = "/etc/mosquitto/"
@@ -79,27 +79,12 @@ class ShippedMosquitto:
         )
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(debian_main_config(self.workdir))
-        self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for_port(self.plain_port, timeout=10)
-            wait_for_port(self.tls_port, timeout=10)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"mosquitto did not start; log:\n{self.log()}") from None
+        self.proc = start_mosquitto(conf, [self.plain_port, self.tls_port], self.workdir)
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_mosquitto(self.proc)
         self.proc = None
 
     def log(self) -> str:
-        path = self.workdir / "mosquitto.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return mosquitto_log(self.workdir)
