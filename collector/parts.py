@@ -47,7 +47,7 @@ class Parts:
 
 
 def mqtt_publisher(config: MqttConfig) -> Publisher:
-    return CollectorMqtt(config, None)
+    return CollectorMqtt(config)
 
 
 def default_parts(

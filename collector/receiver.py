@@ -1,7 +1,7 @@
 """The receiving side of the collector: MQTT in, raw payloads committed to the inbox, then acknowledged.
 
-``Receiver`` holds the persistent MQTT v5 session (collector/mqtt_client.py) and does only cheap checks on the
-paho thread (an uplink topic of a known station, size): a refused payload is counted by reason, logged and
+``Receiver`` holds the persistent MQTT v5 session (collector/mqtt_subscriber.py) and does only cheap checks on the
+subscriber's thread (an uplink topic of a known station, size): a refused payload is counted by reason, logged and
 acknowledged, and nothing of it is stored. Accepted payloads go to one writer thread that commits them in
 batches to the inbox (one transaction per batch, counters in the same transaction) and acknowledges each
 message of the batch only after the commit. Validation, the store, alerts and the dashboard happen later in
@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field
 from collector.config import MqttConfig
 from collector.inbox import Inbox, now_us
 from collector.ingest import route
-from collector.mqtt_client import CollectorMqtt
+from collector.mqtt_subscriber import Subscriber
 from collector.ratelog import RateLimitedLog
 from protocols.backoff import grow
 from protocols.errors import PayloadError
@@ -67,7 +67,7 @@ class _Item:
 
 
 class Receiver:
-    """Cheap checks on the paho thread, then the writer thread: commit a batch, acknowledge its messages.
+    """Cheap checks on the subscriber's thread, then the writer thread: commit a batch, acknowledge it.
 
     ``mqtt`` None: no connection (tests feed ``handle`` directly)."""
 
@@ -88,7 +88,7 @@ class Receiver:
         self.batch_max = batch_max
         self.max_bytes = max_bytes
         self.retry_s = retry_s
-        self.mqtt = CollectorMqtt(mqtt, self.handle, on_state=self._on_state) if mqtt is not None else None
+        self.mqtt = Subscriber(mqtt, self.handle, on_state=self._on_state) if mqtt is not None else None
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._unsaved: Counter[str] = Counter()  # counts to add with the next commit (writer thread only)
         self._pending = 0  # handed over and not yet committed + acknowledged
@@ -123,6 +123,7 @@ class Receiver:
             self._thread = None
         if self.mqtt is not None:
             self.mqtt.stop()
+            self.mqtt.close()
             self._on_state(False)
 
     @property
@@ -143,7 +144,7 @@ class Receiver:
                 self._idle.wait(min(remaining, 0.05))
         return True
 
-    # -- the paho thread -------------------------------------------------------------------------------------
+    # -- the subscriber's thread -----------------------------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes, ack: AckFn) -> str | None:
         """Queue a message for the writer; the refusal reason, or None when accepted."""
@@ -264,6 +265,8 @@ class Receiver:
                 sent += 1
             else:
                 skipped += 1
+        if self.mqtt is not None:
+            self.mqtt.flush()  # the batch's PUBACKs in one write
         self._unsaved["acks"] += sent
         self._unsaved["acks_skipped"] += skipped  # from a lost connection: the broker redelivers them
 

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.config import CollectorConfig
 from collector.inbox import Inbox
-from collector.mqtt_client import subscriptions
+from collector.mqtt_subscriber import subscriptions
 from collector.service import CollectorService
 from collector.store.base import ApplyResult, Received
 from collector.store.sqlite import SqliteStore

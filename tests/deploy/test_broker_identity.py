@@ -19,6 +19,7 @@ from paho.mqtt.properties import Properties
 
 from collector.config import MqttConfig
 from collector.mqtt_client import CollectorMqtt
+from collector.mqtt_subscriber import Subscriber
 from tests.support.shipped_broker import DEPLOY, ShippedMosquitto
 
 STATIONS = {"hexicun": "pw-h", "boshuicun": "pw-b"}
@@ -90,7 +91,7 @@ def test_a_station_using_the_collectors_client_id_cannot_take_its_queued_message
         got.append(body)
         ack()
 
-    collector = CollectorMqtt(collector_config(broker), receive)
+    collector = Subscriber(collector_config(broker), receive)
     station = Client("hexicun", "hexicun", "pw-h")
     impostor = Client("qingliu-collector", "hexicun", "pw-h")
     try:
@@ -105,7 +106,7 @@ def test_a_station_using_the_collectors_client_id_cannot_take_its_queued_message
             station.paho.publish("qingliu/v1/hexicun/readings", str(n).encode(), qos=1).wait_for_publish(5)
         # Accepted, but as "hexicun" (its user name): the collector's session is not handed over.
         assert impostor.connect(broker.tls_port, broker.ca_file, persistent=True) == 0
-        collector = CollectorMqtt(collector_config(broker), receive)
+        collector = Subscriber(collector_config(broker), receive)
         collector.start()
         assert wait_until(lambda: len(got) >= 6)
         assert got == [b"probe", b"0", b"1", b"2", b"3", b"4"]  # 5/5 delivered to the collector
@@ -119,7 +120,7 @@ def test_a_station_using_the_collectors_client_id_cannot_take_its_queued_message
 def test_a_station_using_another_stations_client_id_does_not_kick_it_off(broker: ShippedMosquitto) -> None:
     boshuicun = Client("boshuicun", "boshuicun", "pw-b")
     impostor = Client("boshuicun", "hexicun", "pw-h")
-    publisher = CollectorMqtt(collector_config(broker), None)
+    publisher = CollectorMqtt(collector_config(broker))
     try:
         assert boshuicun.connect(broker.tls_port, broker.ca_file) == 0
         boshuicun.paho.subscribe("qingliu/v1/boshuicun/cmd", qos=1)

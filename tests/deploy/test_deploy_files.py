@@ -118,6 +118,7 @@ def test_broker_acl_lets_the_collector_receive_and_publish_on_its_two_connection
 
     from collector.config import MqttConfig
     from collector.mqtt_client import CollectorMqtt
+    from collector.mqtt_subscriber import Subscriber
 
     broker = Mosquitto(
         tmp_path / "broker",
@@ -126,8 +127,8 @@ def test_broker_acl_lets_the_collector_receive_and_publish_on_its_two_connection
     ).start()
     got: list[str] = []
     config = MqttConfig(url=broker.url, username="qingliu-collector", password="pw-c")
-    receiving = CollectorMqtt(config, lambda topic, _body, ack: (got.append(topic), ack()))
-    publishing = CollectorMqtt(config, None)
+    receiving = Subscriber(config, lambda topic, _body, ack: (got.append(topic), ack()))
+    publishing = CollectorMqtt(config)
     station = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hexicun", protocol=mqtt.MQTTv5)
     station.username_pw_set("hexicun", "pw-h")
     commands: list[str] = []

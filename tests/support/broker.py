@@ -13,6 +13,7 @@ from tests.support.ports import free_port, wait_for_port
 from tests.support.processes import exit_on_sigterm
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MAKE_CERTS = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "make-certs.sh"
 
 
 @dataclass
@@ -22,11 +23,23 @@ class Mosquitto:
     users: dict[str, str] = field(default_factory=dict)  # name → password; empty = anonymous allowed
     acl: str | None = None  # acl_file text
     persistence: bool = True
+    tls: bool = (
+        False  # a second listener, TLS on ``tls_port``, certificates from deploy/mosquitto/make-certs.sh
+    )
+    tls_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "ca.crt"
 
     def _write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -56,12 +69,27 @@ class Mosquitto:
             acl_path = self.workdir / "acl"
             acl_path.write_text(self.acl)
             lines.append(f"acl_file {acl_path}")
+        if self.tls:
+            certs = self.workdir / "certs"
+            if not self.ca_file.exists():
+                subprocess.run(
+                    ["bash", str(MAKE_CERTS), str(certs), "localhost", "127.0.0.1"],
+                    check=True,
+                    capture_output=True,
+                )
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",  # the settings above apply to every listener
+                f"cafile {certs}/ca.crt",
+                f"certfile {certs}/server.crt",
+                f"keyfile {certs}/server.key",
+            ]
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf
 
     def start(self) -> Mosquitto:
-        self.proc = start_mosquitto(self._write_config(), [self.port], self.workdir)
+        ports = [self.port, self.tls_port] if self.tls else [self.port]
+        self.proc = start_mosquitto(self._write_config(), ports, self.workdir)
         return self
 
     def stop(self) -> None:
