@@ -221,6 +221,13 @@ def parse_connack(body: bytes, *, v5: bool) -> tuple[bool, int | None]:
 
 
 def _server_keep_alive(body: bytes, pos: int) -> int | None:
+    try:
+        return _walk_connack_properties(body, pos)
+    except (struct.error, IndexError):
+        raise ProtocolError("a CONNACK cut inside its properties") from None
+
+
+def _walk_connack_properties(body: bytes, pos: int) -> int | None:
     length = read_varint(body, pos)
     if length is None:
         return None
@@ -341,8 +348,12 @@ class Subscriber:
                 self._session(sock)
             except Refused as exc:
                 log.error("broker %s:%d refused the connection: %s", self.config.host, self.config.port, exc)
-            except (OSError, ProtocolError) as exc:
-                if self._stopping.is_set():
+            except (
+                Exception
+            ) as exc:  # OSError, ProtocolError, or a bug: the thread must live on and reconnect
+                if not isinstance(exc, OSError | ProtocolError):
+                    log.exception("the MQTT session ended on an unexpected error; reconnecting")
+                elif self._stopping.is_set():
                     pass
                 elif self._connected.is_set():
                     log.warning("%s disconnected from the broker: %s", self.config.client_id, exc)
@@ -376,7 +387,11 @@ class Subscriber:
         with self._lock:
             self._generation += 1
             self._acks.clear()
-        self._send(sock, connect_packet(self.config))
+        try:
+            self._send(sock, connect_packet(self.config))
+        except BaseException:
+            sock.close()
+            raise
         return sock
 
     def _lost(self, sock: socket.socket) -> bool:

@@ -165,6 +165,21 @@ def test_any_bytes_either_parse_or_raise_the_codec_error(budget: Budget) -> None
     check(prop, budget, st.binary(max_size=300), st.booleans())
 
 
+@budgets(ci=2000)
+def test_any_connack_or_suback_body_parses_or_raises_the_codec_error(budget: Budget) -> None:
+    def prop(body: bytes, v5: bool) -> None:
+        with contextlib.suppress(ProtocolError, Refused):
+            parse_connack(body, v5=v5)
+        with contextlib.suppress(ProtocolError):
+            suback_refusals(body, ["a/#", "b/#"], v5=v5)
+
+    # a success code and a property length first, so that the walk over the properties is what is tried
+    bodies = st.builds(
+        lambda rest, n: b"\x00\x00" + bytes([n]) + rest, st.binary(max_size=40), st.integers(0, 60)
+    )
+    check(prop, budget, st.one_of(bodies, st.binary(max_size=40)), st.booleans())
+
+
 # -- the session against Mosquitto -----------------------------------------------------------------------------
 
 
