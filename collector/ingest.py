@@ -158,7 +158,7 @@ def describe(exc: BaseException) -> str:
     return clean_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-APPLIER_NICE = 19
+APPLIER_NICE = 10
 INVALID = "invalid"  # classification failed with something other than a PayloadError
 STORE_REJECTED = "store_rejected"  # the store refused the message with a data error
 ApplierState = Literal["running", "retrying", "stopped"]
