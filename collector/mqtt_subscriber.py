@@ -288,9 +288,8 @@ class Subscriber:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # the socket's generation and the queued acks, together
-        self._wake_r, self._wake_w = socket.socketpair()  # flush and stop wake the thread out of its select
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._wake_r: socket.socket | None = None  # flush and stop wake the thread out of its select (start)
+        self._wake_w: socket.socket | None = None
         self._generation = 0
         self._acks = bytearray()
         self._last_sent = 0.0
@@ -305,7 +304,12 @@ class Subscriber:
 
     def start(self) -> None:
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="collector-mqtt", daemon=True)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._wake_r,), name="collector-mqtt", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -313,18 +317,17 @@ class Subscriber:
         comes again)."""
         self._stopping.set()
         self._wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if not self._thread.is_alive():
-                self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+        # The wake-up pair goes with the thread. A thread still in a connect that has not timed out may yet
+        # read its end: then both ends are left to the garbage collector.
+        if thread is None or not thread.is_alive():
+            for end in (self._wake_r, self._wake_w):
+                if end is not None:
+                    end.close()
+        self._wake_r = self._wake_w = None
         self._connected.clear()
-
-    def close(self) -> None:
-        """After ``stop``: the wake-up pair's descriptors (left to the collector of garbage while the thread is
-        still in a connect that has not timed out)."""
-        if self._thread is None:
-            self._wake_r.close()
-            self._wake_w.close()
 
     def flush(self) -> None:
         """Have the thread send the queued acknowledgements (one write for all of them)."""
@@ -334,18 +337,20 @@ class Subscriber:
         self._wake()
 
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):  # full: a wake-up is pending anyway
-            self._wake_w.send(b"\0")
+        wake = self._wake_w
+        if wake is not None:
+            with contextlib.suppress(OSError):  # full (BlockingIOError): a wake-up is pending anyway
+                wake.send(b"\0")
 
     # -- the thread ------------------------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, wake: socket.socket) -> None:
         delay = BACKOFF_MIN_S
         while not self._stopping.is_set():
             sock: socket.socket | None = None
             try:
                 sock = self._open()
-                self._session(sock)
+                self._session(sock, wake)
             except Refused as exc:
                 log.error("broker %s:%d refused the connection: %s", self.config.host, self.config.port, exc)
             except (
@@ -406,16 +411,16 @@ class Subscriber:
             self._report(False)
         return was_connected
 
-    def _session(self, sock: socket.socket) -> None:
+    def _session(self, sock: socket.socket, wake: socket.socket) -> None:
         """Read until the connection ends (an exception says how) or we stop."""
         keepalive = float(self.config.keepalive_s)
         buf = bytearray()
         ping_sent: float | None = None
         while True:
-            ready = self._wait(sock)
-            if self._wake_r in ready:
+            ready = self._wait(sock, wake)
+            if wake in ready:
                 with contextlib.suppress(BlockingIOError):
-                    self._wake_r.recv(4096)
+                    wake.recv(4096)
             self._send_acks(sock)
             if self._stopping.is_set():
                 self._send(sock, disconnect_packet(v5=self.v5))
@@ -455,12 +460,12 @@ class Subscriber:
                 ping_sent = now
                 self._send(sock, PINGREQ_PACKET)
 
-    def _wait(self, sock: socket.socket) -> list[socket.socket]:
+    def _wait(self, sock: socket.socket, wake: socket.socket) -> list[socket.socket]:
         """What is readable: the socket, the wake-up pair. TLS may hold decrypted bytes that select cannot
         see: then the socket counts as readable at once."""
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return [sock]
-        ready, _, _ = select.select([sock, self._wake_r], [], [], TICK_S)
+        ready, _, _ = select.select([sock, wake], [], [], TICK_S)
         return ready
 
     def _send_acks(self, sock: socket.socket) -> None:

@@ -123,7 +123,6 @@ class Receiver:
             self._thread = None
         if self.mqtt is not None:
             self.mqtt.stop()
-            self.mqtt.close()
             self._on_state(False)
 
     @property

@@ -32,6 +32,7 @@ from collector.mqtt_subscriber import (
 )
 from tests.fuzz_settings import Budget, budgets, check
 from tests.support.broker import Mosquitto
+from tests.support.stack import wait_until
 
 TOPIC = "qingliu/v1/hexicun/readings"
 
@@ -201,15 +202,6 @@ class Inbox:
             self.kept.append(ack)
 
 
-def wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def send(port: int, payloads: list[bytes], topic: str = TOPIC) -> None:
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-pub", protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", port)
@@ -238,7 +230,6 @@ def running(config: MqttConfig, handler: Inbox) -> Subscriber:
 
 def end(subscriber: Subscriber) -> None:
     subscriber.stop()
-    subscriber.close()
 
 
 def test_over_tls_messages_arrive_and_what_was_acknowledged_is_not_delivered_again(broker: Mosquitto) -> None:
@@ -246,13 +237,13 @@ def test_over_tls_messages_arrive_and_what_was_acknowledged_is_not_delivered_aga
     handler = Inbox()
     subscriber = running(config, handler)
     send(broker.port, [b"m%d" % i for i in range(200)])
-    assert wait(lambda: len(handler.got) == 200)
+    wait_until(lambda: len(handler.got) == 200, 10, 0.02)
     subscriber.flush()
     end(subscriber)
     again = Inbox()
     subscriber = running(config, again)
     send(broker.port, [b"after"])
-    assert wait(lambda: again.got == [b"after"])  # nothing of the 200 came back
+    wait_until(lambda: again.got == [b"after"], 10, 0.02)  # nothing of the 200 came back
     end(subscriber)
 
 
@@ -276,12 +267,12 @@ def test_unacknowledged_messages_come_again_and_an_ack_from_the_old_connection_i
     first = Inbox(ack=False)
     subscriber = running(config, first)
     send(broker.port, [b"a", b"b", b"c"])
-    assert wait(lambda: len(first.got) == 3)
+    wait_until(lambda: len(first.got) == 3, 10, 0.02)
     assert first.kept[0]()  # "a" acknowledged (queued, then flushed)
     subscriber.flush()
     time.sleep(0.3)
     broker.restart()  # the connection ends; the broker's persistence keeps the session and its messages
-    assert wait(lambda: subscriber.connected and len(first.got) >= 5, 20)
+    wait_until(lambda: subscriber.connected and len(first.got) >= 5, 20, 0.02)
     assert not first.kept[1]() and not first.kept[2]()  # packet ids of the lost connection: not sent
     assert sorted(first.got[3:]) == [b"b", b"c"]  # delivered again on the new connection, "a" not
     end(subscriber)
@@ -293,7 +284,7 @@ def test_mqtt_311_framing(tmp_path: Path) -> None:
         handler = Inbox()
         subscriber = running(MqttConfig(url=broker.url, client_id="sub-311", protocol="3.1.1"), handler)
         send(broker.port, [b"x", b"y"])
-        assert wait(lambda: handler.got == [b"x", b"y"])
+        wait_until(lambda: handler.got == [b"x", b"y"], 10, 0.02)
         end(subscriber)
     finally:
         broker.stop()
@@ -326,5 +317,5 @@ def test_an_idle_session_stays_up_on_its_pings(broker: Mosquitto) -> None:
     time.sleep(9)
     assert subscriber.connected and states == []
     send(broker.port, [b"still here"])
-    assert wait(lambda: handler.got == [b"still here"])
+    wait_until(lambda: handler.got == [b"still here"], 10, 0.02)
     end(subscriber)
