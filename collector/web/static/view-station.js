@@ -109,7 +109,9 @@ export function stationView(root, ctx, id, query) {
 
   function window_() {
     if (range === "custom") return custom;
-    const to = Date.now();
+    // The API takes whole seconds and its end is exclusive: rounded up, so that a reading of this very second is
+    // in the range (rounded down, the newest reading could be left out of a chart that runs up to now).
+    const to = Math.ceil(Date.now() / 1000) * 1000;
     return { from: to - RANGES[range], to };
   }
 
