@@ -346,7 +346,10 @@ def assert_collector_matches_agent(stack: Stack, produced: list[AgentReading] | 
 def wait_drained(stack: Stack, timeout: float = 60, produced: list[AgentReading] | None = None) -> None:
     """Wait until the agent has nothing unsent and the collector holds as many readings as the agent made."""
     wait_until(lambda: stack.agent_unsent() == 0, timeout, what="agent outbox drained")
-    counts: dict[str, int] = Counter(param for param, *_ in (produced or stack.agent_readings()))
+    # Distinct readings per parameter: an agent killed between committing an analyser's result and moving on
+    # commits it again after its restart, and the collector rightly keeps one (same station, parameter, time).
+    made = {(param, t) for param, t, *_ in (produced or stack.agent_readings())}
+    counts: dict[str, int] = Counter(param for param, _ in made)
 
     def collector_caught_up() -> bool:
         return all(len(stack.collector_readings(param)) >= n for param, n in counts.items())
