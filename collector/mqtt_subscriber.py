@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 from collector.config import MqttConfig
 from protocols import messages, topics
+from protocols.backoff import grow
 
 log = logging.getLogger("qingliu.collector.mqtt")
 
@@ -376,7 +377,7 @@ class Subscriber:
                         delay = BACKOFF_MIN_S  # it was up: come back soon
             if self._stopping.wait(delay):
                 break
-            delay = min(delay * 2, BACKOFF_MAX_S)
+            delay = grow(delay, BACKOFF_MAX_S)
 
     def _open(self) -> socket.socket:
         sock = socket.create_connection((self.config.host, self.config.port), timeout=10)

@@ -278,25 +278,29 @@ def test_unacknowledged_messages_come_again_and_an_ack_from_the_old_connection_i
     end(subscriber)
 
 
-def test_mqtt_311_framing(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path / "b311").start()
-    try:
-        handler = Inbox()
-        subscriber = running(MqttConfig(url=broker.url, client_id="sub-311", protocol="3.1.1"), handler)
-        send(broker.port, [b"x", b"y"])
-        wait_until(lambda: handler.got == [b"x", b"y"], 10, 0.02)
-        end(subscriber)
-    finally:
-        broker.stop()
+def test_mqtt_311_framing(mosquitto: Mosquitto) -> None:
+    handler = Inbox()
+    subscriber = running(MqttConfig(url=mosquitto.url, client_id="sub-311", protocol="3.1.1"), handler)
+    send(mosquitto.port, [b"x", b"y"])
+    wait_until(lambda: handler.got == [b"x", b"y"], 10, 0.02)
+    end(subscriber)
+
+
+@pytest.fixture
+def broker_with_users(tmp_path: Path) -> Iterator[Mosquitto]:
+    started = Mosquitto(tmp_path / "auth", users={"qingliu-collector": "right"}).start()
+    yield started
+    started.stop()
 
 
 def test_wrong_credentials_are_logged_as_refused_and_retried(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    broker_with_users: Mosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, "qingliu.collector.mqtt")
-    broker = Mosquitto(tmp_path / "auth", users={"qingliu-collector": "right"}).start()
     subscriber = Subscriber(
-        MqttConfig(url=broker.url, client_id="sub-auth", username="qingliu-collector", password="wrong"),
+        MqttConfig(
+            url=broker_with_users.url, client_id="sub-auth", username="qingliu-collector", password="wrong"
+        ),
         Inbox(),
     )
     subscriber.start()
@@ -305,7 +309,6 @@ def test_wrong_credentials_are_logged_as_refused_and_retried(
         assert "refused the connection" in caplog.text
     finally:
         end(subscriber)
-        broker.stop()
 
 
 def test_an_idle_session_stays_up_on_its_pings(broker: Mosquitto) -> None:
