@@ -2,8 +2,14 @@
 
 One SQLite file shared by two processes: the receiver appends (topic, payload, received_at µs) rows in
 batches and acknowledges each message only after the batch's commit; the applier in the main process reads
-rows in id order, validates and stores them, then deletes them. The inbox therefore holds exactly what was
-acknowledged to the broker but is not yet in the store.
+rows in id order, validates and stores them, marks them applied (in memory), and deletes what it has applied
+about once a second. The inbox therefore holds what was acknowledged to the broker but is not yet in the
+store, and for up to a second what the store already holds: those rows are applied again after a crash of the
+main process, which the store's identities make harmless (each reading is stored once).
+
+Why the deletes wait: each DELETE is a write transaction with its own fsync, and SQLite has one writer at a time.
+One per applied batch (about 60 a second when the applier keeps up with a stream) could keep the receiver's
+commit waiting in SQLite's busy handler (a sleep of 1 ms or more) before it could acknowledge anything.
 
 Counters (accepted, rejected:<reason>, commits, acks, ...) are updated in the same transactions as the rows,
 so they survive restarts and never disagree with what was committed. A small ``state`` table carries the
@@ -95,6 +101,8 @@ class Inbox:
             self._release()
             raise
         self._db = db
+        self._applied_through = 0  # the applier's rows up to here are in the store (this process only)
+        self._forgotten_through = 0  # and up to here deleted
 
     def close(self) -> None:
         with self._lock:
@@ -139,12 +147,28 @@ class Inbox:
     # -- the applier -----------------------------------------------------------------------------------------
 
     def take(self, limit: int) -> list[Row]:
-        """The oldest ``limit`` rows, in id order (they stay until ``delete_through``)."""
+        """The oldest ``limit`` rows not yet marked applied, in id order (they stay until deleted)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, received_at FROM inbox ORDER BY id LIMIT ?", (limit,)
+                "SELECT id, topic, payload, received_at FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+                (self._applied_through, limit),
             ).fetchall()
         return [Row(i, t, bytes(p), r) for i, t, p, r in rows]
+
+    def mark_applied(self, last_id: int) -> None:
+        """Every row with id ≤ ``last_id`` is in the store: ``take`` and ``depth`` skip them from now on, and
+        ``forget_applied`` deletes them (the rows stay on disk until then: a crash applies them again)."""
+        with self._lock:
+            self._applied_through = max(self._applied_through, last_id)
+
+    def forget_applied(self) -> int:
+        """Delete the rows marked applied; how many went."""
+        through = self._applied_through
+        if through <= self._forgotten_through:
+            return 0
+        deleted = self.delete_through(through)
+        self._forgotten_through = through
+        return deleted
 
     def delete_through(self, last_id: int) -> int:
         """Forget every row with id ≤ ``last_id`` (all applied); how many went."""
@@ -159,13 +183,22 @@ class Inbox:
     # -- observation -----------------------------------------------------------------------------------------
 
     def depth(self) -> int:
+        """Rows not yet applied (the receiver's process, which marks none, counts the applied rows that wait
+        for their delete too: up to a second's worth)."""
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+            query = "SELECT count(*) FROM inbox WHERE id > ?"
+            return int(self._db.execute(query, (self._applied_through,)).fetchone()[0])
+
+    def newest_id(self) -> int:
+        """The last row's id (0: empty). Ids only grow: a higher one means the receiver has added rows."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM inbox").fetchone()[0])
 
     def oldest_received_at(self) -> int | None:
         """µs since the epoch of the oldest row still waiting; None when empty."""
         with self._lock:
-            row = self._db.execute("SELECT received_at FROM inbox ORDER BY id LIMIT 1").fetchone()
+            query = "SELECT received_at FROM inbox WHERE id > ? ORDER BY id LIMIT 1"
+            row = self._db.execute(query, (self._applied_through,)).fetchone()
         return None if row is None else int(row[0])
 
     def oldest_age_s(self, now: int | None = None) -> float:

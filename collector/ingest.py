@@ -159,14 +159,23 @@ def describe(exc: BaseException) -> str:
 
 
 APPLIER_NICE = 10
+FORGET_EVERY_S = 1.0  # applied rows are deleted from the inbox this often (collector/inbox.py says why)
+# While the receiver is still adding to the inbox, the applier waits this long for each second it spent applying
+# a batch: half a CPU at most goes to catching up, the rest to receiving and acknowledging (see _run).
+# Measured (bench_collector_ingest, medians of 5 rounds, committed ÷ the bare subscriber and applied ÷ the naive
+# pipeline): 1.0 → 0.88 (spread 0.66–0.98) and 0.73 (0.58–0.88); 2.0 → 1.11 (0.62–1.40) and 0.55 (0.49–0.61);
+# 3.0 → 0.90 (0.88–1.14) and 0.63 (0.45–0.70). More waiting buys little on this noisy machine and costs applying.
+GIVE_WAY = 1.0
 INVALID = "invalid"  # classification failed with something other than a PayloadError
 STORE_REJECTED = "store_rejected"  # the store refused the message with a data error
 ApplierState = Literal["running", "retrying", "stopped"]
 
 
 def _lower_priority() -> None:
-    """Receiving and acknowledging come first: when the CPU is short, the receiving process (and the broker)
-    get it before this thread, which only catches up with the inbox (Linux: a thread has its own nice value)."""
+    """Receiving and acknowledging come first: when the CPU is short, the receiving process gets it before this
+    thread, which only catches up with the inbox (Linux: a thread has its own nice value). The receiving process
+    shares this process's session for that (collector/receiver.py): with autogroup scheduling, nice only
+    orders threads within one session, and sessions share the CPU evenly."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), APPLIER_NICE)
 
@@ -227,6 +236,8 @@ class Applier:
         self.last_error = ""  # the store's last "down" error while retrying
         self._clock_events: set[tuple[str, str, str]] = set()  # (station, param, hour) already recorded
         self._delay = retry_s  # the next wait while the store is down
+        self._forgotten_at = time.monotonic()  # the last delete of applied rows from the inbox
+        self.gave_way_s = 0.0  # seconds waited for the receiver (GIVE_WAY)
 
     def start(self) -> None:
         self._draining.clear()
@@ -267,8 +278,14 @@ class Applier:
         }
 
     def _run(self) -> None:
+        """Apply batches until stopped. Acknowledging comes first: while the inbox keeps growing (the receiver is
+        taking a burst), each batch is followed by a wait as long as it took times ``GIVE_WAY``. A lower nice
+        value alone did not do it: the scheduler shares CPUs between process groups, and on two CPUs the
+        applier took 0.4–0.6 of one from the receiver during a burst (docs/ARCHITECTURE.md)."""
         _lower_priority()
+        newest = self.inbox.newest_id()
         while not self._abort.is_set():
+            started = time.monotonic()
             try:
                 applied = self.apply_once()
             except Exception:  # never let the applier die: the rows stay in the inbox
@@ -277,8 +294,17 @@ class Applier:
                     self._busy = False
                 self._abort.wait(self.retry_s)
                 continue
+            if applied > 0:
+                latest = self.inbox.newest_id()
+                grew, newest = latest > newest, latest
+                if grew and not self._draining.is_set():
+                    wait = (time.monotonic() - started) * GIVE_WAY
+                    self.gave_way_s += wait
+                    self._abort.wait(wait)
             if applied == 0:
+                self._forget_applied(due_only=True)
                 if self._draining.is_set():
+                    self._forget_applied(due_only=False)
                     return
                 self._abort.wait(self.poll_s)
 
@@ -299,9 +325,10 @@ class Applier:
                     self._quarantine(dead + refused)
                 except _Aborted:
                     return -1
-                self.inbox.delete_through(rows[-1].id)
+                self.inbox.mark_applied(rows[-1].id)
+                # Dead letters are not idempotent (a crash would quarantine them twice): forget those now.
+                self._forget_applied(due_only=not (dead or refused))
             self.last_progress = time.monotonic()
-            self._checkpoint()
             self._after(stored, result, dead + refused)
             return len(rows)
         finally:
@@ -322,6 +349,15 @@ class Applier:
                 self.on_quarantined(dead)
             except Exception:
                 log.exception("quarantine hook failed")
+
+    def _forget_applied(self, *, due_only: bool) -> None:
+        """Delete the applied rows from the inbox, then checkpoint its WAL: at most every ``FORGET_EVERY_S``
+        when ``due_only``."""
+        if due_only and time.monotonic() - self._forgotten_at < FORGET_EVERY_S:
+            return
+        self._forgotten_at = time.monotonic()
+        if self.inbox.forget_applied():
+            self._checkpoint()
 
     def _checkpoint(self) -> None:
         """The WAL checkpoint is done here, off the receiver's acknowledgement path (collector/inbox.py)."""

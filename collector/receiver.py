@@ -453,7 +453,11 @@ class ReceiverProcess:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "collector.receiver"],
                 stdin=subprocess.PIPE,
-                start_new_session=True,  # the collector stops it in order; a group signal must not race that
+                # A process group of its own: the collector stops it in order, and a terminal's group signal
+                # must not race that. Not a session of its own: Linux's autogroup scheduling shares the CPU
+                # between sessions first, and the applier's lower priority (collector/ingest.py) must count
+                # against this process, not only within the main one.
+                process_group=0,
                 cwd=os.getcwd(),
                 env={**os.environ, "PYTHONPATH": _pythonpath()},
                 pass_fds=(write_fd,),

@@ -28,6 +28,21 @@ def test_rows_come_back_in_arrival_order_until_deleted(tmp_path: Path) -> None:
     inbox.close()
 
 
+def test_rows_marked_applied_are_skipped_at_once_and_deleted_only_when_forgotten(tmp_path: Path) -> None:
+    main, receiver = Inbox(tmp_path / "i.db"), Inbox(tmp_path / "i.db")
+    receiver.append([("t", b"1", 10), ("t", b"2", 11), ("t", b"3", 12)])
+    first = main.take(2)
+    main.mark_applied(first[-1].id)
+    assert [r.payload for r in main.take(10)] == [b"3"]
+    assert main.depth() == 1 and main.oldest_received_at() == 12
+    assert receiver.depth() == 3  # still on disk: a crash now applies the two again
+    main.mark_applied(first[0].id)  # a watermark never goes back
+    assert main.forget_applied() == 2 and main.forget_applied() == 0
+    assert receiver.depth() == 1 and [r.payload for r in Inbox(tmp_path / "i.db").take(10)] == [b"3"]
+    main.close()
+    receiver.close()
+
+
 def test_a_commit_larger_than_one_insert_statement_keeps_every_row_in_order(tmp_path: Path) -> None:
     # rows go in as multi-row statements of ROWS_PER_INSERT: two full ones and a remainder
     count = 2 * ROWS_PER_INSERT + 7

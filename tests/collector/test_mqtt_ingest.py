@@ -5,6 +5,7 @@ receiving child process that ``qingliu collector run`` uses."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
@@ -96,6 +97,10 @@ def test_same_batch_twice_is_stored_once(
         assert len(service.store.readings("hexicun", limit=1000)) == 50
         assert service.store.readings("stranger") == []
         assert service.inbox.depth() == 0
+        if mode == "process":  # a group of its own, this session: the applier's lower priority counts
+            child = service.receiving.process
+            assert child is not None and child.pid is not None
+            assert os.getpgid(child.pid) == child.pid and os.getsid(child.pid) == os.getsid(0)
     finally:
         service.stop()
 
