@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from collector.inbox import Inbox, Row
+from collector.inbox import Inbox, Row, now_us
 from collector.metrics import IngestCounters
 from collector.store.base import NO_SUSPECTS, ApplyResult, DeadLetter, Received, Storable, Store, clean_text
 from collector.store.failures import store_failure
@@ -166,6 +166,9 @@ FORGET_EVERY_S = 1.0  # applied rows are deleted from the inbox this often (coll
 # pipeline): 1.0 → 0.88 (spread 0.66–0.98) and 0.73 (0.58–0.88); 2.0 → 1.11 (0.62–1.40) and 0.55 (0.49–0.61);
 # 3.0 → 0.90 (0.88–1.14) and 0.63 (0.45–0.70). More waiting buys little on this noisy machine and costs applying.
 GIVE_WAY = 1.0
+# ... but only while what it applies is younger than this: a backlog older than that goes at full speed, so that
+# giving way never holds a reading back from the store by more than a few seconds (issue 14's lag < 5 s).
+GIVE_WAY_WITHIN_S = 3.0
 INVALID = "invalid"  # classification failed with something other than a PayloadError
 STORE_REJECTED = "store_rejected"  # the store refused the message with a data error
 ApplierState = Literal["running", "retrying", "stopped"]
@@ -238,6 +241,7 @@ class Applier:
         self._delay = retry_s  # the next wait while the store is down
         self._forgotten_at = time.monotonic()  # the last delete of applied rows from the inbox
         self.gave_way_s = 0.0  # seconds waited for the receiver (GIVE_WAY)
+        self._applied_received_at = 0  # µs: when the last applied row was received
 
     def start(self) -> None:
         self._draining.clear()
@@ -279,7 +283,8 @@ class Applier:
 
     def _run(self) -> None:
         """Apply batches until stopped. Acknowledging comes first: while the inbox keeps growing (the receiver is
-        taking a burst), each batch is followed by a wait as long as it took times ``GIVE_WAY``. A lower nice
+        taking a burst) and the applier is less than ``GIVE_WAY_WITHIN_S`` behind it, each batch is followed by a
+        wait as long as it took times ``GIVE_WAY``. A lower nice
         value alone did not do it: the scheduler shares CPUs between process groups, and on two CPUs the
         applier took 0.4–0.6 of one from the receiver during a burst (docs/ARCHITECTURE.md)."""
         _lower_priority()
@@ -297,7 +302,8 @@ class Applier:
             if applied > 0:
                 latest = self.inbox.newest_id()
                 grew, newest = latest > newest, latest
-                if grew and not self._draining.is_set():
+                behind_s = (now_us() - self._applied_received_at) / 1e6
+                if grew and behind_s < GIVE_WAY_WITHIN_S and not self._draining.is_set():
                     wait = (time.monotonic() - started) * GIVE_WAY
                     self.gave_way_s += wait
                     self._abort.wait(wait)
@@ -326,6 +332,7 @@ class Applier:
                 except _Aborted:
                     return -1
                 self.inbox.mark_applied(rows[-1].id)
+                self._applied_received_at = rows[-1].received_at
                 # Dead letters are not idempotent (a crash would quarantine them twice): forget those now.
                 self._forget_applied(due_only=not (dead or refused))
             self.last_progress = time.monotonic()

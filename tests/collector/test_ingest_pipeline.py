@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from collector.inbox import Inbox
-from collector.ingest import FORGET_EVERY_S, Applier, classify, route
+from collector.inbox import Inbox, now_us
+from collector.ingest import FORGET_EVERY_S, GIVE_WAY_WITHIN_S, Applier, classify, route
 from collector.metrics import IngestCounters
 from collector.receiver import Receiver
 from collector.store.base import ApplyResult, Received
@@ -382,6 +382,33 @@ def test_the_applier_gives_way_while_the_receiver_adds_and_not_to_a_backlog_alon
         assert p.inbox.depth() == 0
     finally:
         p.stop()
+
+
+def test_the_applier_does_not_give_way_once_it_is_seconds_behind(tmp_path: Path) -> None:
+    """Rows keep arriving, but what the applier applies was received long ago: full speed (GIVE_WAY_WITHIN_S)."""
+    p = Pipeline(tmp_path)
+    long_ago = now_us() - int((GIVE_WAY_WITHIN_S + 60) * 1e6)
+    stop = threading.Event()
+
+    def old_rows_keep_arriving() -> None:
+        seq = 0
+        while not stop.is_set():
+            seq += 1
+            body = payload(batch(n=2, seq=seq, start=T0 + timedelta(minutes=2 * seq)))
+            p.inbox.append([(TOPIC, body, long_ago + seq)])
+            time.sleep(0.002)
+
+    sender = threading.Thread(target=old_rows_keep_arriving)
+    sender.start()
+    try:
+        p.applier.start()
+        wait_until(lambda: len(p.store.readings("hexicun", limit=1000)) >= 200, 10, 0.02, "200 readings")
+    finally:
+        stop.set()
+        sender.join(5)
+    assert p.applier.wait_idle(10)
+    assert p.applier.gave_way_s == 0.0
+    p.stop()
 
 
 def test_many_messages_share_a_transaction(pipeline: Pipeline) -> None:
