@@ -335,7 +335,7 @@ class ApiCollector(Collector):
 
 class StoreCollector(Collector):
     """The store's side: dead letters (persisted totals), rows that no longer read back, the applier's
-    retrying, and statuses the controller history kept out."""
+    retrying and its waits for the receiver, and statuses the controller history kept out."""
 
     def __init__(
         self,
@@ -350,6 +350,7 @@ class StoreCollector(Collector):
         self.stale_statuses = stale_statuses
 
     def collect(self) -> Iterator[Metric]:
+        applier = self.applier_status()
         yield counter(
             "qingliu_collector_dead_letters_total",
             "Messages quarantined (not validated or refused by the store), by reason; persisted.",
@@ -359,7 +360,12 @@ class StoreCollector(Collector):
         yield gauge(
             "qingliu_collector_applier_retrying",
             "1 while the store is down and the applier retries.",
-            [((), 1 if self.applier_status()["state"] == "retrying" else 0)],
+            [((), 1 if applier["state"] == "retrying" else 0)],
+        )
+        yield counter(
+            "qingliu_collector_applier_gave_way_seconds_total",
+            "Seconds the applier waited for the receiver during bursts (acknowledging comes first), since start.",
+            [((), float(applier.get("gave_way_s", 0.0)))],
         )
         yield gauge(
             "qingliu_collector_store_unreadable_rows",

@@ -274,11 +274,13 @@ class Applier:
             time.sleep(0.01)
 
     def status(self) -> dict[str, Any]:
-        """For /healthz: state, seconds since the last progress, the last store error while retrying."""
+        """For /healthz and /metrics: state, seconds since the last progress, the last store error while
+        retrying, the seconds waited for the receiver so far."""
         return {
             "state": self.state,
             "since_progress_s": round(time.monotonic() - self.last_progress, 3),
             "last_error": self.last_error,
+            "gave_way_s": round(self.gave_way_s, 3),
         }
 
     def _run(self) -> None:

@@ -379,6 +379,7 @@ def test_the_applier_gives_way_while_the_receiver_adds_and_not_to_a_backlog_alon
         waited = p.applier.gave_way_s
         time.sleep(0.3)
         assert p.applier.gave_way_s == waited  # nothing arrives: no more waiting
+        assert p.applier.status()["gave_way_s"] == round(waited, 3)  # /metrics reads it from here
         assert p.inbox.depth() == 0
     finally:
         p.stop()

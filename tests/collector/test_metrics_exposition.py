@@ -57,6 +57,7 @@ FAMILIES = [
     ("qingliu_collector_inbox_write_errors_total", "counter", ()),
     ("qingliu_collector_inbox_write_failing", "gauge", ()),
     ("qingliu_collector_applier_retrying", "gauge", ()),
+    ("qingliu_collector_applier_gave_way_seconds_total", "counter", ()),
     ("qingliu_collector_store_unreadable_rows", "gauge", ("table",)),
     ("qingliu_collector_controller_stale_statuses_total", "counter", ()),
 ]
