@@ -56,6 +56,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks import rounds
+from collector.timestamps import to_us
 from protocols import messages, topics
 from protocols.messages import Reading, ReadingBatch
 from tests.support.broker import Mosquitto
@@ -210,7 +211,7 @@ class Collector:
         last = messages.decode(payloads[-1])
         assert isinstance(last, ReadingBatch)
         final = last.readings[-1]
-        identity = (last.station, int(final.t.timestamp() * 1_000_000), final.param)
+        identity = (last.station, to_us(final.t), final.param)
         applied_s = seconds_until(lambda: self.holds(identity), start, deadline, 0.01)
         feeder.join(60)
         time.sleep(0.2)  # acknowledgement counts are persisted just after they go out

@@ -286,9 +286,9 @@ class Applier:
     def _run(self) -> None:
         """Apply batches until stopped. Acknowledging comes first: while the inbox keeps growing (the receiver is
         taking a burst) and the applier is less than ``GIVE_WAY_WITHIN_S`` behind it, each batch is followed by a
-        wait as long as it took times ``GIVE_WAY``. A lower nice
-        value alone did not do it: the scheduler shares CPUs between process groups, and on two CPUs the
-        applier took 0.4–0.6 of one from the receiver during a burst (docs/ARCHITECTURE.md)."""
+        wait as long as it took times ``GIVE_WAY``. A lower nice value alone did not do it: the scheduler shares
+        CPUs between sessions first, and on two CPUs the applier took 0.4–0.6 of one from the receiver during a
+        burst (docs/ARCHITECTURE.md)."""
         _lower_priority()
         newest = self.inbox.newest_id()
         while not self._abort.is_set():
@@ -310,9 +310,9 @@ class Applier:
                     self.gave_way_s += wait
                     self._abort.wait(wait)
             if applied == 0:
-                self._forget_applied(due_only=True)
-                if self._draining.is_set():
-                    self._forget_applied(due_only=False)
+                draining = self._draining.is_set()
+                self._forget_applied(due_only=not draining)  # all of it before the thread ends
+                if draining:
                     return
                 self._abort.wait(self.poll_s)
 

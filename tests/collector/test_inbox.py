@@ -38,7 +38,7 @@ def test_rows_marked_applied_are_skipped_at_once_and_deleted_only_when_forgotten
     assert receiver.depth() == 3  # still on disk: a crash now applies the two again
     main.mark_applied(first[0].id)  # a watermark never goes back
     assert main.forget_applied() == 2 and main.forget_applied() == 0
-    assert receiver.depth() == 1 and [r.payload for r in Inbox(tmp_path / "i.db").take(10)] == [b"3"]
+    assert receiver.depth() == 1 and [r.payload for r in receiver.take(10)] == [b"3"]
     main.close()
     receiver.close()
 

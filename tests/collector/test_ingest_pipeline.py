@@ -3,6 +3,7 @@ applier from the inbox to the store (retries, crash between the store commit and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -309,7 +310,9 @@ def test_crash_between_store_commit_and_inbox_delete_applies_again_harmlessly(tm
     first.applier.inbox.delete_through = lambda last_id: 0  # type: ignore[method-assign]  # "crash"
     assert first.applier.apply_once() == 1
     assert first.hooked[0][1].new_batches == {("hexicun", 1)}
-    assert first.inbox.depth() == 0 and Inbox(first.inbox.path).depth() == 1  # applied, still on disk
+    on_disk = Inbox(first.inbox.path)
+    assert first.inbox.depth() == 0 and on_disk.depth() == 1  # applied, still on disk
+    on_disk.close()
     first.stop()
 
     second = Pipeline(tmp_path).start()
@@ -345,6 +348,27 @@ def test_applied_rows_leave_the_disk_within_a_second_and_a_dead_letter_batch_at_
         p.stop()
 
 
+@contextlib.contextmanager
+def rows_keep_arriving(add: Callable[[int, bytes], None]) -> Iterator[None]:
+    """While in the block, a thread hands ``add`` a new batch (its seq and payload) every 2 ms: a busy receiver."""
+    stop = threading.Event()
+
+    def keep_adding() -> None:
+        seq = 1000
+        while not stop.is_set():
+            seq += 1
+            add(seq, payload(batch(n=2, seq=seq, start=T0 + timedelta(minutes=2 * seq))))
+            time.sleep(0.002)
+
+    sender = threading.Thread(target=keep_adding)
+    sender.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sender.join(5)
+
+
 def test_the_applier_gives_way_while_the_receiver_adds_and_not_to_a_backlog_alone(tmp_path: Path) -> None:
     p = Pipeline(tmp_path)
     p.receiver.start()
@@ -358,23 +382,8 @@ def test_the_applier_gives_way_while_the_receiver_adds_and_not_to_a_backlog_alon
         assert p.applier.wait_idle(10) and len(p.store.readings("hexicun", limit=1000)) == 600
         assert p.applier.gave_way_s == 0.0
 
-        stop = threading.Event()
-
-        def keep_sending() -> None:  # the receiver busy: rows keep arriving while the applier works
-            seq = 1000
-            while not stop.is_set():
-                seq += 1
-                start = T0 + timedelta(minutes=2 * seq)
-                p.receiver.handle(TOPIC, payload(batch(n=2, seq=seq, start=start)), lambda: True)
-                time.sleep(0.002)
-
-        sender = threading.Thread(target=keep_sending)
-        sender.start()
-        try:
+        with rows_keep_arriving(lambda seq, body: p.receiver.handle(TOPIC, body, lambda: True)):
             wait_until(lambda: p.applier.gave_way_s > 0, 10, 0.02, "the applier giving way")
-        finally:
-            stop.set()
-            sender.join(5)
         assert p.wait_idle(10)
         waited = p.applier.gave_way_s
         time.sleep(0.3)
@@ -389,27 +398,14 @@ def test_the_applier_does_not_give_way_once_it_is_seconds_behind(tmp_path: Path)
     """Rows keep arriving, but what the applier applies was received long ago: full speed (GIVE_WAY_WITHIN_S)."""
     p = Pipeline(tmp_path)
     long_ago = now_us() - int((GIVE_WAY_WITHIN_S + 60) * 1e6)
-    stop = threading.Event()
-
-    def old_rows_keep_arriving() -> None:
-        seq = 0
-        while not stop.is_set():
-            seq += 1
-            body = payload(batch(n=2, seq=seq, start=T0 + timedelta(minutes=2 * seq)))
-            p.inbox.append([(TOPIC, body, long_ago + seq)])
-            time.sleep(0.002)
-
-    sender = threading.Thread(target=old_rows_keep_arriving)
-    sender.start()
     try:
-        p.applier.start()
-        wait_until(lambda: len(p.store.readings("hexicun", limit=1000)) >= 200, 10, 0.02, "200 readings")
+        with rows_keep_arriving(lambda seq, body: p.inbox.append([(TOPIC, body, long_ago + seq)])):
+            p.applier.start()
+            wait_until(lambda: len(p.store.readings("hexicun", limit=1000)) >= 200, 10, 0.02, "200 readings")
+        assert p.applier.wait_idle(10)
+        assert p.applier.gave_way_s == 0.0
     finally:
-        stop.set()
-        sender.join(5)
-    assert p.applier.wait_idle(10)
-    assert p.applier.gave_way_s == 0.0
-    p.stop()
+        p.stop()
 
 
 def test_many_messages_share_a_transaction(pipeline: Pipeline) -> None:
