@@ -1,5 +1,5 @@
 """Whether the collector is well, and if not why, in words: the /healthz body as a pure function of what the
-service's parts report (store, receiver, inbox, applier)."""
+service's parts report (store, receiver, inbox, applier, the HJ 212 server where enabled)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ def health_report(
     applier: dict[str, Any],
     running: bool,
     dead_letters: int | None,
+    hj212: dict[str, Any] | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """The /healthz body and whether all is well; ``reasons`` says what is not. ``receiver``, ``writes`` and
     ``applier``: the service's receiver_status(), receiver_write_status() and the applier's status();
     ``running``: started and not stopping (a stopped applier is then a fault); ``dead_letters``: None when
-    the store does not answer."""
+    the store does not answer; ``hj212``: the HJ 212 server's ``running`` and ``restarts`` (None: not enabled)."""
     reasons: list[str] = []
     if not store_ok:
         reasons.append("the store does not answer")
@@ -44,6 +45,8 @@ def health_report(
         )
     if writes["failing"]:
         reasons.append(f"the receiver cannot commit to its inbox: {writes['last_error']}")
+    if hj212 is not None and not hj212["running"] and running:
+        reasons.append("the HJ 212 server is not running: data loggers cannot report")
     ok = not reasons
     body: dict[str, Any] = {
         "ok": ok,
@@ -58,4 +61,7 @@ def health_report(
         "dead_letters": dead_letters,
         "inbox_write_errors": writes["errors"],
     }
+    if hj212 is not None:
+        body["hj212"] = "up" if hj212["running"] else "down"
+        body["hj212_restarts"] = hj212["restarts"]
     return ok, body

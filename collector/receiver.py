@@ -7,9 +7,9 @@ batches to the inbox (one transaction per batch, counters in the same transactio
 message of the batch only after the commit. Validation, the store, alerts and the dashboard happen later in
 the main process (collector/ingest.py Applier), so a slow store never holds up the broker's session queue.
 
-In production the receiver runs in a child process (``python -m collector.receiver``, settings as JSON on
-stdin) that ``ReceiverProcess`` starts, watches and restarts; it dies with its parent (PR_SET_PDEATHSIG, and
-a parent watch as a second line). Tests may run ``Receiver`` in-process instead.
+In production the receiver runs in a child process (``python -m collector.receiver``) that ``ReceiverProcess``
+starts, watches and restarts, and that dies with its parent (collector/childproc.py). Tests may run
+``Receiver`` in-process instead.
 
 An inbox commit that fails (disk full, I/O error) is retried and nothing is acknowledged meanwhile. The
 failures are counted (``write_status``), logged at most once a minute with a count, and — since the inbox
@@ -20,33 +20,23 @@ itself cannot carry the news when its disk is full — reported to the parent as
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import json
 import logging
 import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
-
+from collector.childproc import ChildProcess, ChildSettings, enter, pipe_writer, read_settings
 from collector.config import MqttConfig
 from collector.inbox import Inbox, now_us
 from collector.ingest import route
 from collector.mqtt_subscriber import Subscriber
 from collector.ratelog import RateLimitedLog
-from protocols.backoff import grow
 from protocols.errors import PayloadError
-from protocols.logfiles import LogConfig
-from protocols.logfiles import setup as setup_logging
 from protocols.tomldoc import StructField
 
 log = logging.getLogger("qingliu.collector.receiver")
@@ -277,42 +267,19 @@ class _Full(Exception):
 # -- the child process -----------------------------------------------------------------------------------------
 
 
-class ReceiverSettings(BaseModel):
-    """What the child process needs, passed as JSON on its stdin (keeps the broker password off argv)."""
+class ReceiverSettings(ChildSettings):
+    """What the child process needs (collector/childproc.py passes it as JSON on stdin)."""
 
     mqtt: Annotated[MqttConfig, StructField()]
     inbox: str
     known_stations: list[str] | None
     batch_max: int = 2000
     max_bytes: int = 0
-    log_level: str = "INFO"
-    # the receiver's own rotating file (two processes never rotate one file)
-    log: Annotated[LogConfig, StructField()] = Field(default_factory=LogConfig)
-    parent_pid: int = 0
-    status_fd: int = -1  # write end of the pipe for inbox write failures (JSON lines); -1: none
-
-
-def _watch_parent(parent_pid: int) -> None:
-    """Second line behind PR_SET_PDEATHSIG: when the parent is gone, end at once, like a kill -9 would."""
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(70)
-        time.sleep(0.5)
 
 
 def main() -> int:
-    settings = ReceiverSettings.model_validate_json(sys.stdin.buffer.read())
-    setup_logging(
-        settings.log_level, "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s", settings.log
-    )
-    if settings.parent_pid:
-        _die_with_parent()
-        if os.getppid() != settings.parent_pid:  # the collector died before prctl took effect
-            return 70
-        threading.Thread(target=_watch_parent, args=(settings.parent_pid,), daemon=True).start()
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+    settings = read_settings(ReceiverSettings)
+    done = enter(settings)
     inbox = Inbox(settings.inbox, autocheckpoint_pages=RECEIVER_AUTOCHECKPOINT)
     receiver = Receiver(
         inbox,
@@ -322,7 +289,7 @@ def main() -> int:
         max_bytes=settings.max_bytes,
     )
     if settings.status_fd >= 0:
-        receiver.on_write_state = _pipe_writer(settings.status_fd)
+        receiver.on_write_state = pipe_writer(settings.status_fd)
     receiver.start()
     log.info("receiving into %s", settings.inbox)
     while not done.wait(1.0):
@@ -333,39 +300,20 @@ def main() -> int:
     return 0
 
 
-def _pipe_writer(fd: int) -> Callable[[dict[str, Any]], None]:
-    """Write each state as one JSON line to ``fd``, never blocking (a full pipe drops the line: the next
-    state carries the totals again)."""
-    os.set_blocking(fd, False)
-
-    def write(state: dict[str, Any]) -> None:
-        with contextlib.suppress(BlockingIOError, BrokenPipeError):
-            os.write(fd, (json.dumps(state) + "\n").encode())
-
-    return write
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill us when the thread that started us ends (the collector's supervisor thread, which
-    lives as long as the collector), also on kill -9 of the collector: as if the whole collector had been
-    killed. Set in the child itself, not in a preexec_fn (unsafe in a process with threads)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 class ReceiverProcess:
-    """Starts the receiving child, restarts it when it dies (logged and counted), stops it cleanly."""
+    """The receiving child (collector/childproc.py: started, watched, restarted, stopped) and the inbox write
+    failures it reports, summed over restarts."""
 
     def __init__(self, settings: ReceiverSettings, inbox: Inbox, *, restart_s: float = 1.0) -> None:
-        self.settings = settings.model_copy(update={"parent_pid": os.getpid()})
         self.inbox = inbox  # the main process's connection: reads the child's state
-        self.restart_s = restart_s
-        self.restarts = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stopping = threading.Event()
-        self._started = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.child = ChildProcess(
+            "receiver",
+            "collector.receiver",
+            settings,
+            on_report=self._on_report,
+            on_exit=self._on_exit,
+            restart_s=restart_s,
+        )
         self._write_lock = threading.Lock()
         self._write_states: dict[int, dict[str, Any]] = {}  # per running child (by its pipe): last report
         self._write_errors_before = 0  # inbox write failures of children that have exited
@@ -380,64 +328,45 @@ class ReceiverProcess:
             last_error = self._last_write_error
         return {"errors": errors, "failing": failing and self.alive, "last_error": last_error}
 
-    def _read_status(self, fd: int) -> None:
-        """One child's inbox write reports, until it exits (the pipe closes)."""
-        with os.fdopen(fd, "rb") as pipe:
-            for line in pipe:
-                try:
-                    state = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(state, dict):
-                    with self._write_lock:
-                        self._write_states[fd] = state
-                        self._last_write_error = str(state.get("last_error") or self._last_write_error)
+    def _on_report(self, pipe: int, state: dict[str, Any]) -> None:
         with self._write_lock:
-            done = self._write_states.pop(fd, {})
+            self._write_states[pipe] = state
+            self._last_write_error = str(state.get("last_error") or self._last_write_error)
+
+    def _on_exit(self, pipe: int) -> None:
+        with self._write_lock:
+            done = self._write_states.pop(pipe, {})
             self._write_errors_before += int(done.get("errors", 0))
 
     def start(self) -> None:
-        self._stopping.clear()
-        # The supervisor thread starts every child: PR_SET_PDEATHSIG is tied to the thread that forked.
-        self._thread = threading.Thread(target=self._supervise, name="collector-receiver-watch", daemon=True)
-        self._thread.start()
-        self._started.wait(30)
+        self.child.start()
 
     def request_stop(self) -> None:
-        """No more restarts (the collector is shutting down; the child may already have been signalled)."""
-        self._stopping.set()
+        self.child.request_stop()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()  # the child commits and acknowledges what it holds, then disconnects
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.error("receiver did not stop within %.0f s: killed", timeout)
-                proc.kill()
-                proc.wait(10)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.child.stop(timeout)
+
+    @property
+    def restarts(self) -> int:
+        return self.child.restarts
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self.child.pid
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self.child.alive
 
     @property
     def connected(self) -> bool:
         """The child is running and says (in the inbox) that it is connected."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
+        pid = self.child.pid
+        if pid is None or not self.child.alive:
             return False
         state = self.inbox.state()
-        return state.get("connected") == "1" and state.get("pid") == str(proc.pid)
+        return state.get("connected") == "1" and state.get("pid") == str(pid)
 
     def wait_connected(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -446,77 +375,6 @@ class ReceiverProcess:
                 return True
             time.sleep(0.05)
         return False
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "collector.receiver"],
-                stdin=subprocess.PIPE,
-                # A process group of its own: the collector stops it in order, and a terminal's group signal
-                # must not race that. Not a session of its own: Linux's autogroup scheduling shares the CPU
-                # between sessions first, and the applier's lower priority (collector/ingest.py) must count
-                # against this process, not only within the main one.
-                process_group=0,
-                cwd=os.getcwd(),
-                env={**os.environ, "PYTHONPATH": _pythonpath()},
-                pass_fds=(write_fd,),
-            )
-        except BaseException:
-            os.close(read_fd)
-            raise
-        finally:
-            os.close(write_fd)  # the child holds its copy: the pipe closes when the child exits
-        threading.Thread(
-            target=self._read_status, args=(read_fd,), name="receiver-status", daemon=True
-        ).start()
-        assert proc.stdin is not None
-        settings = self.settings.model_copy(update={"status_fd": write_fd})
-        proc.stdin.write(settings.model_dump_json().encode())
-        proc.stdin.close()
-        log.info("receiver started (pid %d)", proc.pid)
-        return proc
-
-    def _supervise(self) -> None:
-        delay = self.restart_s
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                self._proc = self._spawn()
-            except OSError as exc:
-                log.error("cannot start the receiver: %s", exc)
-                self._started.set()
-                if self._stopping.wait(delay):
-                    return
-                continue
-            self._started.set()
-            proc = self._proc
-            while proc.poll() is None:
-                if self._stopping.wait(0.2):
-                    # stop() terminates the child; stay alive until it has exited (PDEATHSIG follows us).
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.wait(30)
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.wait(10)
-                    return
-            if self._stopping.is_set():
-                return
-            self.restarts += 1
-            # A child that keeps dying at once is restarted less and less often (up to 30 s apart).
-            delay = self.restart_s if time.monotonic() - started > 30 else grow(delay, 30.0)
-            log.error(
-                "receiver exited with code %s; restart #%d in %.0f s", proc.returncode, self.restarts, delay
-            )
-            if self._stopping.wait(delay):
-                return
-
-
-def _pythonpath() -> str:
-    """The child imports ``collector`` like we did, even when we run from a source tree."""
-    root = str(Path(__file__).resolve().parent.parent)
-    current = os.environ.get("PYTHONPATH", "")
-    return root if not current else f"{root}{os.pathsep}{current}"
 
 
 if __name__ == "__main__":

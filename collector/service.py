@@ -36,6 +36,7 @@ from collector.controller_history import ICE_LOOKBACK, WATER_TEMP, ControllerHis
 from collector.gap_check import GapChecker
 from collector.healthz import health_report
 from collector.hj212.metrics import Hj212Collector
+from collector.hj212.process import Hj212Process
 from collector.hj212.server import Hj212Server
 from collector.inbox import Inbox
 from collector.ingest import Applier, TimeWindow, utcnow
@@ -53,6 +54,7 @@ from collector.store.base import ApplyResult, DeadLetter, Received, Store
 from collector.supervising import Supervisor
 from collector.timestamps import to_us
 from protocols.flags import VALID_FLAGS
+from protocols.logfiles import sibling
 from protocols.messages import Command, CommandKind, CommandReply, Event, ReadingBatch, Status
 
 log = logging.getLogger("qingliu.collector")
@@ -76,6 +78,7 @@ class CollectorService:
         tick_s: float = 1.0,
         drain_s: float = 5.0,
         receiver: Literal["process", "thread"] = "process",
+        hj212_server: Literal["process", "thread"] = "process",
     ) -> None:
         parts = default_parts(config, store=store, inbox=inbox, notifier=notifier, publisher=publisher)
         self.config = config
@@ -140,7 +143,7 @@ class CollectorService:
         )
         # Existing data loggers over HJ 212 TCP (collector/hj212/): their frames go through the same inbox, and
         # commands for the stations they report for go to them.
-        self.hj212 = Hj212Server(config.hj212, self.inbox.path, clock=clock) if config.hj212.enabled else None
+        self.hj212 = self._hj212_server(hj212_server) if config.hj212.enabled else None
         self.commands = CommandSender(self.store, lambda: self.mqtt, clock, loggers=self.hj212)
         self.gaps = GapChecker(
             config,
@@ -250,9 +253,29 @@ class CollectorService:
             self.mqtt.start()
 
     def request_stop(self) -> None:
-        """A signal arrived (the receiving child may have had it too): no restart of the receiver now; stop()
-        follows."""
+        """A signal arrived (the children may have had it too): no restart of the receiver or the HJ 212 server
+        now; stop() follows."""
         self.receiving.request_stop()
+        if isinstance(self.hj212, Hj212Process):
+            self.hj212.request_stop()
+
+    def _hj212_server(self, mode: Literal["process", "thread"]) -> Hj212Server | Hj212Process:
+        """The HJ 212 server in a process of its own (collector/hj212/child.py says why), or in this one: tests
+        whose service runs on a clock of their own, which a child process cannot share."""
+        if mode == "thread":
+            return Hj212Server(self.config.hj212, self.inbox.path, clock=self.clock)
+        if self.clock is not utcnow:
+            raise ValueError(
+                "the HJ 212 server's process keeps the real clock: with a clock of your own, "
+                "pass hj212_server='thread'"
+            )
+        return Hj212Process(
+            self.config.hj212,
+            self.inbox.path,
+            log_level=self.config.log_level,
+            log_file=sibling(self.config.log, "hj212"),
+            drain_s=self.drain_s,
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -327,6 +350,9 @@ class CollectorService:
             applier=self.applier.status(),
             running=self.started_at is not None and not self._stop.is_set(),
             dead_letters=sum(self.dead_letter_counts().values()) if store_ok else None,
+            hj212=None
+            if self.hj212 is None
+            else {"running": self.hj212.running, "restarts": self.hj212.restarts},
         )
 
     # -- quarantine ------------------------------------------------------------------------------------------

@@ -29,6 +29,12 @@ class Counts:
         with self._lock:
             return Counter(self._by_logger.get(mn, Counter()))
 
+    def merge(self, snapshot: dict[str, dict[str, int]]) -> None:
+        """Add a snapshot's counts (another process's, or an earlier one's)."""
+        for mn, counts in snapshot.items():
+            for reason, n in counts.items():
+                self.add(mn, reason, int(n))
+
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {mn: dict(counts) for mn, counts in self._by_logger.items()}

@@ -14,12 +14,22 @@ from collector.hj212.presence import Presence
 
 
 class Source(Protocol):
-    counts: Counts
     presence: dict[str, Presence]
-    frames: int
+
+    @property
+    def counts(self) -> Counts: ...
+
+    @property
+    def frames(self) -> int: ...
 
     @property
     def connections(self) -> int: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def restarts(self) -> int: ...
 
 
 class Hj212Collector(Collector):
@@ -28,6 +38,14 @@ class Hj212Collector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         server = self.server
+        yield gauge(
+            "qingliu_hj212_server_up", "1 when the HJ 212 server runs.", [((), 1 if server.running else 0)]
+        )
+        yield counter(
+            "qingliu_hj212_server_restarts",
+            "Times the HJ 212 server's process died and was started again.",
+            [((), server.restarts)],
+        )
         yield gauge("qingliu_hj212_connections", "Open HJ 212 connections.", [((), server.connections)])
         yield counter(
             "qingliu_hj212_frames", "Good HJ 212 frames taken from configured loggers.", [((), server.frames)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from collector.config import Hj212Logger
 from protocols.messages import MAX_COUNT, DeviceStatus, StationState, Status
@@ -40,6 +41,36 @@ class Presence:
 
     def disconnected(self) -> None:
         self.connections = max(0, self.connections - 1)
+
+    def to_report(self) -> dict[str, Any]:
+        """As JSON (the HJ 212 child reports it to the collector's main process)."""
+        return {
+            "connections": self.connections,
+            "connected_since": _iso(self.connected_since),
+            "last_frame_at": _iso(self.last_frame_at),
+            "last_error": self.last_error,
+            "rtd_interval_s": self.rtd_interval_s,
+            "clock_offset_s": self.clock_offset_s,
+        }
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> Presence:
+        return cls(
+            connections=int(report.get("connections") or 0),
+            connected_since=_time(report.get("connected_since")),
+            last_frame_at=_time(report.get("last_frame_at")),
+            last_error=report.get("last_error"),
+            rtd_interval_s=report.get("rtd_interval_s"),
+            clock_offset_s=report.get("clock_offset_s"),
+        )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _time(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 def status(logger: Hj212Logger, presence: Presence, now: datetime, failures: int) -> Status:

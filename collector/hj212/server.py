@@ -1,13 +1,14 @@
-"""The HJ 212-2017 TCP server: asyncio in a thread of the collector's main process, one Session per connection.
+"""The HJ 212-2017 TCP server: asyncio on a thread of its own, one Session per connection. In production it runs
+in a child process (collector/hj212/child.py says why; collector/hj212/process.py is the collector's handle on
+it); tests whose service has a clock of its own run it in the collector's process.
 
 Frames become the same wire messages an agent publishes (ReadingBatch, Status, CommandReply) and go through the
 same durable inbox: a ``Receiver`` without MQTT (collector/receiver.py) commits them in batches on its writer
 thread, and the 9014 answers go out only after that commit — as an agent's PUBACK only follows the broker's
 acknowledgement. The applier then validates, stores, judges and alerts them exactly like the agents' messages.
-
-Why the main process and not the receiving child: the server must also carry commands to the loggers (history
-pulls from the gap checks, time and interval from the API) and make the loggers' statuses; both live here, and
-the inbox takes appends from a second connection as it does from the child.
+The server also carries commands to the loggers (history pulls from the gap checks, time and interval from the
+API) and makes the loggers' statuses; the inbox takes its appends from a connection of its own, as it does the
+receiving child's.
 
 Per connection: lines up to ``max_frame_bytes`` (a longer one is dropped), ``max_frames_per_s``, closed after
 ``idle_timeout_s`` of silence or ``garbage_close_after`` bad frames in a row; at most ``max_connections``, and a
@@ -381,6 +382,12 @@ class Hj212Server:
     @property
     def connections(self) -> int:
         return len(self._conns)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    restarts = 0  # in the collector's process: it is never restarted on its own
 
     def snapshot(self) -> dict[str, Any]:
         return {

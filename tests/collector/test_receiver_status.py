@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import threading
 
+from collector.childproc import pipe_writer
 from collector.config import MqttConfig
-from collector.receiver import ReceiverProcess, ReceiverSettings, _pipe_writer
+from collector.receiver import ReceiverProcess, ReceiverSettings
 
 
 def _process() -> ReceiverProcess:
@@ -17,9 +18,9 @@ def _process() -> ReceiverProcess:
 
 def _child(proc: ReceiverProcess, states: list[dict[str, object]]) -> None:
     read_fd, write_fd = os.pipe()
-    reader = threading.Thread(target=proc._read_status, args=(read_fd,))
+    reader = threading.Thread(target=proc.child.read_reports, args=(read_fd,))
     reader.start()
-    write = _pipe_writer(write_fd)
+    write = pipe_writer(write_fd)
     for state in states:
         write(state)
     os.close(write_fd)  # the child exits
@@ -29,9 +30,9 @@ def _child(proc: ReceiverProcess, states: list[dict[str, object]]) -> None:
 def test_write_failures_reported_on_the_pipe_and_summed_over_restarts() -> None:
     proc = _process()
     read_fd, write_fd = os.pipe()
-    reader = threading.Thread(target=proc._read_status, args=(read_fd,))
+    reader = threading.Thread(target=proc.child.read_reports, args=(read_fd,))
     reader.start()
-    write = _pipe_writer(write_fd)
+    write = pipe_writer(write_fd)
     write({"errors": 1, "failing": True, "last_error": "database or disk is full"})
     write({"errors": 2, "failing": True, "last_error": "database or disk is full"})
     deadline = 50

@@ -64,6 +64,7 @@ def service(tmp_path: Path) -> Iterator[CollectorService]:
     svc = CollectorService(
         config(tmp_path, HJ212),
         clock=Clock(T + timedelta(hours=1)),
+        hj212_server="thread",  # the server reads the test's clock (a child process keeps the real one)
         tick_s=3600,
         publisher=lambda _: FakeMqtt(),
     )
@@ -316,7 +317,13 @@ expected_params = ["w01001"]
 
 def test_gap_detection_pulls_the_missing_hour_from_the_logger(tmp_path: Path) -> None:
     clock = Clock(T + timedelta(hours=5))
-    svc = CollectorService(config(tmp_path, GAPS), clock=clock, tick_s=3600, publisher=lambda _: FakeMqtt())
+    svc = CollectorService(
+        config(tmp_path, GAPS),
+        clock=clock,
+        hj212_server="thread",
+        tick_s=3600,
+        publisher=lambda _: FakeMqtt(),
+    )
     svc.start(mqtt=False)
     assert svc.hj212 is not None
     peer = Peer(svc.hj212.port)
