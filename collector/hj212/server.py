@@ -111,7 +111,7 @@ class Hj212Server:
 
     def stop(self, drain_s: float = 5.0) -> None:
         loop = self._loop
-        if loop is not None and self._stopped is not None:
+        if loop is not None and self._stopped is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._stopped.set)
         if self._thread is not None:
             self._thread.join(drain_s + 5)
@@ -176,6 +176,10 @@ class Hj212Server:
             await self._read(reader, conn)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # The server is stopping. The handler ends normally rather than cancelled: Python 3.11's stream
+            # callback logs a cancelled handler as an error with a traceback, one per connected logger.
+            conn.closing = conn.closing or "shutting down"
         except Exception:  # a bug must cost this connection only, never the server
             log.exception("HJ 212 connection from %s failed", peer)
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -73,3 +74,22 @@ def test_connections_beyond_the_limit_are_refused(server: Hj212Server) -> None:
     while "(unknown)" not in server.counts.snapshot() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.counts.snapshot()["(unknown)"] == {"too_many_connections": 1}
+
+
+def test_stopping_with_loggers_connected_logs_no_error(
+    server: Hj212Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    peers = [Peer(server.port) for _ in range(2)]
+    try:
+        peers[0].send(realtime([("w01001", 7.5, "N")], T))
+        assert peers[0].read().cn == "9014"
+        assert server.connections == 2
+        with caplog.at_level(logging.INFO):
+            server.stop()
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors == [], [r.getMessage() for r in errors]  # Python 3.11 logged each cancelled handler
+        assert all(peer.closed(2.0) for peer in peers)
+        assert sum("closed: shutting down" in r.getMessage() for r in caplog.records) == 2
+    finally:
+        for peer in peers:
+            peer.close()
