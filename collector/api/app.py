@@ -279,6 +279,7 @@ def create_app(service: CollectorService) -> FastAPI:
             "receiver_counters": service.inbox.counters(),
             "store": service.store.counts(),
             "mqtt_connected": service.mqtt_connected,
+            "hj212": service.hj212.status() if service.hj212 is not None else None,  # None: not enabled
             "started_at": summaries.iso(service.started_at),
             "stations": {state.value: n for state, n in service.tracker.count_by_state().items()},
         }

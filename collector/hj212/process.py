@@ -207,16 +207,14 @@ class Hj212Process:
         with self._lock:
             return sum(int(s.get("connections") or 0) for s in self._states.values())
 
-    def snapshot(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Any]:
+        """Where it runs and how it is, for /api/stats."""
         return {
+            "mode": "process",
+            "running": self.running,
+            "pid": self.child.pid,
+            "restarts": self.restarts,
             "port": self.port,
             "connections": self.connections,
             "frames": self.frames,
-            "loggers": {
-                mn: {"connections": p.connections, "last_frame_at": p.last_frame_at}
-                for mn, p in self.presence.items()
-            },
-            "refused": self.counts.snapshot(),
-            "process": self.child.pid,
-            "restarts": self.child.restarts,
         }

@@ -393,17 +393,16 @@ class Hj212Server:
 
     restarts = 0  # in the collector's process: it is never restarted on its own
 
-    def snapshot(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Any]:
+        """Where it runs and how it is, for /api/stats."""
         return {
+            "mode": "thread",
+            "running": self.running,
+            "pid": None,
+            "restarts": 0,
             "port": self.port,
-            "connections": len(self._conns),
+            "connections": self.connections,
             "frames": self.frames,
-            "loggers": {
-                mn: {"connections": p.connections, "last_frame_at": p.last_frame_at}
-                for mn, p in self.presence.items()
-            },
-            "refused": self.counts.snapshot(),
-            "commands_waiting": self.book.waiting,
         }
 
 

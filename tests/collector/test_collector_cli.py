@@ -40,12 +40,14 @@ def test_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["check", "--config", str(tmp_path / "missing.toml")]) == 2
 
 
-def start_collector(tmp_path: Path, mosquitto: Mosquitto) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
+def start_collector(
+    tmp_path: Path, mosquitto: Mosquitto, extra: str = ""
+) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
     port = free_port()
     path = tmp_path / "c.toml"
     path.write_text(
         f'[mqtt]\nurl = "{mosquitto.url}"\n[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n'
-        "[api]\nread_requires_login = false\n"  # it reads /api/stats as a monitor would
+        "[api]\nread_requires_login = false\n" + extra  # it reads /api/stats as a monitor would
     )
     log = open(tmp_path / "collector.log", "wb")  # noqa: SIM115 - closed by the caller
     proc = subprocess.Popen(
@@ -142,6 +144,35 @@ def test_receiver_restarted_when_it_dies_and_gone_with_a_killed_collector(
         proc.kill()  # kill -9 of the collector: its receiver must not stay behind
         proc.wait()
         assert wait_gone(receiver["pid"], 10), "the receiving process outlived a killed collector"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_the_hj212_server_runs_in_its_own_process_and_goes_with_a_killed_collector(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    hj212_port = free_port()
+    proc, port, log = start_collector(
+        tmp_path,
+        mosquitto,
+        f"[hj212]\nenabled = true\nport = {hj212_port}\n"
+        '[[hj212.loggers]]\nmn = "MN0001"\npassword = "123456"\nstation = "hexicun"\n',
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        health = get_json(port, "/healthz")
+        assert health.get("ok") is True and (health["hj212"], health["hj212_restarts"]) == ("up", 0)
+        server = get_json(port, "/api/stats")["hj212"]
+        assert server["mode"] == "process" and server["running"] and server["port"] == hj212_port
+        child = server["pid"]
+        assert child and child != proc.pid and pid_alive(child)
+        wait_for_port(hj212_port, timeout=10)
+        proc.kill()  # kill -9 of the collector: the process holding the loggers' port must not stay behind
+        proc.wait()
+        assert wait_gone(child, 10), "the HJ 212 server's process outlived a killed collector"
     finally:
         if proc.poll() is None:
             proc.kill()
