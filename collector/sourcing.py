@@ -9,13 +9,12 @@ alert as it is. Beside the flood-season supervision (collector/supervising.py), 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from collector.alerts.model import Alert, Transition, TransitionKind
-from collector.alerts.sources import CLAUSE, detail, judge, message_clause
-from collector.alerts.supervision import Sample
+from collector.alerts.sources import CLAUSE, Extremes, detail, judge, message_clause
 from collector.config import CollectorConfig
 from collector.outfalls import Outfall, OutfallRegistry
 from collector.sections import SectionRegistry, load_sections
@@ -27,22 +26,6 @@ KEY = "sources"  # under Alert.detail
 TRACED = frozenset({TransitionKind.OPENED, TransitionKind.ESCALATED})
 EXCEEDANCE = "exceedance"  # the rule type traced (collector/alerts/rules/quality.py)
 _ONE_US = timedelta(microseconds=1)  # store ranges are half-open: include a value at the alert's own time
-_MAX_ROWS = 50_000
-
-
-def samples(
-    store: Store, site: str, params: Iterable[str], start: datetime, end: datetime
-) -> dict[str, list[Sample]]:
-    """An outfall's (or a station's) readings of ``params`` in [start, end) by item, oldest first. Only the
-    items the judgement looks at (an outfall's limited ones): it runs at every opening of an exceedance
-    downstream, and an outfall monitor reporting each minute has 2,160 readings in six hours."""
-    return {
-        param: [
-            Sample(r.t, r.value, r.flag)
-            for r in store.readings(site, param=param, start=start, end=end, limit=_MAX_ROWS, newest=True)
-        ]
-        for param in params
-    }
 
 
 class SourceFinder:
@@ -76,9 +59,17 @@ class SourceFinder:
         value, and the clause its messages take."""
         at = alert.last_bad_at
         outfalls = self.upstream(alert.station)
-        read = {o.id: samples(self.store, o.id, o.limits, at - self.window, at + _ONE_US) for o in outfalls}
-        states = judge(outfalls, read, at, self.window)
+        found = {o.id: self.extremes(o, at - self.window, at + _ONE_US) for o in outfalls}
+        states = judge(outfalls, found)
         return detail(states, at, self.window), message_clause(states, self.window)
+
+    def extremes(self, outfall: Outfall, start: datetime, end: datetime) -> dict[str, Extremes]:
+        """The outfall's limited items in ``[start, end)``, as far as the judgement needs them, computed by the
+        store: it runs at every opening of an exceedance downstream, and an outfall monitor reporting each
+        minute has 2,160 readings in six hours (reading them as objects made a flapping station's backlog
+        apply at half the speed)."""
+        ranges = self.store.valid_ranges(outfall.id, tuple(outfall.limits), start, end)
+        return {p: Extremes(r.n, (r.low_t, r.low), (r.high_t, r.high)) for p, r in ranges.items()}
 
     def find(self, transitions: Sequence[Transition]) -> dict[str, tuple[dict[str, Any], tuple[str, str]]]:
         """Alert id → (judgement, message clause), for the transitions that take one. A failure costs the

@@ -63,42 +63,65 @@ def _distance(bounds: Bounds, value: float) -> float:
     return max(scores)
 
 
-def worst(samples: Sequence[Sample], bounds: Bounds, start: datetime, end: datetime) -> ItemState | None:
-    """The valid value in [start, end] farthest beyond (or least within) ``bounds``; for an upper limit the
-    maximum. None: no valid value. ``param`` is filled by the caller."""
-    best: Sample | None = None
+@dataclass(frozen=True, slots=True)
+class Extremes:
+    """An item's valid values in the window, as much as the judgement needs: how many, and the lowest and the
+    highest as (time first seen, value). The store computes them (collector/sourcing.py); ``extremes`` does
+    from samples."""
+
+    n: int
+    low: tuple[datetime, float]
+    high: tuple[datetime, float]
+
+
+def extremes(samples: Sequence[Sample], start: datetime, end: datetime) -> Extremes | None:
+    """The Extremes of the valid ``samples`` in [start, end] (oldest first); None: no valid value."""
     n = 0
+    low: tuple[datetime, float] | None = None
+    high: tuple[datetime, float] | None = None
     for s in samples:
         if not (start <= s.t <= end) or not s.valid or s.value is None:
             continue
         n += 1
-        if best is None or _distance(bounds, s.value) > _distance(bounds, best.value or 0.0):
-            best = s
-    if best is None:
+        if low is None or s.value < low[1] or (s.value == low[1] and s.t < low[0]):
+            low = (s.t, s.value)
+        if high is None or s.value > high[1] or (s.value == high[1] and s.t < high[0]):
+            high = (s.t, s.value)
+    if low is None or high is None:
         return None
-    return ItemState("", bounds, best.value, best.t, n)
+    return Extremes(n, low, high)
 
 
-def judge(
-    outfalls: Sequence[Outfall],
-    samples: Mapping[str, Mapping[str, Sequence[Sample]]],
-    at: datetime,
-    window: timedelta,
-) -> list[SourceState]:
-    """Each outfall's limited items over [at − window, at], outfalls over a limit first (else in the order
-    given: nearest first). ``samples``: outfall id → item → samples."""
-    start = at - window
+def worst(found: Extremes, bounds: Bounds) -> ItemState:
+    """The valid value farthest beyond (or least within) ``bounds``: for an upper limit the highest, for a lower
+    one the lowest, for a range whichever lies farther out (the earlier on a tie). ``param`` is filled by the
+    caller."""
+    low, high = bounds
+    if low is None:
+        t, value = found.high
+    elif high is None:
+        t, value = found.low
+    else:
+        up, down = _distance(bounds, found.high[1]), _distance(bounds, found.low[1])
+        t, value = found.high if up > down or (up == down and found.high[0] <= found.low[0]) else found.low
+    return ItemState("", bounds, value, t, found.n)
+
+
+def judge(outfalls: Sequence[Outfall], found: Mapping[str, Mapping[str, Extremes]]) -> list[SourceState]:
+    """Each outfall's limited items over the window, outfalls over a limit first (else in the order given:
+    nearest first). ``found``: outfall id → item → its valid values' Extremes (absent: no valid value)."""
     states = []
     for outfall in outfalls:
-        own = samples.get(outfall.id, {})
+        own = found.get(outfall.id, {})
         items = []
         for param, limit in outfall.limits.items():
             bounds: Bounds = (limit.min, limit.max)
-            found = worst(own.get(param, ()), bounds, start, at)
-            if found is None:
+            item = own.get(param)
+            if item is None:
                 items.append(ItemState(param, bounds, None, None, 0))
             else:
-                items.append(ItemState(param, bounds, found.value, found.t, found.n))
+                state = worst(item, bounds)
+                items.append(ItemState(param, bounds, state.value, state.t, state.n))
         states.append(SourceState(outfall, tuple(items)))
     return sorted(states, key=lambda s: not s.over)  # stable: the given order within each group
 

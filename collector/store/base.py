@@ -90,6 +90,18 @@ class StoredReading:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidRange:
+    """One item's valid values (flag N or T, with a value) in a time range: how many, the lowest and the highest,
+    each with the first time it was seen."""
+
+    n: int
+    low: float
+    low_t: datetime
+    high: float
+    high_t: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoredStatus:
     status: Status
     received_at: datetime
@@ -236,6 +248,12 @@ class Store(Protocol):
 
     def flag_counts(self, station: str, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
         """Per parameter, how many readings of ``[start, end)`` carry each flag."""
+
+    def valid_ranges(
+        self, station: str, params: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, ValidRange]:
+        """Each of ``params``' valid values of ``[start, end)`` as a ValidRange (absent: no valid value), read in
+        the store (an outfall's judgement runs at every opening of an exceedance downstream)."""
 
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int

@@ -36,6 +36,7 @@ from collector.store.base import (
     StoredStatus,
     SuspectReading,
     Transition,
+    ValidRange,
 )
 from collector.store.dialect import Dialect
 from collector.store.manual_rows import ManualRow, StoredManualResult
@@ -162,6 +163,11 @@ class EngineStore:
 
     def flag_counts(self, station: str, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
         return records.flag_counts(self._rows, self._dialect, station, start, end)
+
+    def valid_ranges(
+        self, station: str, params: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, ValidRange]:
+        return records.valid_ranges(self._rows, self._dialect, station, params, start, end)
 
     def reading_buckets(
         self, station: str, param: str, start: datetime, end: datetime, points: int

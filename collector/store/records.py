@@ -23,6 +23,7 @@ from collector.store.base import (
     StoredReading,
     StoredStatus,
     Transition,
+    ValidRange,
     summary_from_ranges,
     supersedes,
 )
@@ -107,6 +108,32 @@ def flag_counts(
     for param, flag, n in rows:
         counts.setdefault(str(param), {})[str(flag)] = int(n)
     return counts
+
+
+def valid_ranges(
+    query: Query, d: Dialect, station: str, params: Sequence[str], start: datetime, end: datetime
+) -> dict[str, ValidRange]:
+    """Per item of ``params``: its valid readings of ``[start, end)`` counted, the lowest and highest values and
+    the first time each was seen. One statement: the aggregate, and for each extreme a seek for its time."""
+    if not params:
+        return {}
+    in_range = f"r.station = {d.mark} AND r.t >= {d.mark} AND r.t < {d.mark} AND {VALID}"
+
+    def first_seen(extreme: str) -> str:
+        return f"(SELECT MIN(r.t) FROM readings r WHERE {in_range} AND r.param = a.param AND r.value = a.{extreme})"
+
+    marks = ", ".join([d.mark] * len(params))
+    window = (station, d.time(start), d.time(end))
+    rows = query(
+        f"SELECT a.param, a.n, a.lo, {first_seen('lo')}, a.hi, {first_seen('hi')} FROM"
+        f" (SELECT r.param AS param, COUNT(*) AS n, MIN(r.value) AS lo, MAX(r.value) AS hi FROM readings r"
+        f" WHERE {in_range} AND r.param IN ({marks}) GROUP BY r.param) a",
+        (*window, *window, *window, *params),
+    )
+    return {
+        str(param): ValidRange(int(n), float(lo), d.when(lo_t), float(hi), d.when(hi_t))
+        for param, n, lo, lo_t, hi, hi_t in rows
+    }
 
 
 def latest_valid(

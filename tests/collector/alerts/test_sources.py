@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from collector.alerts.sources import detail, judge, message_clause
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.alerts.rules.outfall import Bounds
+from collector.alerts.sources import Extremes, detail, extremes, judge, message_clause, worst
 from collector.alerts.supervision import Sample
 from collector.outfalls import parse_outfalls
 from collector.sections import load_sections
@@ -69,9 +73,20 @@ SAMPLES = {
 }
 
 
+def found(samples: dict[str, dict[str, list[Sample]]]) -> dict[str, dict[str, Extremes]]:
+    """What the store computes (collector/sourcing.py), from the samples of the window [AT − WINDOW, AT]."""
+    out: dict[str, dict[str, Extremes]] = {}
+    for outfall, items in samples.items():
+        for param, series in items.items():
+            item = extremes(series, AT - WINDOW, AT)
+            if item is not None:
+                out.setdefault(outfall, {})[param] = item
+    return out
+
+
 def test_upstream_order_is_nearest_first_and_the_judgement_puts_those_over_first() -> None:
     assert [o.id for o in UPSTREAM] == ["near", "far", "quiet"]
-    states = judge(UPSTREAM, SAMPLES, AT, WINDOW)
+    states = judge(UPSTREAM, found(SAMPLES))
     assert [(st.outfall.id, st.over, st.has_data) for st in states] == [
         ("near", True, True),
         ("far", True, True),
@@ -86,12 +101,12 @@ def test_upstream_order_is_nearest_first_and_the_judgement_puts_those_over_first
 
 def test_a_within_outfall_comes_after_one_over_whatever_its_place() -> None:
     calm = {"near": {COD: [s(1, 30.0)]}, "far": {COD: [s(1, 101.0)]}}
-    states = judge(UPSTREAM[:2], calm, AT, WINDOW)
+    states = judge(UPSTREAM[:2], found(calm))
     assert [(st.outfall.id, st.over) for st in states] == [("far", True), ("near", False)]
 
 
 def test_the_message_clause_names_the_outfalls_and_their_items_over() -> None:
-    states = judge(UPSTREAM, SAMPLES, AT, WINDOW)
+    states = judge(UPSTREAM, found(SAMPLES))
     zh, en = message_clause(states, WINDOW)
     assert zh == (
         "；可能来源：近排口：氨氮 6.234 mg/L（限值 5 mg/L，超标）、pH 5.20（限值 6–9，超标）；"
@@ -106,14 +121,14 @@ def test_the_message_clause_names_the_outfalls_and_their_items_over() -> None:
 
 
 def test_an_outfall_within_its_limits_is_said_so_item_by_item() -> None:
-    states = judge(UPSTREAM[1:2], {"far": {COD: [s(1, 80.0)]}}, AT, WINDOW)
+    states = judge(UPSTREAM[1:2], found({"far": {COD: [s(1, 80.0)]}}))
     assert (
         message_clause(states, WINDOW)[0] == "；可能来源：远排口：化学需氧量 80.0 mg/L（限值 100 mg/L，达标）"
     )
 
 
 def test_the_detail_keeps_every_outfall_and_item_for_the_dashboard() -> None:
-    states = judge(UPSTREAM, SAMPLES, AT, WINDOW)
+    states = judge(UPSTREAM, found(SAMPLES))
     d = detail(states, AT, WINDOW)
     assert d["over"] == ["near", "far"] and d["window_h"] == 6.0 and d["at"] == "2026-07-15T06:00:00Z"
     near = d["outfalls"][0]
@@ -126,3 +141,52 @@ def test_the_detail_keeps_every_outfall_and_item_for_the_dashboard() -> None:
     assert near["items"][2]["min"] == 6.0 and near["items"][2]["max"] == 9.0
     assert d["text_zh"].startswith("近排口：氨氮 6.234 mg/L")
     assert detail([], AT, WINDOW)["text_en"] == "no monitored outfall upstream"
+
+
+def worst_by_scan(samples: list[Sample], bounds: Bounds) -> tuple[float, datetime, int] | None:
+    """The judgement's first form, kept as the reference: every valid sample in the window scored, the first
+    of the farthest out kept."""
+
+    def distance(value: float) -> float:
+        low, high = bounds
+        scores = []
+        if high is not None:
+            scores.append((value - high) / (abs(high) or 1.0))
+        if low is not None:
+            scores.append((low - value) / (abs(low) or 1.0))
+        return max(scores)
+
+    best: Sample | None = None
+    n = 0
+    for x in samples:
+        if not (AT - WINDOW <= x.t <= AT) or not x.valid or x.value is None:
+            continue
+        n += 1
+        if best is None or distance(x.value) > distance(best.value or 0.0):
+            best = x
+    return None if best is None else (best.value or 0.0, best.t, n)
+
+
+values = st.sampled_from([4.0, 5.5, 6.0, 7.2, 9.0, 9.4, 12.0, 50.0, 51.0, 0.0])
+sample = st.builds(
+    s,
+    st.integers(min_value=0, max_value=8).map(float),
+    values | st.none(),
+    st.sampled_from(["N", "T", "D", "B"]),
+)
+bounds = st.sampled_from([(None, 50.0), (6.0, None), (6.0, 9.0), (5.5, 9.4), (None, 0.0)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(sample, max_size=12).map(lambda xs: sorted(xs, key=lambda x: x.t)), bounds)
+def test_the_extremes_give_the_value_a_scan_of_every_sample_gives(
+    series: list[Sample], limit: Bounds
+) -> None:
+    item = extremes(series, AT - WINDOW, AT)
+    reference = worst_by_scan(series, limit)
+    if reference is None:
+        assert item is None
+        return
+    assert item is not None
+    state = worst(item, limit)
+    assert (state.value, state.t, state.n) == reference

@@ -259,3 +259,36 @@ def test_alerts_filter_by_state_station_and_severity(store: Store) -> None:
     assert ids(station="hexicun", severity="critical") == ["a2"]
     assert ids(limit=1) == ["a3"]
     assert store.alert("a2") is not None and store.alert("nope") is None
+
+
+def test_valid_ranges_count_the_valid_values_and_find_each_extreme_first_seen(store: Store) -> None:
+    m = [T0 + timedelta(minutes=i) for i in range(8)]
+    cod = [
+        (9.0, "N"),
+        (30.0, "N"),
+        (99.0, "D"),
+        (30.0, "T"),
+        (4.5, "N"),
+        (None, "B"),
+        (4.5, "N"),
+        (60.0, "N"),
+    ]
+    readings = [Reading(param="w01018", t=m[i], value=v, flag=Flag(f)) for i, (v, f) in enumerate(cod)]
+    readings += [
+        Reading(param="w01001", t=m[0], value=7.1),
+        Reading(param="w01001", t=m[1], value=None, flag=Flag.COMM_FAILED),
+        Reading(param="w21003", t=m[2], value=3.0, flag=Flag.FAULT),  # no valid value: absent
+    ]
+    store.apply([received(ReadingBatch(station="outfall1", seq=1, sent_at=m[7], readings=readings))])
+    store.apply([received(batch(station="other", seq=1, param="w01018", value=1000.0))])  # not this site's
+    found = store.valid_ranges("outfall1", ["w01018", "w01001", "w21003", "w00000"], m[1], m[7])
+    assert set(found) == {"w01018"}  # [m1, m7): pH's only value and the last COD are outside
+    cod_range = found["w01018"]
+    # Valid in the range: 30 (m1), 30 (T, m3), 4.5 (m4), 4.5 (m6); the 99 is flagged D, the B has no value.
+    assert cod_range.n == 4
+    assert (cod_range.low, cod_range.low_t) == (4.5, m[4])  # the first time it was seen
+    assert (cod_range.high, cod_range.high_t) == (30.0, m[1])
+    everything = store.valid_ranges("outfall1", ["w01018", "w01001"], m[0], m[7] + timedelta(seconds=1))
+    assert everything["w01001"].n == 1 and everything["w01001"].high_t == m[0]
+    assert (everything["w01018"].n, everything["w01018"].high, everything["w01018"].low) == (6, 60.0, 4.5)
+    assert store.valid_ranges("outfall1", [], m[0], m[7]) == {}
