@@ -1,6 +1,7 @@
 """The HJ 212 server in a process of its own (collector/hj212/child.py, collector/hj212/process.py): frames are
-stored once and answered after the commit, a kill -9 of the process loses nothing acknowledged and the
-process comes back, commands reach the logger through it, and a port it cannot take fails the start."""
+stored once and answered after the commit, a kill -9 of the process (or three, under a simulated logger) loses
+nothing acknowledged and the process comes back, commands reach the logger through it, and a port it cannot take
+fails the start."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ from collector.service import CollectorService
 from protocols import hj212
 from protocols.errors import CommandError
 from protocols.messages import CommandKind
+from simulators.clock import SimClock
+from simulators.hj212_logger import HJ212Logger, LoggerConfig
 from tests.collector.factories import config
+from tests.collector.hj212 import test_logger_sim_e2e as sim
 from tests.collector.hj212.peer import MN, Peer, realtime
 from tests.collector.hj212.test_server_e2e import HJ212, S
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -141,3 +146,55 @@ def test_a_port_the_server_cannot_take_fails_its_start(tmp_path: Path) -> None:
 def test_a_clock_of_its_own_needs_the_server_in_this_process(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="hj212_server='thread'"):
         CollectorService(config(tmp_path, HJ212), clock=lambda: datetime.now(UTC))
+
+
+def test_a_kill_storm_of_the_server_process_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """Three kill -9s of the server's process while a simulated logger sends a sample a second: every message
+    answered is stored whole and once, and the logger delivers every other one after it reconnects."""
+    port = free_port()
+    service = CollectorService(
+        config(tmp_path, sim.hj212_config("2011").replace("port = 0", f"port = {port}"))
+    )
+    service.start(mqtt=False)
+    server = server_process(service)
+    clock = SimClock(datetime.now(UTC) - timedelta(hours=1), speed=60.0)  # a sample a second, in the past
+    logger_config = LoggerConfig(
+        host="127.0.0.1",
+        port=port,
+        mn=sim.MN,
+        pw=sim.PW,
+        station=sim.S,
+        send_hourly=False,
+        ack_timeout_s=1.0,
+        retries=100,  # a message is never given up while the server comes back
+        reconnect_s=0.2,
+    )
+    logger = HJ212Logger(logger_config, clock)
+
+    async def body() -> None:
+        await logger.start()
+        for kill in range(3):
+            await sim.until(lambda k=kill: logger.stats.acked >= 4 * (k + 1), "messages answered", 60)
+            before = server.child.pid
+            assert before is not None
+            os.kill(before, signal.SIGKILL)
+            await sim.until(lambda b=before: server.child.pid not in (None, b), "the restarted process", 60)
+        await sim.until(lambda: logger.stats.acked >= 16, "messages answered after the storm", 60)
+        await logger.stop()
+
+    try:
+        sim.run(body)
+        assert server.child.restarts == 3 and logger.stats.connects >= 4
+        assert logger.stats.unacked == 0  # none given up: each was delivered in the end
+        sent = sim.produced(logger, "2011")
+        held = sim.stored(service)
+        assert held <= sent  # stored as produced, value for value
+        times = {t for _, t, _ in held}
+        # Each answered message is stored whole; at most the one in flight at the stop is stored unanswered.
+        assert logger.stats.acked <= len(times) <= logger.stats.acked + 1
+        for t in times:
+            assert {(p, v) for p, tt, v in held if tt == t} == {(p, v) for p, tt, v in sent if tt == t}
+        assert len({(p, t) for p, t, _ in held}) == len(held)  # one value per identity
+        assert service.store.counts().get("reading_revisions", 0) == 0
+    finally:
+        service.stop()
