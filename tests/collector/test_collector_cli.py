@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -7,8 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -40,22 +42,39 @@ def test_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["check", "--config", str(tmp_path / "missing.toml")]) == 2
 
 
-def start_collector(
+@contextlib.contextmanager
+def running_collector(
     tmp_path: Path, mosquitto: Mosquitto, extra: str = ""
-) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``qingliu collector run`` with its API on a free port; killed at the end if it is still running."""
     port = free_port()
     path = tmp_path / "c.toml"
     path.write_text(
         f'[mqtt]\nurl = "{mosquitto.url}"\n[store]\nurl = "sqlite:///{tmp_path / "c.db"}"\n'
         "[api]\nread_requires_login = false\n" + extra  # it reads /api/stats as a monitor would
     )
-    log = open(tmp_path / "collector.log", "wb")  # noqa: SIM115 - closed by the caller
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qingliu_cli", "collector", "run", "--config", str(path), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return proc, port, log
+    with open(tmp_path / "collector.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qingliu_cli",
+                "collector",
+                "run",
+                "--config",
+                str(path),
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc, port
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def get_json(port: int, path: str, timeout: float = 15) -> dict[str, Any]:
@@ -90,8 +109,7 @@ def wait_gone(pid: int, timeout: float = 10) -> bool:
 
 
 def test_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    proc, port, log = start_collector(tmp_path, mosquitto)
-    try:
+    with running_collector(tmp_path, mosquitto) as (proc, port):
         wait_for_port(port, timeout=30)
         health = get_json(port, "/healthz")
         assert health == {
@@ -112,19 +130,13 @@ def test_run_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, mosquitto: Mosq
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert wait_gone(child, 5), "the receiving process outlived the collector"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
     assert (tmp_path / "c.db").exists() and (tmp_path / "c.inbox.db").exists()
 
 
 def test_receiver_restarted_when_it_dies_and_gone_with_a_killed_collector(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
-    proc, port, log = start_collector(tmp_path, mosquitto)
-    try:
+    with running_collector(tmp_path, mosquitto) as (proc, port):
         wait_for_port(port, timeout=30)
         assert get_json(port, "/healthz").get("ok") is True
         first = get_json(port, "/api/stats")["receiver"]["pid"]
@@ -144,24 +156,18 @@ def test_receiver_restarted_when_it_dies_and_gone_with_a_killed_collector(
         proc.kill()  # kill -9 of the collector: its receiver must not stay behind
         proc.wait()
         assert wait_gone(receiver["pid"], 10), "the receiving process outlived a killed collector"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_the_hj212_server_runs_in_its_own_process_and_goes_with_a_killed_collector(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     hj212_port = free_port()
-    proc, port, log = start_collector(
+    with running_collector(
         tmp_path,
         mosquitto,
         f"[hj212]\nenabled = true\nport = {hj212_port}\n"
         '[[hj212.loggers]]\nmn = "MN0001"\npassword = "123456"\nstation = "hexicun"\n',
-    )
-    try:
+    ) as (proc, port):
         wait_for_port(port, timeout=30)
         health = get_json(port, "/healthz")
         assert health.get("ok") is True and (health["hj212"], health["hj212_restarts"]) == ("up", 0)
@@ -173,8 +179,3 @@ def test_the_hj212_server_runs_in_its_own_process_and_goes_with_a_killed_collect
         proc.kill()  # kill -9 of the collector: the process holding the loggers' port must not stay behind
         proc.wait()
         assert wait_gone(child, 10), "the HJ 212 server's process outlived a killed collector"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()

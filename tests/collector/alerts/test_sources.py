@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.alerts.rules.outfall import Bounds
-from collector.alerts.sources import Extremes, detail, extremes, judge, message_clause, worst
+from collector.alerts.sources import Extremes, _distance, detail, extremes, judge, message_clause, worst
 from collector.alerts.supervision import Sample
 from collector.outfalls import parse_outfalls
 from collector.sections import load_sections
@@ -144,25 +144,15 @@ def test_the_detail_keeps_every_outfall_and_item_for_the_dashboard() -> None:
 
 
 def worst_by_scan(samples: list[Sample], bounds: Bounds) -> tuple[float, datetime, int] | None:
-    """The judgement's first form, kept as the reference: every valid sample in the window scored, the first
-    of the farthest out kept."""
-
-    def distance(value: float) -> float:
-        low, high = bounds
-        scores = []
-        if high is not None:
-            scores.append((value - high) / (abs(high) or 1.0))
-        if low is not None:
-            scores.append((low - value) / (abs(low) or 1.0))
-        return max(scores)
-
+    """The judgement's first form, kept as the reference: every valid sample in the window scored by how far
+    outside the limit it lies, the first of the farthest out kept."""
     best: Sample | None = None
     n = 0
     for x in samples:
         if not (AT - WINDOW <= x.t <= AT) or not x.valid or x.value is None:
             continue
         n += 1
-        if best is None or distance(x.value) > distance(best.value or 0.0):
+        if best is None or _distance(bounds, x.value) > _distance(bounds, best.value or 0.0):
             best = x
     return None if best is None else (best.value or 0.0, best.t, n)
 
