@@ -6,9 +6,10 @@ A client process opens ``--loggers`` TCP connections (one logger each, its own M
 ``--seconds``; it reads the answers as they come (a logger does not wait for one before its next real-time
 upload). The same clients run twice:
 
-- baseline: a bare asyncio server (a thread of this process, as the HJ 212 server is) that reads lines and counts
-  them. Its figure: lines read / (last line read − first frame sent).
-- collector: a CollectorService with ``[hj212]`` on (SQLite store, the receiver in-process, the applier thread).
+- baseline: a bare asyncio server (a thread of this process, alone in it) that reads lines and counts them. Its
+  figure: lines read / (last line read − first frame sent).
+- collector: a CollectorService with ``[hj212]`` on (SQLite store, the HJ 212 server in its child process, the
+  applier thread in this one).
   Its figure: frames committed to the durable inbox — the point where the 9014 goes out, counted by the clients —
   / (last 9014 received − first frame sent). Ingest lag: from the last frame sent until the store holds every
   reading (validated, stored, queryable).
