@@ -114,7 +114,34 @@ def describe(config: CollectorConfig) -> str:
         + (assessment.sections or "the shipped city registry")
         + f"; flood season months {assessment.flood_first_month}-{assessment.flood_last_month}"
     )
+    lines += _describe_hj212(config)
     return "\n".join(lines)
+
+
+def _describe_hj212(config: CollectorConfig) -> list[str]:
+    """The HJ 212 server and its loggers as ``check`` shows them (never a password)."""
+    hj212 = config.hj212
+    if not hj212.enabled:
+        return [f"hj212:  off ({len(hj212.loggers)} loggers configured)" if hj212.loggers else "hj212:  off"]
+    limits = hj212.limits
+    lines = [
+        f"hj212:  listening on {hj212.host}:{hj212.port} in a process of its own, {len(hj212.loggers)} loggers; "
+        f"CRC {hj212.crc_variant}, length in {hj212.length_unit}; at most {limits.max_connections} connections, "
+        f"{limits.max_frames_per_s:g} frames/s and {limits.max_frame_bytes} bytes a frame each, "
+        f"closed after {limits.idle_timeout_s:g} s idle"
+    ]
+    for logger in hj212.loggers:
+        site = f"station {logger.station}" if logger.station else f"outfall {logger.outfall}"
+        role = (
+            "status and commands of the site"
+            if logger.primary
+            else "readings only (an agent reports the site)"
+        )
+        codes = ", HJ/T 212-2005 codes mapped" if logger.legacy_codes or logger.codes_2005 else ""
+        lines.append(
+            f"  {logger.mn:<24} {site} ST {logger.st}, stores CN {'/'.join(logger.cns)}, {role}{codes}"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

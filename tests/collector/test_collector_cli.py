@@ -34,6 +34,31 @@ def test_check_prints_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "assessment: 21 sections (14 national, 7 provincial) from the shipped city registry" in out
 
 
+def test_check_shows_the_hj212_server_and_its_loggers_but_no_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[hj212]\nenabled = true\nport = 9300\n[hj212.limits]\nmax_connections = 300\n"
+        '[[hj212.loggers]]\nmn = "MN0001"\npassword = "s3cretpw"\nstation = "hexicun"\n'
+        '[[hj212.loggers]]\nmn = "MN0002"\npassword = "other-pw"\nstation = "hexicun"\nprimary = false\n'
+        'cns = ["2011"]\nhistory_cn = "2011"\nlegacy_codes = true\n'
+    )
+    assert main(["check", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "hj212:  listening on 127.0.0.1:9300 in a process of its own, 2 loggers" in out
+    assert "at most 300 connections" in out
+    assert (
+        "MN0001                   station hexicun ST 21, stores CN 2061, status and commands of the site"
+        in out
+    )
+    assert "MN0002" in out and "readings only (an agent reports the site), HJ/T 212-2005 codes mapped" in out
+    assert "s3cretpw" not in out and "other-pw" not in out
+    path.write_text("")
+    assert main(["check", "--config", str(path)]) == 0
+    assert "hj212:  off" in capsys.readouterr().out
+
+
 def test_check_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[api]\nport = 70000\n")
