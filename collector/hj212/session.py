@@ -120,7 +120,7 @@ class Session:
         else:
             actions = Actions()
             if frame.reply_wanted:
-                actions.send.append(self._encode(hj212.build_data_answer(frame)))
+                actions.send.append(self._data_answer(frame))
         actions.logger = logger
         return actions
 
@@ -137,7 +137,7 @@ class Session:
         else:
             packets = [frame]
         actions = Actions()
-        acks = [self._encode(hj212.build_data_answer(p)) for p in packets if p.reply_wanted]
+        acks = [self._data_answer(p) for p in packets if p.reply_wanted]
         if frame.cn not in logger.cns:  # answered; this logger's series is another CN (``cns``)
             actions.send += acks
             return actions
@@ -186,7 +186,7 @@ class Session:
         if reply is not None:
             actions.commit.append((topics.topic(logger.site, "reply"), messages.encode(reply)))
         if frame.reply_wanted:
-            actions.send.append(self._encode(hj212.build_data_answer(frame)))
+            actions.send.append(self._data_answer(frame))
         return actions
 
     def tick(self, now: float) -> int:
@@ -197,6 +197,17 @@ class Session:
         if dropped:
             self.counts.add(self.mn, "split_dropped", dropped)
         return dropped
+
+    def _data_answer(self, request: Frame) -> bytes:
+        """The 9014 to ``request`` (written out directly: one goes out for nearly every frame)."""
+        try:
+            return hj212.encode_data_answer(
+                request, crc_variant=self.config.crc_variant, length_unit=self.config.length_unit
+            )
+        except (
+            FrameError
+        ):  # as _encode: an answer that echoes what the peer sent cannot fail; if it does, say nothing
+            return b""
 
     def _encode(self, frame: Frame) -> bytes:
         try:

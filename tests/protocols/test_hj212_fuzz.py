@@ -172,3 +172,41 @@ def test_decode_after_encode_is_the_identity(budget: Budget) -> None:
         st.sampled_from(["bytes", "chars"]),
         st.sampled_from(["hj212", "modbus"]),
     )
+
+
+def assert_direct_answer_is_the_long_way(request: Frame, unit: str, variant: str) -> None:
+    options = {"length_unit": unit, "crc_variant": variant}
+    long_way = encode_frame(hj212.build_data_answer(request), **options)  # type: ignore[arg-type]
+    assert hj212.encode_data_answer(request, **options) == long_way  # type: ignore[arg-type]
+
+
+@budgets(200)
+def test_the_direct_9014_is_the_long_way_byte_for_byte(budget: Budget) -> None:
+    check(
+        assert_direct_answer_is_the_long_way,
+        budget,
+        frames(),
+        st.sampled_from(["bytes", "chars"]),
+        st.sampled_from(["hj212", "modbus"]),
+    )
+
+
+def test_a_direct_9014_to_a_request_with_bad_fields_is_refused_as_the_long_way_refuses_it() -> None:
+    for bad in (
+        Frame(qn="2026", st="21", cn="2011", pw="123456", mn="MN1"),
+        Frame(qn="20261399000000000", st="21", cn="2011", pw="123456", mn="MN1"),  # month 13
+        Frame(st="21", cn="2011", pw="12;456", mn="MN1"),
+        Frame(st="21", cn="2011", pw="123456", mn="M" * 25),
+    ):
+        try:
+            encode_frame(hj212.build_data_answer(bad))
+        except FrameError as exc:
+            expected = exc.reason
+        else:
+            raise AssertionError(f"the long way took {bad}")
+        try:
+            hj212.encode_data_answer(bad)
+        except FrameError as exc:
+            assert exc.reason == expected
+        else:
+            raise AssertionError(f"the direct way took {bad}")
