@@ -265,9 +265,10 @@ class CP:
         return [pair for group in self.groups for pair in group]
 
     def get(self, key: str) -> str | None:
-        for name, value in self.pairs():
-            if name == key:
-                return value
+        for group in self.groups:  # not through pairs(): DataTime is read this way for every frame
+            for name, value in group:
+                if name == key:
+                    return value
         return None
 
     @property
