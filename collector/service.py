@@ -256,7 +256,7 @@ class CollectorService:
         """A signal arrived (the children may have had it too): no restart of the receiver or the HJ 212 server
         now; stop() follows."""
         self.receiving.request_stop()
-        if isinstance(self.hj212, Hj212Process):
+        if self.hj212 is not None:
             self.hj212.request_stop()
 
     def _hj212_server(self, mode: Literal["process", "thread"]) -> Hj212Server | Hj212Process:

@@ -119,6 +119,9 @@ class Hj212Server:
         self.writer.stop(timeout=drain_s)
         self.inbox.close()
 
+    def request_stop(self) -> None:
+        """Nothing to hold back: in the collector's process it is never restarted; stop() follows."""
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Everything handed to the inbox writer is committed (tests)."""
         return self.writer.wait_idle(timeout)
@@ -399,7 +402,7 @@ class Hj212Server:
             "mode": "thread",
             "running": self.running,
             "pid": None,
-            "restarts": 0,
+            "restarts": self.restarts,
             "port": self.port,
             "connections": self.connections,
             "frames": self.frames,

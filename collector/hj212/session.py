@@ -204,9 +204,7 @@ class Session:
             return hj212.encode_data_answer(
                 request, crc_variant=self.config.crc_variant, length_unit=self.config.length_unit
             )
-        except (
-            FrameError
-        ):  # as _encode: an answer that echoes what the peer sent cannot fail; if it does, say nothing
+        except FrameError:  # as in _encode: echoing a decoded frame cannot fail; if it did, say nothing
             return b""
 
     def _encode(self, frame: Frame) -> bytes:
